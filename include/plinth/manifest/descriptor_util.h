@@ -1,0 +1,34 @@
+// Small helpers over protobuf descriptors shared by the kinds catalog and the
+// spec validator.
+#ifndef PLINTH_MANIFEST_DESCRIPTOR_UTIL_H_
+#define PLINTH_MANIFEST_DESCRIPTOR_UTIL_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/descriptor.h"
+
+namespace plinth::manifest {
+
+// True for a reference-or-value message: one with a `value_from` message
+// field whose type has `kind`, `name` and `field_path` (plinth's
+// StringValueOrRef, and Planton's *ValueOrRef messages alike).
+bool IsValueOrRef(const google::protobuf::Descriptor* d);
+
+// The string found by walking the raw bytes of `field`'s options through the
+// given field numbers, e.g. {1159, 14, 1} for (buf.validate.field).string.const.
+// Works whether or not the option's proto is linked into this binary.
+std::optional<std::string> RawStringOption(const google::protobuf::FieldDescriptor* field,
+                                           const std::vector<int>& path);
+
+// "string", "int64", "enum", "message", "map<string, string>" ...
+std::string FieldTypeName(const google::protobuf::FieldDescriptor* field);
+
+// Leading comment of a field or message, trimmed; "" without source info.
+std::string Comment(const google::protobuf::FieldDescriptor* field);
+std::string Comment(const google::protobuf::Descriptor* message);
+
+}  // namespace plinth::manifest
+
+#endif  // PLINTH_MANIFEST_DESCRIPTOR_UTIL_H_

@@ -1,0 +1,82 @@
+// The SQLite database under the data dir: WAL mode, foreign keys on, schema
+// migrations numbered in code, one writer connection behind a queue and a
+// pool of reader connections.
+//
+//   auto db = Database::Open({.path = dir + "/plinth.db"});
+//   PLINTH_RETURN_IF_ERROR((*db)->Write([&](Connection& c) { ... }));
+//   PLINTH_RETURN_IF_ERROR((*db)->Read([&](Connection& c) { ... }));
+//
+// Writes are group-committed: the writer thread takes every queued write,
+// runs each inside its own SAVEPOINT of one transaction, commits once (with
+// synchronous=FULL), and only then answers the callers. A write whose
+// function fails is rolled back alone; the others still commit. A write
+// that returned OK is durable.
+//
+// Thread-safe: Read and Write may be called from any thread. They block the
+// caller, so never call them from a gRPC reactor thread.
+#ifndef PLINTH_STORE_DATABASE_H_
+#define PLINTH_STORE_DATABASE_H_
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "plinth/store/sqlite.h"
+
+namespace plinth::store {
+
+struct DatabaseOptions {
+  std::string path;
+  int readers = 4;
+  // Most writes folded into one commit.
+  int max_batch = 256;
+};
+
+class Database {
+ public:
+  using Fn = std::function<absl::Status(Connection&)>;
+
+  // Opens or creates the database and applies pending migrations. Fails with
+  // FAILED_PRECONDITION if the file was written by a newer plinth.
+  static absl::StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options);
+  // Finishes queued writes, then closes every connection.
+  ~Database();
+
+  // Runs `fn` in a transaction on the writer thread; returns its status, or
+  // the commit's error. Blocks until the transaction is durable.
+  absl::Status Write(Fn fn);
+  // Runs `fn` on a reader connection inside a read transaction (one
+  // consistent snapshot).
+  absl::Status Read(Fn fn);
+
+  // Number of the newest migration applied.
+  int SchemaVersion() const { return schema_version_; }
+  bool Healthy() const;
+
+ private:
+  struct Task;
+  Database() = default;
+  void WriterLoop();
+
+  int schema_version_ = 0;
+  std::unique_ptr<Connection> writer_;
+  std::thread writer_thread_;
+  int max_batch_ = 256;
+
+  mutable absl::Mutex write_mu_;
+  std::deque<Task*> write_queue_ ABSL_GUARDED_BY(write_mu_);
+  bool stopping_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool writer_failed_ ABSL_GUARDED_BY(write_mu_) = false;
+
+  absl::Mutex read_mu_;
+  std::vector<std::unique_ptr<Connection>> readers_ ABSL_GUARDED_BY(read_mu_);
+};
+
+}  // namespace plinth::store
+
+#endif  // PLINTH_STORE_DATABASE_H_

@@ -1,0 +1,94 @@
+#include "plinth/manifest/descriptor_util.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/unknown_field_set.h"
+
+namespace plinth::manifest {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+
+bool IsValueOrRef(const Descriptor* d) {
+  if (d == nullptr) return false;
+  const FieldDescriptor* from = d->FindFieldByName("value_from");
+  if (from == nullptr || from->type() != FieldDescriptor::TYPE_MESSAGE) return false;
+  const Descriptor* ref = from->message_type();
+  return ref->FindFieldByName("kind") != nullptr && ref->FindFieldByName("name") != nullptr &&
+         ref->FindFieldByName("field_path") != nullptr;
+}
+
+std::optional<std::string> RawStringOption(const FieldDescriptor* field,
+                                           const std::vector<int>& path) {
+  std::string bytes = field->options().SerializeAsString();
+  for (size_t depth = 0; depth < path.size(); ++depth) {
+    google::protobuf::UnknownFieldSet set;
+    if (!set.ParseFromString(bytes)) return std::nullopt;
+    bool found = false;
+    // The last occurrence wins, as in protobuf parsing.
+    for (int i = set.field_count() - 1; i >= 0; --i) {
+      const auto& f = set.field(i);
+      if (f.number() == path[depth] &&
+          f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+        bytes = f.length_delimited();
+        found = true;
+        break;
+      }
+    }
+    if (!found) return std::nullopt;
+  }
+  return bytes;
+}
+
+std::string FieldTypeName(const FieldDescriptor* field) {
+  if (field->is_map()) {
+    return absl::StrCat("map<", FieldTypeName(field->message_type()->map_key()), ", ",
+                        FieldTypeName(field->message_type()->map_value()), ">");
+  }
+  switch (field->type()) {
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP:
+      if (IsValueOrRef(field->message_type())) {
+        const FieldDescriptor* value = field->message_type()->FindFieldByName("value");
+        return absl::StrCat(value ? FieldTypeName(value) : "value", " | valueFrom");
+      }
+      if (field->message_type()->file()->package() == "google.protobuf") {
+        return std::string(field->message_type()->full_name());
+      }
+      return "message";
+    case FieldDescriptor::TYPE_ENUM:
+      return "enum";
+    default:
+      return field->type_name();
+  }
+}
+
+namespace {
+
+std::string TrimComment(const std::string& raw) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(raw, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) lines.emplace_back(line);
+  }
+  return absl::StrJoin(lines, " ");
+}
+
+}  // namespace
+
+std::string Comment(const FieldDescriptor* field) {
+  google::protobuf::SourceLocation loc;
+  if (!field->GetSourceLocation(&loc)) return "";
+  return TrimComment(loc.leading_comments);
+}
+
+std::string Comment(const Descriptor* message) {
+  google::protobuf::SourceLocation loc;
+  if (!message->GetSourceLocation(&loc)) return "";
+  return TrimComment(loc.leading_comments);
+}
+
+}  // namespace plinth::manifest

@@ -1,0 +1,59 @@
+#include "plinth/store/migrations.h"
+
+namespace plinth::store {
+
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration>* migrations = new std::vector<Migration>{
+      {1, "cloud resources, their revisions, and the audit log", R"sql(
+CREATE TABLE cloud_resources (
+  id           TEXT PRIMARY KEY,
+  org          TEXT NOT NULL,
+  env          TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  api_version  TEXT NOT NULL,
+  manifest     TEXT NOT NULL,          -- JSON: apiVersion, kind, metadata, spec
+  labels       TEXT NOT NULL DEFAULT '{}',  -- JSON copy of metadata.labels, for selectors
+  outputs      TEXT,                   -- JSON status.outputs, set by stack jobs
+  version      INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL,       -- microseconds since the epoch
+  created_by   TEXT NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  updated_by   TEXT NOT NULL,
+  UNIQUE (org, env, kind, name)
+);
+CREATE INDEX cloud_resources_by_kind ON cloud_resources (kind, org, env, name);
+
+-- Kept after the resource is deleted, so history stays readable by id.
+CREATE TABLE cloud_resource_revisions (
+  resource_id  TEXT NOT NULL,
+  version      INTEGER NOT NULL,
+  action       TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete')),
+  org          TEXT NOT NULL,
+  env          TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  manifest     TEXT NOT NULL,
+  actor        TEXT NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (resource_id, version)
+);
+
+CREATE TABLE audit_events (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at     INTEGER NOT NULL,
+  actor          TEXT NOT NULL,
+  action         TEXT NOT NULL,        -- e.g. cloud_resource.create
+  target_type    TEXT NOT NULL,
+  target_id      TEXT NOT NULL,
+  target_name    TEXT NOT NULL,
+  before_version INTEGER,
+  after_version  INTEGER
+);
+CREATE INDEX audit_events_by_target ON audit_events (target_type, target_id, id);
+)sql"},
+  };
+  return *migrations;
+}
+
+}  // namespace plinth::store
