@@ -83,14 +83,17 @@ std::string ProviderOf(absl::string_view api_version) {
   return std::string(group.substr(0, group.find('.')));
 }
 
-void Flatten(const Descriptor* d, const std::string& prefix, int depth,
+// Spec paths use JSON names, as manifests are written; output paths use proto
+// names, as engines report outputs (status.outputs.vpc_id).
+void Flatten(const Descriptor* d, const std::string& prefix, int depth, bool json_names,
              std::set<const Descriptor*>& on_path, std::vector<KindField>& out) {
   if (d == nullptr || depth > 8 || on_path.count(d)) return;
   on_path.insert(d);
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     KindField field;
-    field.path = prefix.empty() ? f->json_name() : absl::StrCat(prefix, ".", f->json_name());
+    const std::string& name = json_names ? f->json_name() : f->name();
+    field.path = prefix.empty() ? name : absl::StrCat(prefix, ".", name);
     field.type = FieldTypeName(f);
     field.repeated = f->is_repeated() && !f->is_map();
     field.description = Comment(f);
@@ -110,7 +113,7 @@ void Flatten(const Descriptor* d, const std::string& prefix, int depth,
     }
     std::string child_prefix = field.path + (field.repeated ? "[]" : "");
     out.push_back(std::move(field));
-    if (recurse) Flatten(f->message_type(), child_prefix, depth + 1, on_path, out);
+    if (recurse) Flatten(f->message_type(), child_prefix, depth + 1, json_names, on_path, out);
   }
   on_path.erase(d);
 }
@@ -185,9 +188,9 @@ absl::StatusOr<int> KindCatalog::LoadDescriptorSet(absl::string_view bytes, std:
       }
       kind->factory = pool->factory.get();
       std::set<const Descriptor*> on_path;
-      Flatten(kind->spec, "", 0, on_path, kind->spec_fields);
+      Flatten(kind->spec, "", 0, /*json_names=*/true, on_path, kind->spec_fields);
       on_path.clear();
-      if (kind->outputs) Flatten(kind->outputs, "", 0, on_path, kind->output_fields);
+      if (kind->outputs) Flatten(kind->outputs, "", 0, /*json_names=*/false, on_path, kind->output_fields);
       auto key = std::make_pair(kind->api_version, kind->kind);
       kinds_[key] = std::move(kind);
       ++added;

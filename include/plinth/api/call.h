@@ -1,0 +1,61 @@
+// How every unary RPC runs: authenticate on the reactor thread (cheap, no
+// blocking), then hand the handler to a worker pool, because handlers touch
+// SQLite; the worker finishes the reactor.
+//
+//   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
+//                                 const GetRequest* req, Resource* resp) override {
+//     return RunUnary(ctx, env_, "GetCloudResource", [=](const std::string& actor) {
+//       ...; return absl::OkStatus();
+//     });
+//   }
+#ifndef PLINTH_API_CALL_H_
+#define PLINTH_API_CALL_H_
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "plinth/api/auth.h"
+#include "plinth/api/convert.h"
+#include "plinth/core/logging.h"
+#include "plinth/core/thread_pool.h"
+
+namespace plinth::api {
+
+// What handlers share; owned by the server, outlives every call.
+struct CallEnv {
+  const Authenticator* auth = nullptr;
+  core::ThreadPool* workers = nullptr;
+};
+
+template <typename Handler>
+grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallEnv& env,
+                                   const char* method, Handler handler) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<std::string> actor = env.auth->Authenticate(ctx->client_metadata());
+  if (!actor.ok()) {
+    core::Logger("api")->info("{}: {} from {}", method, actor.status().message(), ctx->peer());
+    reactor->Finish(ToGrpcStatus(actor.status()));
+    return reactor;
+  }
+  env.workers->Submit([reactor, method, handler = std::move(handler), actor = *std::move(actor)]() mutable {
+    absl::Status status;
+    try {
+      status = handler(actor);
+    } catch (const std::exception& e) {
+      // A bug, not bad input: report it rather than take the daemon down.
+      core::Logger("api")->error("{}: unexpected exception: {}", method, e.what());
+      status = absl::InternalError(absl::StrCat(method, ": internal error"));
+    }
+    if (!status.ok() && status.code() == absl::StatusCode::kInternal) {
+      core::Logger("api")->error("{} by {}: {}", method, actor, status.message());
+    }
+    reactor->Finish(ToGrpcStatus(status));
+  });
+  return reactor;
+}
+
+}  // namespace plinth::api
+
+#endif  // PLINTH_API_CALL_H_

@@ -1,0 +1,33 @@
+// Conversions between the layers' own types and the generated API types.
+// src/api is the only place that does this.
+#ifndef PLINTH_API_CONVERT_H_
+#define PLINTH_API_CONVERT_H_
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "grpcpp/support/status.h"
+#include "nlohmann/json.hpp"
+#include "plinth/store/cloud_resource_store.h"
+#include "plinth/v1/cloud_resource.pb.h"
+
+namespace plinth::api {
+
+// absl and gRPC share their codes; the message is kept as it is.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// JSON numbers become doubles (protobuf's Value has no integers).
+void JsonToValue(const nlohmann::json& j, google::protobuf::Value* out);
+void JsonToStruct(const nlohmann::json& j, google::protobuf::Struct* out);
+nlohmann::json ValueToJson(const google::protobuf::Value& v);
+nlohmann::json StructToJson(const google::protobuf::Struct& s);
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+
+// The resource as the API returns it: the manifest with status.outputs.
+void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out);
+
+}  // namespace plinth::api
+
+#endif  // PLINTH_API_CONVERT_H_

@@ -1,0 +1,44 @@
+// plinthd's configuration: a YAML file (--config) overridden by flags.
+//
+//   listen: 127.0.0.1:7443
+//   data_dir: /var/lib/plinth
+//   log: {level: info, format: text}
+//   kinds_descriptor_sets: [/etc/plinth/planton.pb]
+//   auth_token_file: /etc/plinth/tokens
+//   max_manifest_bytes: 4194304
+//   workers: 8
+//
+// Relative paths in the file are taken from the file's directory.
+#ifndef PLINTH_SERVER_CONFIG_H_
+#define PLINTH_SERVER_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace plinth::server {
+
+struct Config {
+  std::string listen = "127.0.0.1:7443";
+  std::string data_dir = "./plinth-data";
+  std::string log_level = "info";  // trace, debug, info, warn, error
+  std::string log_format = "text";  // text or json
+  std::vector<std::string> kinds_descriptor_sets;
+  std::string auth_token_file;
+  size_t max_manifest_bytes = 4 << 20;
+  int workers = 8;
+  // When set, "host:port" is written here once the server accepts calls.
+  std::string ready_file;
+};
+
+// Reads `path` over the defaults in `base`. INVALID_ARGUMENT naming the file
+// and key for unknown keys or wrong types; NOT_FOUND if unreadable.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config base);
+
+// INVALID_ARGUMENT naming the setting when a value is out of its domain.
+absl::Status ValidateConfig(const Config& config);
+
+}  // namespace plinth::server
+
+#endif  // PLINTH_SERVER_CONFIG_H_

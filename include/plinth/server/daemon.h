@@ -1,0 +1,58 @@
+// plinthd's wiring: the kinds catalog, the store, the API services and the
+// gRPC server (with grpc.health.v1 and server reflection).
+//
+//   Daemon daemon(config);
+//   PLINTH_RETURN_IF_ERROR(daemon.Start());   // serving when this returns
+//   ... wait for SIGTERM ...
+//   daemon.Shutdown();                         // in-flight calls finish first
+#ifndef PLINTH_SERVER_DAEMON_H_
+#define PLINTH_SERVER_DAEMON_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "plinth/api/auth.h"
+#include "plinth/api/cloud_resource_service.h"
+#include "plinth/api/kind_service.h"
+#include "plinth/core/thread_pool.h"
+#include "plinth/manifest/kind_catalog.h"
+#include "plinth/server/config.h"
+#include "plinth/server/data_dir_lock.h"
+#include "plinth/store/cloud_resource_store.h"
+#include "plinth/store/database.h"
+
+namespace plinth::server {
+
+class Daemon {
+ public:
+  explicit Daemon(Config config) : config_(std::move(config)) {}
+  ~Daemon();
+
+  // Takes the data-dir lock, loads kinds, opens the store and starts
+  // serving. Any failure is returned with a message for the operator.
+  absl::Status Start();
+  // Stops accepting calls, lets in-flight calls finish (up to 30 s), then
+  // closes the store. Safe to call twice.
+  void Shutdown();
+
+  // "host:port" actually bound (the port is resolved when 0 was asked for).
+  const std::string& address() const { return address_; }
+
+ private:
+  Config config_;
+  std::string address_;
+  std::unique_ptr<DataDirLock> lock_;
+  std::unique_ptr<manifest::KindCatalog> catalog_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<store::CloudResourceStore> resources_;
+  std::unique_ptr<api::Authenticator> auth_;
+  std::unique_ptr<core::ThreadPool> workers_;
+  std::unique_ptr<api::CloudResourceServiceImpl> cloud_resource_service_;
+  std::unique_ptr<api::KindServiceImpl> kind_service_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace plinth::server
+
+#endif  // PLINTH_SERVER_DAEMON_H_

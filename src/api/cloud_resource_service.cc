@@ -1,0 +1,182 @@
+#include "plinth/api/cloud_resource_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "plinth/core/status_macros.h"
+
+namespace plinth::api {
+namespace {
+
+namespace pb = plinth::v1;
+
+absl::Status Required(const char* field, const std::string& value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
+  return absl::OkStatus();
+}
+
+template <typename Request>
+absl::StatusOr<store::ResourceSelector> SelectorOf(const Request& req) {
+  store::ResourceSelector sel;
+  switch (req.selector_case()) {
+    case Request::kId:
+      PLINTH_RETURN_IF_ERROR(Required("id", req.id()));
+      sel.id = req.id();
+      return sel;
+    case Request::kKey:
+      PLINTH_RETURN_IF_ERROR(Required("key.org", req.key().org()));
+      PLINTH_RETURN_IF_ERROR(Required("key.env", req.key().env()));
+      PLINTH_RETURN_IF_ERROR(Required("key.kind", req.key().kind()));
+      PLINTH_RETURN_IF_ERROR(Required("key.name", req.key().name()));
+      sel.key = {req.key().org(), req.key().env(), req.key().kind(), req.key().name()};
+      return sel;
+    default:
+      return absl::InvalidArgumentError("selector: give id or key (org, env, kind, name)");
+  }
+}
+
+pb::ApplyCloudResourcesResponse::Action ToProto(store::ApplyAction a) {
+  switch (a) {
+    case store::ApplyAction::kCreated: return pb::ApplyCloudResourcesResponse::CREATED;
+    case store::ApplyAction::kUpdated: return pb::ApplyCloudResourcesResponse::UPDATED;
+    case store::ApplyAction::kUnchanged: return pb::ApplyCloudResourcesResponse::UNCHANGED;
+  }
+  return pb::ApplyCloudResourcesResponse::ACTION_UNSPECIFIED;
+}
+
+}  // namespace
+
+absl::StatusOr<manifest::Manifest> CloudResourceServiceImpl::ParseOne(const std::string& text,
+                                                                      const std::string& org,
+                                                                      const std::string& env) const {
+  PLINTH_RETURN_IF_ERROR(Required("manifest", text));
+  manifest::ManifestOptions options;
+  options.org = org;
+  options.env = env;
+  options.max_manifest_bytes = options_.max_manifest_bytes;
+  PLINTH_ASSIGN_OR_RETURN(auto manifests,
+                          manifest::ParseManifests({{"manifest", text}}, options, *catalog_));
+  if (manifests.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "manifest: expected exactly one manifest, got ", manifests.size(),
+        " (use ApplyCloudResources for many)"));
+  }
+  return std::move(manifests[0]);
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::ApplyCloudResources(
+    grpc::CallbackServerContext* ctx, const pb::ApplyCloudResourcesRequest* req,
+    pb::ApplyCloudResourcesResponse* resp) {
+  return RunUnary(ctx, env_, "ApplyCloudResources", [=, this](const std::string& actor) -> absl::Status {
+    if (req->sources_size() == 0) return absl::InvalidArgumentError("sources: required");
+    std::vector<manifest::ManifestSource> sources;
+    for (int i = 0; i < req->sources_size(); ++i) {
+      const auto& s = req->sources(i);
+      sources.push_back({s.name().empty() ? absl::StrCat("sources[", i, "]") : s.name(), s.content()});
+    }
+    manifest::ManifestOptions options;
+    options.org = req->org();
+    options.env = req->env();
+    options.max_manifest_bytes = options_.max_manifest_bytes;
+    PLINTH_ASSIGN_OR_RETURN(auto manifests, manifest::ParseManifests(sources, options, *catalog_));
+    if (manifests.empty()) {
+      return absl::InvalidArgumentError("sources: no manifest found (every document is empty)");
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto outcomes, store_->Apply(manifests, actor, req->dry_run()));
+    for (const auto& o : outcomes) {
+      auto* result = resp->add_results();
+      result->set_action(ToProto(o.action));
+      result->set_source(o.source);
+      api::ToProto(o.record, result->mutable_resource());
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::CreateCloudResource(
+    grpc::CallbackServerContext* ctx, const pb::CreateCloudResourceRequest* req,
+    pb::CloudResource* resp) {
+  return RunUnary(ctx, env_, "CreateCloudResource", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto m, ParseOne(req->manifest(), req->org(), req->env()));
+    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Create(m, actor));
+    api::ToProto(record, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::GetCloudResource(
+    grpc::CallbackServerContext* ctx, const pb::GetCloudResourceRequest* req,
+    pb::CloudResource* resp) {
+  return RunUnary(ctx, env_, "GetCloudResource", [=, this](const std::string&) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
+    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel));
+    api::ToProto(record, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResources(
+    grpc::CallbackServerContext* ctx, const pb::ListCloudResourcesRequest* req,
+    pb::ListCloudResourcesResponse* resp) {
+  return RunUnary(ctx, env_, "ListCloudResources", [=, this](const std::string&) -> absl::Status {
+    store::ListQuery q;
+    q.org = req->org();
+    q.env = req->env();
+    q.kind = req->kind();
+    PLINTH_ASSIGN_OR_RETURN(q.selector, manifest::ParseLabelSelector(req->label_selector()));
+    q.page_size = req->page_size();
+    q.page_token = req->page_token();
+    PLINTH_ASSIGN_OR_RETURN(auto page, store_->List(q));
+    for (const auto& r : page.items) api::ToProto(r, resp->add_resources());
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::UpdateCloudResource(
+    grpc::CallbackServerContext* ctx, const pb::UpdateCloudResourceRequest* req,
+    pb::CloudResource* resp) {
+  return RunUnary(ctx, env_, "UpdateCloudResource", [=, this](const std::string& actor) -> absl::Status {
+    if (req->version() <= 0) {
+      return absl::InvalidArgumentError(
+          "version: required: pass the version you read (optimistic concurrency)");
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto m, ParseOne(req->manifest(), req->org(), req->env()));
+    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Update(m, req->version(), actor));
+    api::ToProto(record, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::DeleteCloudResource(
+    grpc::CallbackServerContext* ctx, const pb::DeleteCloudResourceRequest* req,
+    pb::DeleteCloudResourceResponse* resp) {
+  return RunUnary(ctx, env_, "DeleteCloudResource", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
+    if (req->version() < 0) return absl::InvalidArgumentError("version: must not be negative");
+    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Delete(sel, req->version(), actor));
+    api::ToProto(record, resp->mutable_resource());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResourceRevisions(
+    grpc::CallbackServerContext* ctx, const pb::ListCloudResourceRevisionsRequest* req,
+    pb::ListCloudResourceRevisionsResponse* resp) {
+  return RunUnary(ctx, env_, "ListCloudResourceRevisions", [=, this](const std::string&) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
+    PLINTH_ASSIGN_OR_RETURN(auto page,
+                            store_->ListRevisions(sel, req->page_size(), req->page_token()));
+    for (const auto& r : page.items) {
+      auto* out = resp->add_revisions();
+      out->set_resource_id(r.resource_id);
+      out->set_version(r.version);
+      out->set_action(r.action);
+      JsonToStruct(r.manifest, out->mutable_manifest());
+      out->set_actor(r.actor);
+      ToTimestamp(r.created_at, out->mutable_create_time());
+    }
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace plinth::api

@@ -1,0 +1,84 @@
+#include "plinth/api/kind_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace plinth::api {
+namespace {
+
+namespace pb = plinth::v1;
+
+void Summary(const manifest::Kind& k, pb::Kind* out) {
+  out->set_api_version(k.api_version);
+  out->set_kind(k.kind);
+  out->set_provider(k.provider);
+  out->set_message_type(std::string(k.message->full_name()));
+  out->set_description(k.description);
+  out->set_origin(k.origin);
+}
+
+void Fields(const std::vector<manifest::KindField>& fields,
+            google::protobuf::RepeatedPtrField<pb::KindField>* out) {
+  for (const auto& f : fields) {
+    auto* o = out->Add();
+    o->set_path(f.path);
+    o->set_type(f.type);
+    o->set_repeated(f.repeated);
+    o->set_description(f.description);
+    for (const auto& v : f.enum_values) o->add_enum_values(v);
+    o->set_reference(f.reference);
+    o->set_reference_kind(f.reference_kind);
+  }
+}
+
+// The check is cheap and in memory, so it runs on the reactor thread.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const CallEnv& env,
+                                 const std::function<absl::Status()>& fn) {
+  auto* reactor = ctx->DefaultReactor();
+  auto actor = env.auth->Authenticate(ctx->client_metadata());
+  reactor->Finish(ToGrpcStatus(actor.ok() ? fn() : actor.status()));
+  return reactor;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* KindServiceImpl::ListKinds(grpc::CallbackServerContext* ctx,
+                                                     const pb::ListKindsRequest* req,
+                                                     pb::ListKindsResponse* resp) {
+  return Finish(ctx, env_, [&]() -> absl::Status {
+    for (const manifest::Kind* k : catalog_->List(req->provider())) Summary(*k, resp->add_kinds());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* KindServiceImpl::GetKind(grpc::CallbackServerContext* ctx,
+                                                   const pb::GetKindRequest* req, pb::Kind* resp) {
+  return Finish(ctx, env_, [&]() -> absl::Status {
+    if (req->kind().empty()) return absl::InvalidArgumentError("kind: required");
+    const manifest::Kind* kind = nullptr;
+    if (!req->api_version().empty()) {
+      kind = catalog_->Find(req->api_version(), req->kind());
+    } else {
+      auto all = catalog_->FindByName(req->kind());
+      if (all.size() > 1) {
+        std::vector<std::string> versions;
+        for (const auto* k : all) versions.push_back(k->api_version);
+        return absl::InvalidArgumentError(absl::StrCat(
+            "api_version: kind ", req->kind(), " is served as ", absl::StrJoin(versions, " and "),
+            "; say which"));
+      }
+      if (!all.empty()) kind = all[0];
+    }
+    if (kind == nullptr) {
+      std::string hint = catalog_->Suggest(req->kind());
+      return absl::NotFoundError(absl::StrCat("kind ", req->kind(), " not found",
+                                              hint.empty() ? "" : absl::StrCat(" (did you mean ", hint, "?)")));
+    }
+    Summary(*kind, resp);
+    Fields(kind->spec_fields, resp->mutable_spec_fields());
+    Fields(kind->output_fields, resp->mutable_output_fields());
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace plinth::api

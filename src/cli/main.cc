@@ -1,0 +1,79 @@
+// plinth: the command-line client of plinthd. It speaks gRPC only.
+#include <cstdlib>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace plinth::cli;
+  CLI::App app{"plinth: drive a plinthd control plane"};
+  app.require_subcommand(1);
+  ClientOptions opts;
+  if (const char* s = std::getenv("PLINTH_SERVER")) opts.server = s;
+  if (const char* t = std::getenv("PLINTH_TOKEN")) opts.token = t;
+  app.add_option("--server", opts.server, "plinthd address host:port (env PLINTH_SERVER)");
+  app.add_option("--token", opts.token, "bearer token (env PLINTH_TOKEN)");
+  app.add_option("--timeout", opts.timeout_seconds, "seconds to wait for an answer (default 60)");
+
+  int rc = 0;
+  auto run = [&](auto fn) { return [&, fn] { rc = fn(Client(opts)); }; };
+
+  ApplyArgs apply;
+  auto* apply_cmd = app.add_subcommand("apply", "create or update cloud resources from manifests");
+  apply_cmd->add_option("-f,--filename", apply.files, "manifest file, directory of *.yaml, or - for stdin")
+      ->required();
+  apply_cmd->add_option("--org", apply.org, "org for manifests that do not set metadata.org");
+  apply_cmd->add_option("--env", apply.env, "env for manifests that do not set metadata.env");
+  apply_cmd->add_flag("--dry-run", apply.dry_run, "validate and show what would change; write nothing");
+  apply_cmd->callback(run([&](const Client& c) { return Apply(c, opts, apply); }));
+
+  auto* get_cmd = app.add_subcommand("get", "show cloud resources");
+  get_cmd->require_subcommand(1);
+  ListArgs list;
+  auto* list_cmd = get_cmd->add_subcommand("cloud-resources", "list cloud resources");
+  list_cmd->add_option("--org", list.org, "only this org");
+  list_cmd->add_option("--env", list.env, "only this env");
+  list_cmd->add_option("--kind", list.kind, "only this kind");
+  list_cmd->add_option("-l,--selector", list.selector, "label selector, e.g. tier=web,team!=ops");
+  list_cmd->add_option("-o,--output", list.output, "table, yaml or json");
+  list_cmd->callback(run([&](const Client& c) { return ListResources(c, opts, list); }));
+  std::string ref, output = "yaml";
+  auto* one_cmd = get_cmd->add_subcommand("cloud-resource", "show one cloud resource");
+  one_cmd->add_option("ref", ref, "ORG/ENV/KIND/NAME or id")->required();
+  one_cmd->add_option("-o,--output", output, "yaml (the manifest) or json (the whole record)");
+  one_cmd->callback(run([&](const Client& c) { return GetResource(c, opts, ref, output); }));
+
+  auto* delete_cmd = app.add_subcommand("delete", "delete records (never infrastructure)");
+  delete_cmd->require_subcommand(1);
+  long long version = 0;
+  auto* del_one = delete_cmd->add_subcommand("cloud-resource", "delete a cloud resource record");
+  del_one->add_option("ref", ref, "ORG/ENV/KIND/NAME or id")->required();
+  del_one->add_option("--version", version, "delete only if the resource is at this version");
+  del_one->callback(run([&](const Client& c) { return DeleteResource(c, opts, ref, version); }));
+
+  std::string history_output = "table";
+  auto* history_cmd = app.add_subcommand("history", "every stored version of a cloud resource");
+  history_cmd->add_option("ref", ref, "ORG/ENV/KIND/NAME or id")->required();
+  history_cmd->add_option("-o,--output", history_output, "table or json");
+  history_cmd->callback(run([&](const Client& c) { return History(c, opts, ref, history_output); }));
+
+  std::string provider, kinds_output = "table";
+  auto* kinds_cmd = app.add_subcommand("kinds", "list the kinds of cloud resources");
+  kinds_cmd->add_option("--provider", provider, "aws, gcp, azure, kubernetes, cloudflare ...");
+  kinds_cmd->add_option("-o,--output", kinds_output, "table or json");
+  kinds_cmd->callback(run([&](const Client& c) { return Kinds(c, opts, provider, kinds_output); }));
+
+  std::string kind, explain_output = "text";
+  auto* explain_cmd = app.add_subcommand("explain", "describe a kind's spec fields and outputs");
+  explain_cmd->add_option("kind", kind, "kind, e.g. AwsVpc")->required();
+  explain_cmd->add_option("-o,--output", explain_output, "text or json");
+  explain_cmd->callback(run([&](const Client& c) { return Explain(c, opts, kind, explain_output); }));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return rc;
+}

@@ -1,0 +1,108 @@
+#include "plinth/server/daemon.h"
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "plinth/core/logging.h"
+#include "plinth/core/status_macros.h"
+
+namespace plinth::server {
+namespace {
+
+bool IsLoopback(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") || absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
+}
+
+}  // namespace
+
+Daemon::~Daemon() { Shutdown(); }
+
+absl::Status Daemon::Start() {
+  auto log = core::Logger("server");
+  PLINTH_RETURN_IF_ERROR(ValidateConfig(config_));
+  PLINTH_ASSIGN_OR_RETURN(lock_, DataDirLock::Acquire(config_.data_dir));
+
+  PLINTH_ASSIGN_OR_RETURN(catalog_, manifest::KindCatalog::CreateWithBuiltins());
+  log->info("kinds catalog: {} built-in kinds", catalog_->size());
+  for (const auto& path : config_.kinds_descriptor_sets) {
+    PLINTH_ASSIGN_OR_RETURN(int added, catalog_->LoadDescriptorSetFile(path));
+    log->info("kinds catalog: loaded {} kinds from {}", added, path);
+  }
+
+  if (config_.auth_token_file.empty()) {
+    auth_ = api::Authenticator::Anonymous();
+    if (!IsLoopback(config_.listen)) {
+      log->warn("listening on {} without --auth-token-file: anyone who can reach it can change "
+                "cloud resources, as actor \"anonymous\"", config_.listen);
+    }
+  } else {
+    PLINTH_ASSIGN_OR_RETURN(auth_, api::Authenticator::FromFile(config_.auth_token_file));
+    log->info("auth: bearer tokens from {}", config_.auth_token_file);
+  }
+
+  store::DatabaseOptions db_options;
+  db_options.path = config_.data_dir + "/plinth.db";
+  db_options.readers = std::max(2, config_.workers / 2);
+  PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
+  log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
+  resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());
+
+  workers_ = std::make_unique<core::ThreadPool>(config_.workers, "api");
+  api::CallEnv env{auth_.get(), workers_.get()};
+  cloud_resource_service_ = std::make_unique<api::CloudResourceServiceImpl>(
+      env, catalog_.get(), resources_.get(),
+      api::CloudResourceServiceOptions{config_.max_manifest_bytes});
+  kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port);
+  // Large enough for a batch of manifests; each one is still held to
+  // max_manifest_bytes with a clear INVALID_ARGUMENT.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(std::max<size_t>(64u << 20, 4 * config_.max_manifest_bytes)));
+  builder.SetMaxSendMessageSize(256 << 20);
+  builder.RegisterService(cloud_resource_service_.get());
+  builder.RegisterService(kind_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
+                                               " (address in use, or not a local address?)"));
+  }
+  std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
+  address_ = absl::StrCat(host, ":", port);
+  log->info("plinthd serving on {} (data dir {})", address_, config_.data_dir);
+  if (!config_.ready_file.empty()) {
+    std::string tmp = config_.ready_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << address_ << "\n";
+    }
+    std::rename(tmp.c_str(), config_.ready_file.c_str());
+  }
+  return absl::OkStatus();
+}
+
+void Daemon::Shutdown() {
+  if (server_) {
+    core::Logger("server")->info("shutting down: finishing in-flight calls");
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    server_->Wait();
+    server_.reset();
+  }
+  workers_.reset();  // runs what is queued, then joins
+  cloud_resource_service_.reset();
+  kind_service_.reset();
+  resources_.reset();
+  db_.reset();
+  lock_.reset();
+}
+
+}  // namespace plinth::server

@@ -1,0 +1,80 @@
+// plinthd: the plinth daemon.
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "plinth/core/logging.h"
+#include "plinth/server/config.h"
+#include "plinth/server/daemon.h"
+#include "plinth/server/log_setup.h"
+
+int main(int argc, char** argv) {
+  using plinth::server::Config;
+  CLI::App app{"plinthd: the plinth infrastructure control plane daemon"};
+  std::string config_file;
+  Config flags;
+  std::vector<std::string> kinds_sets;
+  app.add_option("--config", config_file, "YAML config file; flags override it");
+  auto* listen = app.add_option("--listen", flags.listen, "gRPC listen address (default 127.0.0.1:7443)");
+  auto* data_dir = app.add_option("--data-dir", flags.data_dir, "data directory (default ./plinth-data)");
+  auto* level = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
+  auto* format = app.add_option("--log-format", flags.log_format, "text or json");
+  auto* kinds = app.add_option("--kinds-descriptor-set", kinds_sets,
+                               "FileDescriptorSet with more kinds (repeatable)");
+  auto* auth = app.add_option("--auth-token-file", flags.auth_token_file,
+                              "file of \"token actor-name\" lines; enables auth");
+  auto* max_bytes = app.add_option("--max-manifest-bytes", flags.max_manifest_bytes,
+                                   "largest accepted manifest (default 4 MiB)");
+  auto* workers = app.add_option("--workers", flags.workers, "API worker threads (default 8)");
+  auto* ready = app.add_option("--ready-file", flags.ready_file,
+                               "write the bound host:port here once serving");
+  kinds->allow_extra_args(false);
+  CLI11_PARSE(app, argc, argv);
+
+  Config config;
+  if (!config_file.empty()) {
+    auto loaded = plinth::server::LoadConfigFile(config_file, config);
+    if (!loaded.ok()) {
+      std::cerr << "plinthd: " << loaded.status().message() << "\n";
+      return 2;
+    }
+    config = *loaded;
+  }
+  if (*listen) config.listen = flags.listen;
+  if (*data_dir) config.data_dir = flags.data_dir;
+  if (*level) config.log_level = flags.log_level;
+  if (*format) config.log_format = flags.log_format;
+  if (*kinds) config.kinds_descriptor_sets = kinds_sets;
+  if (*auth) config.auth_token_file = flags.auth_token_file;
+  if (*max_bytes) config.max_manifest_bytes = flags.max_manifest_bytes;
+  if (*workers) config.workers = flags.workers;
+  if (*ready) config.ready_file = flags.ready_file;
+  if (auto s = plinth::server::ValidateConfig(config); !s.ok()) {
+    std::cerr << "plinthd: " << s.message() << "\n";
+    return 2;
+  }
+  plinth::server::SetUpLogging(config.log_level, config.log_format);
+
+  // Signals are taken by one thread with sigwait; block them everywhere else
+  // before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  plinth::server::Daemon daemon(config);
+  if (auto s = daemon.Start(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.message());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  daemon.Shutdown();
+  spdlog::info("stopped");
+  return 0;
+}
