@@ -1,0 +1,147 @@
+#include "daemon_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "test_paths.h"
+
+namespace plinth::testing {
+namespace {
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+std::string PlinthdPath() { return std::string(PLINTH_BIN_DIR) + "/plinthd"; }
+std::string PlinthPath() { return std::string(PLINTH_BIN_DIR) + "/plinth"; }
+
+CommandResult RunCommand(const std::vector<std::string>& argv_in,
+                         const std::vector<std::string>& env_extra, const std::string& input) {
+  TempDir io;
+  std::string in_path = io.path() + "/in", out_path = io.path() + "/out", err_path = io.path() + "/err";
+  std::ofstream(in_path) << input;
+  std::vector<std::string> argv = argv_in;
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  for (const auto& e : env_extra) env.push_back(e);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    auto args = CStrings(argv);
+    auto envp = CStrings(env);
+    execve(args[0], args.data(), envp.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  r.out = ReadAll(out_path);
+  r.err = ReadAll(err_path);
+  return r;
+}
+
+DaemonProcess::DaemonProcess() : data_dir_(dir_.path() + "/data"), log_path_(dir_.path() + "/plinthd.log") {}
+
+DaemonProcess::~DaemonProcess() { Kill(); }
+
+absl::Status DaemonProcess::Start(const std::vector<std::string>& extra_args) {
+  std::string ready = dir_.path() + "/ready";
+  unlink(ready.c_str());
+  std::vector<std::string> argv = {PlinthdPath(), "--data-dir", data_dir_, "--listen",
+                                   "127.0.0.1:0", "--ready-file", ready};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(log, 1);
+    dup2(log, 2);
+    auto args = CStrings(argv);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string addr = ReadAll(ready);
+    if (!addr.empty() && addr.back() == '\n') {
+      address_ = addr.substr(0, addr.size() - 1);
+      return absl::OkStatus();
+    }
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::UnavailableError(absl::StrCat("plinthd exited with ",
+                                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                                                 ": ", Stderr()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Kill();
+  return absl::DeadlineExceededError("plinthd did not start in 30 s: " + Stderr());
+}
+
+int DaemonProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+void DaemonProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::string DaemonProcess::Stderr() const { return ReadAll(log_path_); }
+
+std::shared_ptr<grpc::Channel> DaemonProcess::Channel() const {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(256 << 20);
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> DaemonProcess::Context(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  return ctx;
+}
+
+CommandResult DaemonProcess::Cli(const std::vector<std::string>& args, const std::string& input,
+                                 const std::vector<std::string>& env) const {
+  std::vector<std::string> argv = {PlinthPath(), "--server", address_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, env, input);
+}
+
+}  // namespace plinth::testing

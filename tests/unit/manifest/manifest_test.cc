@@ -1,0 +1,158 @@
+#include "plinth/manifest/manifest.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_paths.h"
+
+namespace plinth::manifest {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ManifestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = KindCatalog::CreateWithBuiltins();
+    ASSERT_TRUE(c.ok()) << c.status();
+    catalog_ = std::move(*c);
+  }
+
+  absl::StatusOr<std::vector<Manifest>> Parse(const std::string& text, ManifestOptions options = {}) {
+    return ParseManifests({{"m.yaml", text}}, options, *catalog_);
+  }
+
+  // Expects INVALID_ARGUMENT whose message contains every fragment.
+  void ExpectError(const std::string& text, std::vector<std::string> fragments,
+                   ManifestOptions options = {.org = "acme", .env = "dev"}) {
+    auto r = Parse(text, options);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    for (const auto& f : fragments) EXPECT_THAT(r.status().message(), HasSubstr(f)) << text;
+  }
+
+  std::unique_ptr<KindCatalog> catalog_;
+};
+
+constexpr char kVpc[] = R"(
+apiVersion: aws.planton.dev/v1
+kind: AwsVpc
+metadata:
+  name: main
+  labels: {team: platform}
+spec:
+  vpcCidr: 10.0.0.0/16
+  availability_zones: [us-east-1a]
+  subnetSize: "256"
+status:
+  outputs: {vpc_id: vpc-123}
+)";
+
+TEST_F(ManifestTest, ParsesDefaultsAndDropsStatus) {
+  auto r = Parse(kVpc, {.org = "acme", .env = "dev"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 1u);
+  const Manifest& m = (*r)[0];
+  EXPECT_EQ(m.kind, "AwsVpc");
+  EXPECT_EQ(m.name, "main");
+  EXPECT_EQ(m.org, "acme");
+  EXPECT_EQ(m.env, "dev");
+  EXPECT_EQ(m.source, "m.yaml document 1");
+  EXPECT_EQ(m.body["metadata"]["org"], "acme");
+  EXPECT_FALSE(m.body.contains("status"));
+  // Proto names and JSON names are both accepted, kept as written.
+  EXPECT_EQ(m.body["spec"]["availability_zones"][0], "us-east-1a");
+}
+
+TEST_F(ManifestTest, OrgAndEnvFromTheManifest) {
+  auto r = Parse("apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: b, org: o, env: e}\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0].org, "o");
+  EXPECT_EQ((*r)[0].env, "e");
+}
+
+TEST_F(ManifestTest, References) {
+  auto r = Parse(R"(
+apiVersion: aws.planton.dev/v1
+kind: AwsAlb
+metadata: {name: web}
+spec:
+  subnets:
+    - value: subnet-1
+    - valueFrom: {kind: AwsSubnet, name: public-a, fieldPath: status.outputs.subnet_id}
+    - value_from: {kind: AwsSubnet, env: prod, name: public-b, field_path: status.outputs.subnet_id}
+)", {.org = "acme", .env = "dev"});
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(ManifestTest, BadInputNamesDocumentAndFieldPath) {
+  const std::string head = "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: web}\n";
+  ExpectError(head + "spec: {subnets: [{value: a}, {valueFrom: {kind: AwsSubnet, fieldPath: x}}]}\n",
+              {"m.yaml document 1 (AwsAlb/web)", "spec.subnets[1].valueFrom.name: required"});
+  ExpectError(head + "spec: {subnets: [{valueFrom: {kind: AwsSubnett, name: a, fieldPath: x}}]}\n",
+              {"spec.subnets[0].valueFrom.kind: unknown kind \"AwsSubnett\"", "did you mean AwsSubnet"});
+  ExpectError(head + "spec: {subnets: [{valueFrom: {kind: AwsSubnet, name: a}}]}\n",
+              {"spec.subnets[0].valueFrom.fieldPath: required"});
+  ExpectError(head + "spec: {subnets: [{}]}\n", {"spec.subnets[0]: give either value or valueFrom"});
+  ExpectError(head + "spec: {internal: \"yes\"}\n", {"spec.internal: expected true or false, got a string"});
+  ExpectError(head + "spec: {idleTimeoutSeconds: 1.5}\n", {"spec.idleTimeoutSeconds: expected an integer"});
+  ExpectError(head + "spec: {ssl: {enabled: true, certArn: x}}\n", {"spec.ssl.certArn: unknown field"});
+  ExpectError(head + "spec: {subnets: {value: a}}\n", {"spec.subnets: expected a list, got a mapping"});
+  ExpectError(head + "spec: [1]\n", {"spec: expected a mapping, got a list"});
+}
+
+TEST_F(ManifestTest, MetadataRules) {
+  const std::string head = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\n";
+  ExpectError(head + "metadata: {labels: {a: b}}\n", {"metadata.name: required"});
+  ExpectError(head + "metadata: {name: Bad}\n", {"metadata.name: \"Bad\" is not a valid name"});
+  ExpectError(head + "metadata: {name: a}\n", {"metadata.org: required"}, {});
+  ExpectError(head + "metadata: {name: a, org: other}\n", {"metadata.org: manifest says \"other\" but the request says \"acme\""});
+  ExpectError(head + "metadata: {name: a, env: Prod_1}\n", {"metadata.env", "not a valid name"}, {.org = "acme"});
+  ExpectError(head + "metadata: {name: a, owner: x}\n", {"metadata.owner: unknown field"});
+  ExpectError(head + "metadata: {name: a, relationships: [{kind: AwsVpc, name: b, type: likes}]}\n",
+              {"metadata.relationships[0].type: \"likes\" is not one of"});
+  ExpectError(head + "metadata: {name: a, labels: {x: [1]}}\n", {"metadata.labels[\"x\"]: expected a string"});
+  ExpectError(head + "metadata: name\n", {"metadata: expected a mapping"});
+}
+
+TEST_F(ManifestTest, KindAndApiVersionErrors) {
+  ExpectError("kind: AwsVpc\nmetadata: {name: a}\n", {"apiVersion: required (AwsVpc is aws.planton.dev/v1)"});
+  ExpectError("apiVersion: aws.planton.dev/v1\nmetadata: {name: a}\n", {"kind: required"});
+  ExpectError("apiVersion: aws.planton.dev/v9\nkind: AwsVpc\nmetadata: {name: a}\n",
+              {"apiVersion: AwsVpc is served as aws.planton.dev/v1"});
+  ExpectError("apiVersion: aws.planton.dev/v1\nkind: AwsVcp\nmetadata: {name: a}\n",
+              {"kind: unknown kind \"AwsVcp\" (did you mean AwsVpc?)"});
+  ExpectError("apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nextra: 1\n",
+              {"extra: unknown top-level field"});
+  ExpectError("just a string\n", {"m.yaml document 1: a manifest must be a mapping"});
+}
+
+TEST_F(ManifestTest, BatchErrorsNameTheBadDocumentAndDuplicates) {
+  const std::string ok = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\n";
+  ExpectError(ok + "---\n" + ok, {"m.yaml document 2 (AwsVpc/a): same org/env/kind/name as m.yaml document 1"});
+  ExpectError(ok + "---\n---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: b}\nspec: {nope: 1}\n",
+              {"m.yaml document 3 (AwsVpc/b): spec.nope: unknown field"});
+}
+
+TEST_F(ManifestTest, SizeLimitIsEnforced) {
+  std::string big = "apiVersion: aws.planton.dev/v1\nkind: AwsIamRole\nmetadata: {name: a}\nspec: {description: \"" +
+                    std::string(5000, 'x') + "\"}\n";
+  ExpectError(big, {"bytes, over the limit of 4096 bytes"}, {.org = "o", .env = "e", .max_manifest_bytes = 4096});
+  auto r = Parse(big, {.org = "o", .env = "e", .max_manifest_bytes = 8192});
+  EXPECT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(ManifestTest, LoadedKindsValidateEnumsAndReferences) {
+  ASSERT_TRUE(catalog_->LoadDescriptorSetFile(PLINTH_ACME_KINDS_PB).ok());
+  const std::string head = "apiVersion: acme.example.com/v1\nkind: AcmeWidget\nmetadata: {name: w}\n";
+  auto ok = Parse(head + "spec: {count: 3, tier: GOLD, vpc: {valueFrom: {kind: AwsVpc, name: main, fieldPath: x}}}\n",
+                  {.org = "o", .env = "e"});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  ExpectError(head + "spec: {tier: PLATINUM}\n", {"spec.tier: unknown value \"PLATINUM\" (one of: TIER_UNSPECIFIED, GOLD, SILVER)"});
+  ExpectError(head + "spec: {count: 3000000000}\n", {"spec.count: out of range for int32"});
+  // The replaced AwsVpc now takes only `cidr`.
+  ExpectError("apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {vpcCidr: x}\n",
+              {"spec.vpcCidr: unknown field"});
+}
+
+}  // namespace
+}  // namespace plinth::manifest

@@ -1,0 +1,103 @@
+#include "plinth/store/database.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plinth/core/status_macros.h"
+#include "temp_dir.h"
+
+namespace plinth::store {
+namespace {
+
+absl::StatusOr<int64_t> Count(Database& db, const std::string& table) {
+  int64_t n = 0;
+  PLINTH_RETURN_IF_ERROR(db.Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("SELECT COUNT(*) FROM " + table);
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) n = st.ColumnInt64(0);
+    return absl::OkStatus();
+  }));
+  return n;
+}
+
+absl::Status InsertAudit(Connection& c, const std::string& actor) {
+  Statement& st = c.Prepare(
+      "INSERT INTO audit_events (created_at, actor, action, target_type, target_id, target_name) "
+      "VALUES (0, ?, 'test', 'test', 'x', 'x')");
+  st.Bind(1, actor);
+  return st.Run();
+}
+
+TEST(DatabaseTest, MigratesOnceAndReopens) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/p.db";
+  {
+    auto db = Database::Open({.path = path});
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ((*db)->SchemaVersion(), 1);
+    ASSERT_TRUE((*db)->Write([](Connection& c) { return InsertAudit(c, "a"); }).ok());
+  }
+  auto db = Database::Open({.path = path});
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_EQ(*Count(**db, "audit_events"), 1);
+  EXPECT_EQ(*Count(**db, "schema_migrations"), 1);
+}
+
+TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/p.db";
+  {
+    auto db = Database::Open({.path = path});
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->Write([](Connection& c) {
+      return c.Exec("INSERT INTO schema_migrations VALUES (999, 'future', 0)");
+    }).ok());
+  }
+  auto db = Database::Open({.path = path});
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(db.status().message(), ::testing::HasSubstr("newer plinthd"));
+}
+
+TEST(DatabaseTest, AFailedWriteRollsBackAloneInAGroupCommit) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.path() + "/p.db"});
+  ASSERT_TRUE(db.ok());
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        bool fail = (i % 5 == 0);
+        absl::Status s = (*db)->Write([&](Connection& c) -> absl::Status {
+          PLINTH_RETURN_IF_ERROR(InsertAudit(c, "t" + std::to_string(t)));
+          if (fail) return absl::InvalidArgumentError("rejected");
+          return absl::OkStatus();
+        });
+        if (!s.ok()) {
+          EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+          failures++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 16 * 10);
+  EXPECT_EQ(*Count(**db, "audit_events"), 16 * 40);
+}
+
+TEST(DatabaseTest, ReadersSeeCommittedWrites) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = dir.path() + "/p.db", .readers = 2});
+  ASSERT_TRUE(db.ok());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*db)->Write([](Connection& c) { return InsertAudit(c, "a"); }).ok());
+    EXPECT_EQ(*Count(**db, "audit_events"), i + 1);
+  }
+}
+
+}  // namespace
+}  // namespace plinth::store
