@@ -97,12 +97,13 @@ void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out
   out->set_kind(r.key.kind);
   out->set_name(r.key.name);
   out->set_api_version(r.api_version);
-  json manifest = r.manifest;
+  JsonToStruct(r.manifest, out->mutable_manifest());
   if (r.outputs.is_object()) {
-    manifest["status"]["outputs"] = r.outputs;
     JsonToStruct(r.outputs, out->mutable_outputs());
+    auto& status = (*out->mutable_manifest()->mutable_fields())["status"];
+    (*status.mutable_struct_value()->mutable_fields())["outputs"].mutable_struct_value()->CopyFrom(
+        out->outputs());
   }
-  JsonToStruct(manifest, out->mutable_manifest());
   out->set_version(r.version);
   ToTimestamp(r.created_at, out->mutable_create_time());
   out->set_created_by(r.created_by);

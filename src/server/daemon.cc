@@ -46,7 +46,7 @@ absl::Status Daemon::Start() {
 
   store::DatabaseOptions db_options;
   db_options.path = config_.data_dir + "/plinth.db";
-  db_options.readers = std::max(2, config_.workers / 2);
+  db_options.readers = config_.workers;
   PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
   log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
   resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());

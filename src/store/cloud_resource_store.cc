@@ -253,7 +253,7 @@ absl::StatusOr<std::vector<ApplyOutcome>> CloudResourceStore::Apply(
     }
     return absl::OkStatus();
   };
-  PLINTH_RETURN_IF_ERROR(dry_run ? db_->Read(run) : db_->Write(run));
+  PLINTH_RETURN_IF_ERROR(dry_run ? db_->ReadSnapshot(run) : db_->Write(run));
   return out;
 }
 
@@ -411,7 +411,7 @@ absl::StatusOr<RevisionPage> CloudResourceStore::ListRevisions(const ResourceSel
                                                                const std::string& token) const {
   PLINTH_ASSIGN_OR_RETURN(int page_size, PageSize(page_size_requested));
   RevisionPage page;
-  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+  PLINTH_RETURN_IF_ERROR(db_->ReadSnapshot([&](Connection& c) -> absl::Status {
     std::string id = sel.id;
     if (id.empty()) {
       PLINTH_ASSIGN_OR_RETURN(auto existing, Find(c, sel));

@@ -163,7 +163,11 @@ void Database::WriterLoop() {
   }
 }
 
-absl::Status Database::Read(Fn fn) {
+absl::Status Database::Read(Fn fn) { return WithReader(false, fn); }
+
+absl::Status Database::ReadSnapshot(Fn fn) { return WithReader(true, fn); }
+
+absl::Status Database::WithReader(bool snapshot, const Fn& fn) {
   std::unique_ptr<Connection> conn;
   {
     absl::MutexLock lock(&read_mu_);
@@ -175,11 +179,11 @@ absl::Status Database::Read(Fn fn) {
     conn = std::move(readers_.back());
     readers_.pop_back();
   }
-  absl::Status s = conn->Exec("BEGIN");
+  absl::Status s = snapshot ? conn->Prepare("BEGIN").Run() : absl::OkStatus();
   if (s.ok()) {
     s = fn(*conn);
     conn->ResetAll();
-    conn->Exec("COMMIT").IgnoreError();
+    if (snapshot) conn->Prepare("COMMIT").Run().IgnoreError();
   }
   absl::MutexLock lock(&read_mu_);
   readers_.push_back(std::move(conn));

@@ -50,9 +50,12 @@ class Database {
   // Runs `fn` in a transaction on the writer thread; returns its status, or
   // the commit's error. Blocks until the transaction is durable.
   absl::Status Write(Fn fn);
-  // Runs `fn` on a reader connection inside a read transaction (one
-  // consistent snapshot).
+  // Runs `fn` on a reader connection. Each statement sees a consistent
+  // state of its own; use ReadSnapshot when several statements must agree.
   absl::Status Read(Fn fn);
+  // Runs `fn` on a reader connection inside one read transaction: every
+  // statement sees the same snapshot.
+  absl::Status ReadSnapshot(Fn fn);
 
   // Number of the newest migration applied.
   int SchemaVersion() const { return schema_version_; }
@@ -62,6 +65,7 @@ class Database {
   struct Task;
   Database() = default;
   void WriterLoop();
+  absl::Status WithReader(bool snapshot, const Fn& fn);
 
   int schema_version_ = 0;
   std::unique_ptr<Connection> writer_;
