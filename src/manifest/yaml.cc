@@ -83,6 +83,41 @@ json ResolvePlainScalar(const std::string& s) {
   return s;
 }
 
+// Strict UTF-8: no overlongs, surrogates or code points above U+10FFFF.
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (int k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
 class Converter {
  public:
   explicit Converter(absl::string_view source) : source_(source) {}
@@ -117,6 +152,7 @@ class Converter {
             return Error(kv.first, "a mapping key must be a plain value");
           }
           const std::string& key = kv.first.Scalar();
+          if (!IsValidUtf8(key)) return Error(kv.first, "a key is not valid UTF-8");
           if (out.contains(key)) {
             return Error(kv.first, absl::StrCat("duplicate key \"", key, "\""));
           }
@@ -134,6 +170,7 @@ class Converter {
   absl::StatusOr<json> Scalar(const YAML::Node& node) {
     const std::string& tag = node.Tag();
     const std::string& s = node.Scalar();
+    if (!IsValidUtf8(s)) return Error(node, "the value is not valid UTF-8");
     if (tag == "?") return ResolvePlainScalar(s);
     if (tag == "!" || tag == "tag:yaml.org,2002:str") return json(s);
     if (tag == "tag:yaml.org,2002:int") {

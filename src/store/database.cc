@@ -140,7 +140,12 @@ void Database::WriterLoop() {
     for (Task* t : batch) {
       absl::Status s = writer_->Exec("SAVEPOINT w");
       if (s.ok()) {
-        s = t->fn(*writer_);
+        try {
+          s = t->fn(*writer_);
+        } catch (const std::exception& e) {
+          // A bug in a write function must not take the writer thread down.
+          s = absl::InternalError(absl::StrCat("write failed: ", e.what()));
+        }
         writer_->ResetAll();
         if (!s.ok()) writer_->Exec("ROLLBACK TO w").IgnoreError();
         writer_->Exec("RELEASE w").IgnoreError();

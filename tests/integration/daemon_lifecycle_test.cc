@@ -108,6 +108,13 @@ TEST(DaemonLifecycleTest, AuthOffRecordsAnonymous) {
   EXPECT_THAT(d.Stderr(), ::testing::Not(HasSubstr("without --auth-token-file")));
 }
 
+TEST(DaemonLifecycleTest, WarnsWhenListeningBeyondLoopbackWithoutAuth) {
+  DaemonProcess d;
+  ASSERT_TRUE(d.Start({"--listen", "0.0.0.0:0"}).ok()) << d.Stderr();
+  EXPECT_THAT(d.Stderr(), HasSubstr("without --auth-token-file"));
+  EXPECT_EQ(d.Stop(), 0);
+}
+
 TEST(DaemonLifecycleTest, ConfigFileWithFlagOverridesAndJsonLogs) {
   TempDir dir;
   std::string config = dir.path() + "/plinthd.yaml";

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -73,8 +74,10 @@ DaemonProcess::~DaemonProcess() { Kill(); }
 absl::Status DaemonProcess::Start(const std::vector<std::string>& extra_args) {
   std::string ready = dir_.path() + "/ready";
   unlink(ready.c_str());
-  std::vector<std::string> argv = {PlinthdPath(), "--data-dir", data_dir_, "--listen",
-                                   "127.0.0.1:0", "--ready-file", ready};
+  std::vector<std::string> argv = {PlinthdPath(), "--data-dir", data_dir_, "--ready-file", ready};
+  if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {

@@ -34,7 +34,8 @@ class DaemonProcess {
   DaemonProcess();
   ~DaemonProcess();  // SIGKILL if still running
 
-  // Starts plinthd with --data-dir, --listen 127.0.0.1:0 and `extra_args`;
+  // Starts plinthd with --data-dir, --listen 127.0.0.1:0 (unless `extra_args`
+  // has a --listen) and `extra_args`;
   // returns once it serves, or an error with its stderr.
   absl::Status Start(const std::vector<std::string>& extra_args = {});
   // SIGTERM and wait; returns the exit status (the exit code, or -signal).

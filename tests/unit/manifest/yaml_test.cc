@@ -82,6 +82,16 @@ TEST(YamlTest, NulByteIsRejected) {
   EXPECT_THAT(docs.status().message(), HasSubstr("nul.yaml: line 2: contains a NUL byte"));
 }
 
+TEST(YamlTest, InvalidUtf8IsRejected) {
+  for (const std::string& text : {std::string("a: b\x84\x84\n"), std::string("\xff: 1\n"),
+                                 std::string("a: \"\\ud800\"\n"), std::string("a: \xc0\xaf\n")}) {
+    auto docs = ParseYamlDocuments(text, "utf.yaml");
+    ASSERT_FALSE(docs.ok()) << text;
+    EXPECT_EQ(docs.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(ParseYamlDocuments("name: \"caf\u00e9 \u2603 \U0001F600\"\n", "utf.yaml").ok());
+}
+
 TEST(YamlTest, DeepNestingIsRejectedNotACrash) {
   std::string deep(5000, '[');
   auto docs = ParseYamlDocuments(deep, "deep.yaml");
