@@ -8,7 +8,7 @@ PLINTH_BUILD="${PLINTH_BUILD:-$PLINTH_ROOT/build}"
 PLINTH_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-cpp-dev libgit2-dev
+  libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-dev libgit2-dev
   libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev
   python3 python3-grpcio
 )

@@ -1,10 +1,14 @@
 #include "plinth/server/config.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "yaml-cpp/yaml.h"
+#include "nlohmann/json.hpp"
+#include "plinth/manifest/yaml.h"
 
 namespace plinth::server {
 namespace {
@@ -17,56 +21,61 @@ std::string Resolve(const std::filesystem::path& base, const std::string& p) {
 }  // namespace
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return absl::NotFoundError(absl::StrCat("config file ", path, ": cannot read it"));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": line ", e.mark.line + 1,
-                                                   ": ", e.msg));
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("config file ", path, ": cannot read it"));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto docs = manifest::ParseYamlDocuments(text.str(), absl::StrCat("config file ", path));
+  if (!docs.ok()) return docs.status();
+  if (docs->empty() || docs->front().value.is_null()) return config;
+  if (docs->size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": expected one document"));
   }
-  if (root.IsNull()) return config;
-  if (!root.IsMap()) return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": expected a mapping"));
+  const nlohmann::json& root = docs->front().value;
+  if (!root.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": expected a mapping"));
+  }
   std::filesystem::path dir = std::filesystem::absolute(path).parent_path();
-  std::string key;
-  try {
-    for (const auto& kv : root) {
-      key = kv.first.as<std::string>();
-      const YAML::Node& v = kv.second;
-      if (key == "listen") {
-        config.listen = v.as<std::string>();
-      } else if (key == "data_dir") {
-        config.data_dir = Resolve(dir, v.as<std::string>());
-      } else if (key == "log") {
-        if (!v.IsMap()) throw YAML::Exception(v.Mark(), "expected {level, format}");
-        for (const auto& lv : v) {
-          std::string sub = lv.first.as<std::string>();
-          key = "log." + sub;
-          if (sub == "level") {
-            config.log_level = lv.second.as<std::string>();
-          } else if (sub == "format") {
-            config.log_format = lv.second.as<std::string>();
-          } else {
-            return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": unknown setting"));
-          }
-        }
-      } else if (key == "kinds_descriptor_sets") {
-        config.kinds_descriptor_sets.clear();
-        for (const auto& item : v) config.kinds_descriptor_sets.push_back(Resolve(dir, item.as<std::string>()));
-      } else if (key == "auth_token_file") {
-        config.auth_token_file = Resolve(dir, v.as<std::string>());
-      } else if (key == "max_manifest_bytes") {
-        config.max_manifest_bytes = v.as<size_t>();
-      } else if (key == "workers") {
-        config.workers = v.as<int>();
-      } else {
-        return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": unknown setting"));
+  auto wrong = [&](const std::string& key, const char* expected) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, ": ", key, ": wrong type (expected ", expected, ")"));
+  };
+  auto unknown = [&](const std::string& key) {
+    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": unknown setting"));
+  };
+  for (const auto& [key, v] : root.items()) {
+    if (key == "listen" || key == "data_dir" || key == "auth_token_file") {
+      if (!v.is_string()) return wrong(key, "a string");
+      const std::string& value = v.get_ref<const std::string&>();
+      if (key == "listen") config.listen = value;
+      if (key == "data_dir") config.data_dir = Resolve(dir, value);
+      if (key == "auth_token_file") config.auth_token_file = Resolve(dir, value);
+    } else if (key == "log") {
+      if (!v.is_object()) return wrong(key, "a mapping {level, format}");
+      for (const auto& [sub, lv] : v.items()) {
+        std::string full = "log." + sub;
+        if (sub != "level" && sub != "format") return unknown(full);
+        if (!lv.is_string()) return wrong(full, "a string");
+        (sub == "level" ? config.log_level : config.log_format) = lv.get<std::string>();
       }
+    } else if (key == "kinds_descriptor_sets") {
+      if (!v.is_array()) return wrong(key, "a list of paths");
+      config.kinds_descriptor_sets.clear();
+      for (const auto& item : v) {
+        if (!item.is_string()) return wrong(key, "a list of paths");
+        config.kinds_descriptor_sets.push_back(Resolve(dir, item.get<std::string>()));
+      }
+    } else if (key == "max_manifest_bytes") {
+      if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0)) {
+        return wrong(key, "a number of bytes");
+      }
+      config.max_manifest_bytes = v.get<size_t>();
+    } else if (key == "workers") {
+      if (!v.is_number_integer()) return wrong(key, "an integer");
+      config.workers = static_cast<int>(std::clamp<int64_t>(v.get<int64_t>(), -1, 100000));
+    } else {
+      return unknown(key);
     }
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": wrong type (line ",
-                                                   e.mark.line + 1, ")"));
   }
   return config;
 }
