@@ -267,12 +267,12 @@ int Kinds(const Client& client, const ClientOptions& opts, const std::string& pr
 }
 
 int Explain(const Client& client, const ClientOptions& opts, const std::string& kind,
-            const std::string& output) {
+            const std::string& api_version, const std::string& output) {
   if (output != "text" && output != "json") return Usage("-o: use text or json");
   auto stub = pb::KindService::NewStub(client.channel());
   pb::GetKindRequest req;
-  std::vector<std::string> parts = absl::StrSplit(kind, absl::MaxSplits(':', 1));
-  req.set_kind(parts[0]);
+  req.set_kind(kind);
+  req.set_api_version(api_version);
   pb::Kind resp;
   auto ctx = client.Context();
   grpc::Status status = stub->GetKind(ctx.get(), req, &resp);

@@ -30,7 +30,7 @@ int History(const Client& client, const ClientOptions& opts, const std::string& 
 int Kinds(const Client& client, const ClientOptions& opts, const std::string& provider,
           const std::string& output);
 int Explain(const Client& client, const ClientOptions& opts, const std::string& kind,
-            const std::string& output);
+            const std::string& api_version, const std::string& output);
 
 }  // namespace plinth::cli
 

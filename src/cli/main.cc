@@ -64,11 +64,15 @@ int main(int argc, char** argv) {
   kinds_cmd->add_option("-o,--output", kinds_output, "table or json");
   kinds_cmd->callback(run([&](const Client& c) { return Kinds(c, opts, provider, kinds_output); }));
 
-  std::string kind, explain_output = "text";
+  std::string kind, explain_api_version, explain_output = "text";
   auto* explain_cmd = app.add_subcommand("explain", "describe a kind's spec fields and outputs");
   explain_cmd->add_option("kind", kind, "kind, e.g. AwsVpc")->required();
+  explain_cmd->add_option("--api-version", explain_api_version,
+                          "needed only when loaded kinds share the name");
   explain_cmd->add_option("-o,--output", explain_output, "text or json");
-  explain_cmd->callback(run([&](const Client& c) { return Explain(c, opts, kind, explain_output); }));
+  explain_cmd->callback(run([&](const Client& c) {
+    return Explain(c, opts, kind, explain_api_version, explain_output);
+  }));
 
   try {
     app.parse(argc, argv);
