@@ -111,4 +111,54 @@ void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out
   out->set_updated_by(r.updated_by);
 }
 
+void ToProto(const chart::ParamSpec& p, plinth::v1::ChartParam* out) {
+  out->set_name(p.name);
+  out->set_description(p.description);
+  out->set_type(std::string(chart::ParamTypeName(p.type)));
+  out->set_has_default(p.has_default);
+  if (p.has_default) JsonToValue(p.default_value, out->mutable_default_value());
+  for (const auto& e : p.enum_values) out->add_enum_values(e);
+  out->set_hidden(p.hidden);
+}
+
+void ToProto(const graph::Graph& g, plinth::v1::InfraGraph* out) {
+  std::vector<int> layer_of(g.nodes().size(), 0);
+  for (size_t l = 0; l < g.Layers().size(); ++l) {
+    auto* layer = out->add_layers();
+    for (int v : g.Layers()[l]) {
+      layer_of[v] = static_cast<int>(l);
+      layer->add_nodes(v);
+    }
+  }
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const auto& n = g.nodes()[i];
+    auto* node = out->add_nodes();
+    node->set_env(n.key.env);
+    node->set_kind(n.key.kind);
+    node->set_name(n.key.name);
+    node->set_layer(layer_of[i]);
+    for (const auto& r : n.external) {
+      auto* e = node->add_external();
+      e->set_env(r.env);
+      e->set_kind(r.kind);
+      e->set_name(r.name);
+      e->set_field_path(r.field_path);
+      e->set_source_path(r.source_path);
+      e->set_type(r.type);
+    }
+  }
+  for (const auto& e : g.edges()) {
+    auto* edge = out->add_edges();
+    edge->set_from(e.from);
+    edge->set_to(e.to);
+    for (const auto& r : e.reasons) edge->add_reasons(r);
+  }
+}
+
+std::vector<chart::ChartFile> FromProto(const google::protobuf::RepeatedPtrField<plinth::v1::ChartFile>& files) {
+  std::vector<chart::ChartFile> out;
+  for (const auto& f : files) out.push_back({f.path(), f.content()});
+  return out;
+}
+
 }  // namespace plinth::api

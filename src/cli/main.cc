@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "chart_commands.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
@@ -73,6 +74,34 @@ int main(int argc, char** argv) {
   explain_cmd->callback(run([&](const Client& c) {
     return Explain(c, opts, kind, explain_api_version, explain_output);
   }));
+
+  auto* chart_cmd = app.add_subcommand("chart", "infra charts: push, list, show, render");
+  chart_cmd->require_subcommand(1);
+  std::string chart_dir, chart_version;
+  auto* push_cmd = chart_cmd->add_subcommand("push", "store a chart directory as a new version");
+  push_cmd->add_option("dir", chart_dir, "chart directory (Chart.yaml, values.yaml, templates/)")->required();
+  push_cmd->add_option("--version", chart_version, "version; default: metadata.version of Chart.yaml");
+  push_cmd->callback(run([&](const Client& c) { return ChartPush(c, opts, chart_dir, chart_version); }));
+  std::string chart_name;
+  auto* chart_list_cmd = chart_cmd->add_subcommand("list", "list stored charts and versions");
+  chart_list_cmd->add_option("--name", chart_name, "only this chart");
+  chart_list_cmd->callback(run([&](const Client& c) { return ChartList(c, opts, chart_name); }));
+  std::string chart_ref;
+  auto* show_cmd = chart_cmd->add_subcommand("show", "a stored chart and its params");
+  show_cmd->add_option("chart", chart_ref, "NAME or NAME@VERSION")->required();
+  show_cmd->callback(run([&](const Client& c) { return ChartShow(c, opts, chart_ref); }));
+  RenderArgs render;
+  auto* render_cmd = chart_cmd->add_subcommand(
+      "render", "render a chart to manifests and graph (a local directory renders offline)");
+  render_cmd->add_option("chart", render.source, "chart directory, or NAME[@VERSION] on the server")->required();
+  render_cmd->add_option("-f,--values", render.values_files, "values file (YAML map of param to value); repeatable");
+  render_cmd->add_option("--set", render.sets, "param=value; repeatable, wins over -f");
+  render_cmd->add_option("--env", render.env, "target environment")->required();
+  render_cmd->add_option("--org", render.org, "target organization (default: default)");
+  render_cmd->add_option("-o,--output", render.output, "yaml, json or dot");
+  render_cmd->add_option("--kinds-descriptor-set", render.kinds_descriptor_sets,
+                         "more kinds for offline rendering; repeatable");
+  render_cmd->callback(run([&](const Client& c) { return ChartRender(c, opts, render); }));
 
   try {
     app.parse(argc, argv);

@@ -23,10 +23,11 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
   }
 }
 
-nlohmann::json MessageToJson(const google::protobuf::Message& m) {
+nlohmann::json MessageToJson(const google::protobuf::Message& m, bool all_fields) {
   std::string text;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = false;
+  options.always_print_primitive_fields = all_fields;
   (void)google::protobuf::util::MessageToJsonString(m, &text, options);
   return nlohmann::json::parse(text, nullptr, false);
 }

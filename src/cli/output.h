@@ -18,7 +18,8 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
 
 nlohmann::json ToJson(const google::protobuf::Struct& s);
 // Protobuf's JSON mapping of any API message.
-nlohmann::json MessageToJson(const google::protobuf::Message& m);
+// With `all_fields`, zero values and empty lists are printed too.
+nlohmann::json MessageToJson(const google::protobuf::Message& m, bool all_fields = false);
 
 std::string FormatTime(const google::protobuf::Timestamp& t);
 

@@ -50,6 +50,7 @@ absl::Status Daemon::Start() {
   PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
   log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
   resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());
+  charts_ = std::make_unique<store::InfraChartStore>(db_.get(), core::SystemClock());
 
   workers_ = std::make_unique<core::ThreadPool>(config_.workers, "api");
   api::CallEnv env{auth_.get(), workers_.get()};
@@ -57,6 +58,7 @@ absl::Status Daemon::Start() {
       env, catalog_.get(), resources_.get(),
       api::CloudResourceServiceOptions{config_.max_manifest_bytes});
   kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
+  infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -70,6 +72,7 @@ absl::Status Daemon::Start() {
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(cloud_resource_service_.get());
   builder.RegisterService(kind_service_.get());
+  builder.RegisterService(infra_chart_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -100,6 +103,8 @@ void Daemon::Shutdown() {
   workers_.reset();  // runs what is queued, then joins
   cloud_resource_service_.reset();
   kind_service_.reset();
+  infra_chart_service_.reset();
+  charts_.reset();
   resources_.reset();
   db_.reset();
   lock_.reset();

@@ -52,6 +52,19 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_by_target ON audit_events (target_type, target_id, id);
 )sql"},
+      {2, "infra charts", R"sql(
+CREATE TABLE infra_charts (
+  name         TEXT NOT NULL,
+  version      TEXT NOT NULL,
+  seq          INTEGER NOT NULL,          -- push order, for "newest"
+  description  TEXT NOT NULL,
+  files        TEXT NOT NULL,             -- JSON [{path, content}], sorted by path
+  created_at   INTEGER NOT NULL,
+  created_by   TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
+CREATE UNIQUE INDEX infra_charts_by_seq ON infra_charts (seq);
+)sql"},
   };
   return *migrations;
 }

@@ -9,7 +9,10 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "grpcpp/support/status.h"
 #include "nlohmann/json.hpp"
+#include "plinth/chart/chart.h"
+#include "plinth/graph/graph.h"
 #include "plinth/store/cloud_resource_store.h"
+#include "plinth/v1/infra_chart.pb.h"
 #include "plinth/v1/cloud_resource.pb.h"
 
 namespace plinth::api {
@@ -27,6 +30,10 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 
 // The resource as the API returns it: the manifest with status.outputs.
 void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out);
+
+void ToProto(const chart::ParamSpec& p, plinth::v1::ChartParam* out);
+void ToProto(const graph::Graph& g, plinth::v1::InfraGraph* out);
+std::vector<chart::ChartFile> FromProto(const google::protobuf::RepeatedPtrField<plinth::v1::ChartFile>& files);
 
 }  // namespace plinth::api
 

@@ -25,7 +25,8 @@
   } while (0)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status,
-// otherwise declares/assigns `lhs` with the moved value.
+// otherwise declares/assigns `lhs` with the moved value. It expands to
+// several statements: never use it as the body of an unbraced if or loop.
 #define PLINTH_ASSIGN_OR_RETURN(lhs, rexpr)                                   \
   PLINTH_ASSIGN_OR_RETURN_IMPL_(                                              \
       PLINTH_STATUS_CONCAT_(plinth_statusor_, __LINE__), lhs, rexpr)

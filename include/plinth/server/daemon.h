@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/auth.h"
 #include "plinth/api/cloud_resource_service.h"
+#include "plinth/api/infra_chart_service.h"
 #include "plinth/api/kind_service.h"
 #include "plinth/core/thread_pool.h"
 #include "plinth/manifest/kind_catalog.h"
@@ -21,6 +22,7 @@
 #include "plinth/server/data_dir_lock.h"
 #include "plinth/store/cloud_resource_store.h"
 #include "plinth/store/database.h"
+#include "plinth/store/infra_chart_store.h"
 
 namespace plinth::server {
 
@@ -46,10 +48,12 @@ class Daemon {
   std::unique_ptr<manifest::KindCatalog> catalog_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::CloudResourceStore> resources_;
+  std::unique_ptr<store::InfraChartStore> charts_;
   std::unique_ptr<api::Authenticator> auth_;
   std::unique_ptr<core::ThreadPool> workers_;
   std::unique_ptr<api::CloudResourceServiceImpl> cloud_resource_service_;
   std::unique_ptr<api::KindServiceImpl> kind_service_;
+  std::unique_ptr<api::InfraChartServiceImpl> infra_chart_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 
