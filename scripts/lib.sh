@@ -10,7 +10,7 @@ PLINTH_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-dev libgit2-dev
   libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev
-  python3 python3-grpcio
+  python3 python3-grpcio python3-jinja2 python3-yaml zlib1g-dev
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

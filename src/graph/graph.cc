@@ -18,6 +18,17 @@ std::string DotId(const std::string& s) {
   return out + "\"";
 }
 
+// A DOT label of lines, each escaped, joined by DOT's \n.
+std::string DotLabel(std::initializer_list<std::string> lines) {
+  std::string out;
+  for (const auto& l : lines) {
+    std::string quoted = DotId(l);
+    if (!out.empty()) out += "\\n";
+    out += quoted.substr(1, quoted.size() - 2);
+  }
+  return "\"" + out + "\"";
+}
+
 }  // namespace
 
 absl::StatusOr<Graph> Graph::Build(const std::vector<manifest::Manifest>& manifests) {
@@ -134,7 +145,7 @@ std::string Graph::ToDot() const {
     absl::StrAppend(&out, "  subgraph layer_", l, " {\n    rank=same;\n");
     for (int v : layers_[l]) {
       const auto& k = nodes_[v].key;
-      absl::StrAppend(&out, "    ", DotId(k.ToString()), " [label=", DotId(k.kind + "\n" + k.name), "];\n");
+      absl::StrAppend(&out, "    ", DotId(k.ToString()), " [label=", DotLabel({k.kind, k.name}), "];\n");
     }
     out += "  }\n";
   }
@@ -145,7 +156,7 @@ std::string Graph::ToDot() const {
   for (const auto& n : nodes_) {
     for (const auto& ref : n.external) {
       std::string ext = ref.env + "/" + ref.kind + "/" + ref.name;
-      absl::StrAppend(&out, "  ", DotId(ext), " [style=dashed, label=", DotId(ref.kind + "\n" + ref.name + "\n(external)"),
+      absl::StrAppend(&out, "  ", DotId(ext), " [style=dashed, label=", DotLabel({ref.kind, ref.name, "(external)"}),
                       "];\n  ", DotId(ext), " -> ", DotId(n.key.ToString()), " [style=dashed];\n");
     }
   }

@@ -17,6 +17,7 @@ import jinja2
 
 warnings.filterwarnings("ignore", category=SyntaxWarning)
 TOOL = sys.argv[1] if len(sys.argv) > 1 else "build/bin/template_render_tool"
+EXAMPLES = sys.argv[2] if len(sys.argv) > 2 else "examples/charts"
 GENERATED = 400
 SEED = 20261126
 
@@ -277,10 +278,38 @@ def printable_result(v):
                              or "<built-in method" in v["output"] or "at 0x" in v["output"]))
 
 
+def example_chart_cases():
+    """Every template of every example chart, with the chart's defaults."""
+    import glob
+    import os
+
+    import yaml
+
+    cases = []
+    for chart in sorted(glob.glob(os.path.join(EXAMPLES, "*", "Chart.yaml"))):
+        root = os.path.dirname(chart)
+        with open(os.path.join(root, "values.yaml")) as f:
+            params = yaml.safe_load(f)["params"]
+        values = {p["name"]: p.get("value", "test-" + p["name"].replace("_", "-")) for p in params}
+        values.update({"env": "dev", "org": "acme"})
+        context = {"values": values, "env": "dev", "org": "acme"}
+        for path in sorted(glob.glob(os.path.join(root, "templates", "**", "*.yaml"), recursive=True)):
+            with open(path) as f:
+                cases.append((f.read(), context))
+    return cases
+
+
 def main():
-    templates = HAND + generated_cases()
-    expected = [jinja_render(t) for t in templates]
-    cases = [{"template": t, "context": CTX} for t in templates]
+    examples = example_chart_cases()
+    templates = HAND + generated_cases() + [t for t, _ in examples]
+    contexts = [CTX] * (len(HAND) + GENERATED) + [c for _, c in examples]
+    expected = []
+    for t, c in zip(templates, contexts):
+        try:
+            expected.append({"ok": True, "output": ENV.from_string(t).render(**c)})
+        except Exception as e:  # noqa: BLE001
+            expected.append({"ok": False, "error": f"{type(e).__name__}: {e}"})
+    cases = [{"template": t, "context": c} for t, c in zip(templates, contexts)]
     proc = subprocess.run([TOOL], input=json.dumps(cases), capture_output=True, text=True, check=True)
     actual = json.loads(proc.stdout)
     compared = failures = 0
@@ -292,14 +321,15 @@ def main():
         if not ok:
             failures += 1
             if failures <= 25:
-                print(f"--- case {i} ({'hand' if i < len(HAND) else 'generated'}) differs")
+                origin = "hand" if i < len(HAND) else "generated" if i < len(HAND) + GENERATED else "example chart"
+                print(f"--- case {i} ({origin}) differs")
                 print("template:", repr(t))
                 print("jinja2:  ", repr(want.get("output", want.get("error"))))
                 print("plinth:  ", repr(got.get("output", got.get("error"))))
     hand = sum(1 for i in range(len(HAND)) if printable_result(expected[i]))
     errors = sum(1 for w in expected if not w["ok"])
-    print(f"{compared} cases compared ({hand} hand-written, {compared - hand} generated, "
-          f"{errors} expected errors), {failures} differ")
+    print(f"{compared} cases compared ({hand} hand-written, {GENERATED} generated, "
+          f"{len(examples)} example-chart templates; {errors} expected errors), {failures} differ")
     sys.exit(1 if failures or compared < 300 else 0)
 
 
