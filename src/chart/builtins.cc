@@ -930,6 +930,14 @@ absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& operand,
   return result;
 }
 
+bool HasTest(const std::string& name) {
+  static const std::set<std::string>* tests = new std::set<std::string>{
+      "defined", "undefined", "none", "boolean", "true", "false", "integer", "float", "number", "string",
+      "mapping", "sequence", "iterable", "callable", "lower", "upper", "even", "odd", "divisibleby", "eq",
+      "equalto", "==", "ne", "!=", "lt", "lessthan", "le", "gt", "greaterthan", "ge", "in", "sameas"};
+  return tests->count(name) > 0;
+}
+
 absl::StatusOr<bool> ApplyTest(const std::string& name, const Value& v, const std::vector<Value>& args) {
   auto need = [&](size_t n) -> absl::Status {
     if (args.size() != n) return Err(absl::StrCat("test ", name, " takes ", n, " argument", n == 1 ? "" : "s"));

@@ -24,6 +24,7 @@ absl::StatusOr<Value::List> Iterate(const Value& v);
 absl::StatusOr<Value> ApplyFilter(const std::string& name, const Value& operand,
                                   const std::vector<Value>& args, const Kwargs& kwargs);
 bool HasFilter(const std::string& name);
+bool HasTest(const std::string& name);
 absl::StatusOr<bool> ApplyTest(const std::string& name, const Value& operand,
                                const std::vector<Value>& args);
 // Attribute access as Jinja2 does it: methods first, then dict keys.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "builtins.h"
 #include "plinth/core/status_macros.h"
 
 namespace plinth::chart {
@@ -510,6 +511,9 @@ class Parser {
         ++pos_;
         const Token& name = Cur();
         if (name.type != Tok::kName) return Fail(name, "expected a filter name after \"|\"");
+        // As Jinja2, an unknown filter is an error when the template is
+        // compiled, even in a branch that never runs.
+        if (!HasFilter(name.text)) return Fail(name, absl::StrCat("no filter named '", name.text, "'"));
         auto f = NewExpr(Expr::Kind::kFilter, name);
         f->name = name.text;
         ++pos_;
@@ -525,6 +529,7 @@ class Parser {
         }
         const Token& name = Cur();
         if (name.type != Tok::kName) return Fail(name, "expected a test name after \"is\"");
+        if (!HasTest(name.text)) return Fail(name, absl::StrCat("no test named '", name.text, "'"));
         auto t = NewExpr(Expr::Kind::kTest, name);
         t->name = name.text;
         t->negated = negated;

@@ -1,0 +1,205 @@
+// InfraChartService and `plinth chart` against the real plinthd.
+#include "daemon_process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "plinth/v1/infra_chart.grpc.pb.h"
+#include "test_paths.h"
+
+namespace plinth::testing {
+namespace {
+
+namespace pb = plinth::v1;
+using ::testing::HasSubstr;
+
+const std::string kLocalDemo = std::string(PLINTH_SOURCE_DIR) + "/examples/charts/local-demo";
+
+class InfraChartTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    daemon_ = new DaemonProcess();
+    absl::Status s = daemon_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  static void TearDownTestSuite() {
+    daemon_->Stop();
+    delete daemon_;
+  }
+  void SetUp() override { stub_ = pb::InfraChartService::NewStub(daemon_->Channel()); }
+
+  static pb::PushInfraChartRequest ChartRequest(const std::string& name, const std::string& tmpl) {
+    pb::PushInfraChartRequest req;
+    auto add = [&](const std::string& path, const std::string& content) {
+      auto* f = req.add_files();
+      f->set_path(path);
+      f->set_content(content);
+    };
+    add("Chart.yaml", "kind: InfraChart\nmetadata: {name: " + name + "}\nspec: {description: test}\n");
+    add("values.yaml", "params:\n  - {name: prefix, value: t}\n");
+    add("templates/ns.yaml", tmpl);
+    return req;
+  }
+
+  static DaemonProcess* daemon_;
+  std::unique_ptr<pb::InfraChartService::Stub> stub_;
+};
+
+DaemonProcess* InfraChartTest::daemon_ = nullptr;
+
+const char kNs[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: '{{ values.prefix }}-ns'}\n";
+
+TEST_F(InfraChartTest, PushIsImmutableAndIdempotent) {
+  pb::PushInfraChartRequest req = ChartRequest("immutable", kNs);
+  req.set_version("1.0.0");
+  pb::PushInfraChartResponse resp;
+  ASSERT_TRUE(stub_->PushInfraChart(DaemonProcess::Context().get(), req, &resp).ok());
+  EXPECT_FALSE(resp.unchanged());
+  EXPECT_EQ(resp.chart().params_size(), 1);
+  ASSERT_TRUE(stub_->PushInfraChart(DaemonProcess::Context().get(), req, &resp).ok());
+  EXPECT_TRUE(resp.unchanged());
+
+  pb::PushInfraChartRequest changed = ChartRequest("immutable", std::string(kNs) + "# changed\n");
+  changed.set_version("1.0.0");
+  grpc::Status s = stub_->PushInfraChart(DaemonProcess::Context().get(), changed, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(s.error_message(), HasSubstr("immutable"));
+  changed.set_version("1.0.1");
+  ASSERT_TRUE(stub_->PushInfraChart(DaemonProcess::Context().get(), changed, &resp).ok());
+
+  pb::GetInfraChartRequest get;
+  get.set_name("immutable");
+  pb::InfraChart newest;
+  ASSERT_TRUE(stub_->GetInfraChart(DaemonProcess::Context().get(), get, &newest).ok());
+  EXPECT_EQ(newest.version(), "1.0.1");
+  get.set_version("1.0.0");
+  get.set_include_files(true);
+  pb::InfraChart old;
+  ASSERT_TRUE(stub_->GetInfraChart(DaemonProcess::Context().get(), get, &old).ok());
+  EXPECT_EQ(old.files_size(), 3);
+
+  pb::DeleteInfraChartRequest del;
+  del.set_name("immutable");
+  del.set_version("1.0.0");
+  pb::DeleteInfraChartResponse deleted;
+  ASSERT_TRUE(stub_->DeleteInfraChart(DaemonProcess::Context().get(), del, &deleted).ok());
+  EXPECT_EQ(stub_->GetInfraChart(DaemonProcess::Context().get(), get, &old).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(InfraChartTest, BadChartsAreRefusedAndNothingIsStored) {
+  struct Case {
+    std::string name;
+    pb::PushInfraChartRequest req;
+    std::string fragment;
+  } cases[] = {
+      {"syntax", ChartRequest("bad-syntax", "{% if x %}never closed"), "templates/ns.yaml:1:"},
+      {"filter", ChartRequest("bad-filter", "{{ x | nosuch }}"), "no filter named 'nosuch'"},
+      {"no version", ChartRequest("no-version", kNs), "version: required"},
+  };
+  cases[0].req.set_version("1");
+  cases[1].req.set_version("1");
+  for (auto& c : cases) {
+    pb::PushInfraChartResponse resp;
+    grpc::Status s = stub_->PushInfraChart(DaemonProcess::Context().get(), c.req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.name << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.fragment)) << c.name;
+  }
+  pb::PushInfraChartRequest traversal = ChartRequest("evil", kNs);
+  traversal.set_version("1");
+  auto* f = traversal.add_files();
+  f->set_path("../../etc/passwd");
+  f->set_content("x");
+  pb::PushInfraChartResponse resp;
+  grpc::Status s = stub_->PushInfraChart(DaemonProcess::Context().get(), traversal, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"..\" is not allowed"));
+  pb::PushInfraChartRequest archive;
+  archive.set_archive("definitely not a tarball");
+  s = stub_->PushInfraChart(DaemonProcess::Context().get(), archive, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  pb::ListInfraChartsResponse list;
+  ASSERT_TRUE(stub_->ListInfraCharts(DaemonProcess::Context().get(), {}, &list).ok());
+  for (const auto& c : list.charts()) {
+    EXPECT_NE(c.name(), "bad-syntax");
+    EXPECT_NE(c.name(), "evil");
+  }
+}
+
+TEST_F(InfraChartTest, RenderErrorsAreInvalidArgument) {
+  pb::RenderInfraChartRequest req;
+  const pb::PushInfraChartRequest chart = ChartRequest("r", "{{ 1 / 0 }}");
+  for (const auto& f : chart.files()) *req.mutable_inline_()->add_files() = f;
+  req.set_env("dev");
+  pb::RenderInfraChartResponse resp;
+  grpc::Status s = stub_->RenderInfraChart(DaemonProcess::Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("templates/ns.yaml:1:6: division by zero"));
+  req.set_values_yaml("- not\n- a map\n");
+  s = stub_->RenderInfraChart(DaemonProcess::Context().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("must be a mapping"));
+  pb::RenderInfraChartRequest missing;
+  missing.mutable_chart()->set_name("no-such-chart");
+  missing.set_env("dev");
+  EXPECT_EQ(stub_->RenderInfraChart(DaemonProcess::Context().get(), missing, &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(InfraChartTest, CliPushListShowAndRenderOnlineMatchesOffline) {
+  CommandResult push = daemon_->Cli({"chart", "push", kLocalDemo});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  EXPECT_THAT(push.out, HasSubstr("local-demo@0.1.0 pushed (7 params, 4 templates)"));
+  CommandResult again = daemon_->Cli({"chart", "push", kLocalDemo});
+  EXPECT_THAT(again.out, HasSubstr("unchanged"));
+
+  CommandResult list = daemon_->Cli({"chart", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("local-demo"));
+  CommandResult show = daemon_->Cli({"chart", "show", "local-demo@0.1.0"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("db_size"));
+  EXPECT_THAT(show.out, HasSubstr("string_enum (small|medium|large)"));
+
+  for (const std::string output : {"json", "yaml", "dot"}) {
+    std::vector<std::string> flags = {"--env", "staging", "--org", "acme", "--set", "workers=a,b,c", "-o", output};
+    std::vector<std::string> online = {"chart", "render", "local-demo@0.1.0"};
+    std::vector<std::string> offline = {"chart", "render", kLocalDemo};
+    online.insert(online.end(), flags.begin(), flags.end());
+    offline.insert(offline.end(), flags.begin(), flags.end());
+    CommandResult a = daemon_->Cli(online);
+    CommandResult b = RunCommand([&] {
+      std::vector<std::string> argv = {PlinthPath(), "--server", "127.0.0.1:1"};
+      argv.insert(argv.end(), offline.begin(), offline.end());
+      return argv;
+    }());
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_EQ(a.out, b.out) << "online and offline render differ for -o " << output;
+  }
+  CommandResult json = daemon_->Cli({"chart", "render", "local-demo", "--env", "dev", "-o", "json"});
+  auto parsed = nlohmann::json::parse(json.out);
+  EXPECT_EQ(parsed["manifests"].size(), 8u);
+  EXPECT_EQ(parsed["graph"]["layers"].size(), 4u);
+
+  CommandResult bad = daemon_->Cli({"chart", "render", kLocalDemo, "--env", "dev", "--set", "db_size=huge"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("values.db_size: \"huge\" is not one of small, medium, large"));
+}
+
+TEST_F(InfraChartTest, ChartsSurviveARestart) {
+  pb::PushInfraChartRequest req = ChartRequest("durable", kNs);
+  req.set_version("2.0.0");
+  pb::PushInfraChartResponse resp;
+  ASSERT_TRUE(stub_->PushInfraChart(DaemonProcess::Context().get(), req, &resp).ok());
+  daemon_->Kill();
+  ASSERT_TRUE(daemon_->Start().ok());
+  stub_ = pb::InfraChartService::NewStub(daemon_->Channel());
+  pb::GetInfraChartRequest get;
+  get.set_name("durable");
+  pb::InfraChart chart;
+  ASSERT_TRUE(stub_->GetInfraChart(DaemonProcess::Context().get(), get, &chart).ok());
+  EXPECT_EQ(chart.version(), "2.0.0");
+}
+
+}  // namespace
+}  // namespace plinth::testing
