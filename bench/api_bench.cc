@@ -1,15 +1,17 @@
 // api_bench: load plinthd with concurrent gRPC clients doing Get, List and
 // Apply, and compare with a trivial echo service in this process.
 //
-//   build/bin/api_bench [--clients 16] [--seconds 5] [--preload 1000]
+//   build/bin/api_bench [--clients 16] [--seconds 5] [--rounds 3] [--preload 1000]
 //
 // It starts build/bin/plinthd on a free port with a temp data dir, preloads
 // cloud resources, then runs each phase for --seconds with --clients
 // closed-loop clients (one call at a time each), and prints requests/s and
 // p50/p99 latency. "echo" is KindService.GetKind served by an in-process
 // callback server that answers on the reactor thread: the cost of gRPC
-// itself on this machine. Apply sends one changed manifest per call, so
-// every Apply is a durable (fsynced) write.
+// itself on this machine. Echo and Get run in alternating rounds, so that
+// both see the same background load; each figure sums all rounds. Apply
+// sends one changed manifest per call, so every Apply is a durable (fsynced)
+// write.
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -57,8 +59,24 @@ struct Result {
   long errors = 0;
   double seconds = 0;
   double p50_ms = 0, p99_ms = 0;
+  std::vector<double> latencies;  // sorted, ms
   double rps() const { return requests / seconds; }
 };
+
+// Adds round `b` into `a`.
+void Merge(Result& a, const Result& b) {
+  if (a.name.empty()) {
+    a = b;
+    return;
+  }
+  a.requests += b.requests;
+  a.errors += b.errors;
+  a.seconds += b.seconds;
+  a.latencies.insert(a.latencies.end(), b.latencies.begin(), b.latencies.end());
+  std::sort(a.latencies.begin(), a.latencies.end());
+  a.p50_ms = a.latencies[a.latencies.size() / 2];
+  a.p99_ms = a.latencies[std::min(a.latencies.size() - 1, a.latencies.size() * 99 / 100)];
+}
 
 // Runs `call(client, i)` in `clients` threads for `seconds`; returns counts
 // and latency percentiles.
@@ -99,6 +117,7 @@ Result Run(const std::string& name, int clients, double seconds,
     r.p50_ms = all[all.size() / 2];
     r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
   }
+  r.latencies = std::move(all);
   return r;
 }
 
@@ -121,10 +140,12 @@ int main(int argc, char** argv) {
   int clients = 16;
   double seconds = 5;
   int preload = 1000;
+  int rounds = 3;
   std::string plinthd = std::filesystem::path(argv[0]).parent_path() / "plinthd";
   app.add_option("--clients", clients, "concurrent clients");
   app.add_option("--seconds", seconds, "duration of each phase");
   app.add_option("--preload", preload, "cloud resources stored before the Get/List phases");
+  app.add_option("--rounds", rounds, "alternating echo/get rounds");
   app.add_option("--plinthd", plinthd, "plinthd binary");
   CLI11_PARSE(app, argc, argv);
 
@@ -191,16 +212,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::vector<Result> results;
-  results.push_back(Run("echo", clients, seconds, [&](int c, long) {
+  std::vector<Result> results(2);
+  std::vector<std::mt19937> rngs;
+  for (int c = 0; c < clients; ++c) rngs.emplace_back(c);
+  for (int round = 0; round < std::max(1, rounds); ++round) {
+  Merge(results[0], Run("echo", clients, seconds, [&](int c, long) {
     pb::GetKindRequest req;
     req.set_kind("AwsVpc");
     pb::Kind resp;
     return echo_stubs[c]->GetKind(ctx().get(), req, &resp).ok();
   }));
-  std::vector<std::mt19937> rngs;
-  for (int c = 0; c < clients; ++c) rngs.emplace_back(c);
-  results.push_back(Run("get", clients, seconds, [&](int c, long) {
+  Merge(results[1], Run("get", clients, seconds, [&](int c, long) {
     pb::GetCloudResourceRequest req;
     auto* key = req.mutable_key();
     key->set_org("bench");
@@ -210,6 +232,7 @@ int main(int argc, char** argv) {
     pb::CloudResource resp;
     return stubs[c]->GetCloudResource(ctx().get(), req, &resp).ok();
   }));
+  }
   results.push_back(Run("list(50)", clients, seconds, [&](int c, long) {
     pb::ListCloudResourcesRequest req;
     req.set_org("bench");
@@ -234,8 +257,8 @@ int main(int argc, char** argv) {
   echo_server->Shutdown();
   std::filesystem::remove_all(dir);
 
-  std::printf("api_bench: %d clients, %.0f s a phase, %d preloaded resources, %u cores\n", clients,
-              seconds, preload, std::thread::hardware_concurrency());
+  std::printf("api_bench: %d clients, %.0f s a phase (echo and get: %d rounds each), %d preloaded resources, %u cores\n",
+              clients, seconds, rounds, preload, std::thread::hardware_concurrency());
   std::printf("%-9s %8s %10s %7s %10s %9s %9s\n", "op", "clients", "requests", "errors", "req/s",
               "p50 ms", "p99 ms");
   for (const auto& r : results) {

@@ -107,7 +107,7 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::GetCloudResource(
     pb::CloudResource* resp) {
   return RunUnary(ctx, env_, "GetCloudResource", [=, this](const std::string&) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
-    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel));
+    PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel, /*parse_manifest=*/false));
     api::ToProto(record, resp);
     return absl::OkStatus();
   });

@@ -47,6 +47,77 @@ void JsonToStruct(const json& j, google::protobuf::Struct* out) {
   for (const auto& [key, value] : j.items()) JsonToValue(value, &(*fields)[key]);
 }
 
+namespace {
+
+// nlohmann SAX events -> google.protobuf.Value, for JsonTextToStruct.
+class StructSax : public nlohmann::json_sax<json> {
+ public:
+  explicit StructSax(google::protobuf::Struct* root) : root_(root) {}
+
+  bool null() override { return Put()->set_null_value(google::protobuf::NULL_VALUE), true; }
+  bool boolean(bool v) override { return Put()->set_bool_value(v), true; }
+  bool number_integer(json::number_integer_t v) override { return Put()->set_number_value(static_cast<double>(v)), true; }
+  bool number_unsigned(json::number_unsigned_t v) override { return Put()->set_number_value(static_cast<double>(v)), true; }
+  bool number_float(json::number_float_t v, const std::string&) override { return Put()->set_number_value(v), true; }
+  bool string(std::string& v) override { return Put()->set_string_value(std::move(v)), true; }
+  bool binary(json::binary_t&) override { return false; }
+  bool start_object(std::size_t) override {
+    if (stack_.empty() && !started_) {
+      started_ = true;
+      stack_.push_back({root_, nullptr});
+      return true;
+    }
+    google::protobuf::Value* v = Put();
+    stack_.push_back({v->mutable_struct_value(), nullptr});
+    return true;
+  }
+  bool key(std::string& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool end_object() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (stack_.empty()) return false;  // the top level must be an object
+    google::protobuf::Value* v = Put();
+    stack_.push_back({nullptr, v->mutable_list_value()});
+    return true;
+  }
+  bool end_array() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Frame {
+    google::protobuf::Struct* object;
+    google::protobuf::ListValue* list;
+  };
+  google::protobuf::Value* Put() {
+    if (stack_.empty()) return &scratch_;
+    Frame& f = stack_.back();
+    if (f.list) return f.list->add_values();
+    return &(*f.object->mutable_fields())[key_];
+  }
+
+  google::protobuf::Struct* root_;
+  std::vector<Frame> stack_;
+  std::string key_;
+  google::protobuf::Value scratch_;
+  bool started_ = false;
+};
+
+}  // namespace
+
+bool JsonTextToStruct(const std::string& text, google::protobuf::Struct* out) {
+  out->Clear();
+  StructSax sax(out);
+  return json::sax_parse(text, &sax, nlohmann::detail::input_format_t::json, /*strict=*/true);
+}
+
 json ValueToJson(const google::protobuf::Value& v) {
   switch (v.kind_case()) {
     case google::protobuf::Value::kBoolValue:
@@ -97,7 +168,11 @@ void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out
   out->set_kind(r.key.kind);
   out->set_name(r.key.name);
   out->set_api_version(r.api_version);
-  JsonToStruct(r.manifest, out->mutable_manifest());
+  if (r.manifest.is_null() && !r.manifest_text.empty()) {
+    JsonTextToStruct(r.manifest_text, out->mutable_manifest());
+  } else {
+    JsonToStruct(r.manifest, out->mutable_manifest());
+  }
   if (r.outputs.is_object()) {
     JsonToStruct(r.outputs, out->mutable_outputs());
     auto& status = (*out->mutable_manifest()->mutable_fields())["status"];

@@ -21,12 +21,13 @@ constexpr char kColumns[] =
     "id, org, env, kind, name, api_version, manifest, outputs, version, created_at, created_by, "
     "updated_at, updated_by";
 
-CloudResourceRecord ReadRow(const Statement& st) {
+CloudResourceRecord ReadRow(const Statement& st, bool parse_manifest = true) {
   CloudResourceRecord r;
   r.id = st.ColumnText(0);
   r.key = {st.ColumnText(1), st.ColumnText(2), st.ColumnText(3), st.ColumnText(4)};
   r.api_version = st.ColumnText(5);
-  r.manifest = json::parse(st.ColumnText(6), nullptr, /*allow_exceptions=*/false);
+  r.manifest_text = st.ColumnText(6);
+  if (parse_manifest) r.manifest = json::parse(r.manifest_text, nullptr, /*allow_exceptions=*/false);
   r.outputs = st.ColumnIsNull(7) ? json(nullptr)
                                  : json::parse(st.ColumnText(7), nullptr, false);
   r.version = st.ColumnInt64(8);
@@ -42,7 +43,8 @@ absl::Status NotFound(const ResourceSelector& sel) {
   return absl::NotFoundError(absl::StrCat("cloud resource ", sel.key.ToString(), " not found"));
 }
 
-absl::StatusOr<std::optional<CloudResourceRecord>> Find(Connection& c, const ResourceSelector& sel) {
+absl::StatusOr<std::optional<CloudResourceRecord>> Find(Connection& c, const ResourceSelector& sel,
+                                                         bool parse_manifest = true) {
   Statement* st;
   if (!sel.id.empty()) {
     st = &c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM cloud_resources WHERE id = ?"));
@@ -57,7 +59,7 @@ absl::StatusOr<std::optional<CloudResourceRecord>> Find(Connection& c, const Res
   }
   PLINTH_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<CloudResourceRecord>();
-  CloudResourceRecord r = ReadRow(*st);
+  CloudResourceRecord r = ReadRow(*st, parse_manifest);
   st->Reset();
   return std::optional<CloudResourceRecord>(std::move(r));
 }
@@ -298,10 +300,11 @@ absl::StatusOr<CloudResourceRecord> CloudResourceStore::Update(const manifest::M
   return out;
 }
 
-absl::StatusOr<CloudResourceRecord> CloudResourceStore::Get(const ResourceSelector& sel) const {
+absl::StatusOr<CloudResourceRecord> CloudResourceStore::Get(const ResourceSelector& sel,
+                                                            bool parse_manifest) const {
   std::optional<CloudResourceRecord> found;
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(found, Find(c, sel));
+    PLINTH_ASSIGN_OR_RETURN(found, Find(c, sel, parse_manifest));
     return absl::OkStatus();
   }));
   if (!found) return NotFound(sel);

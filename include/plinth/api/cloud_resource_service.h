@@ -4,6 +4,7 @@
 #ifndef PLINTH_API_CLOUD_RESOURCE_SERVICE_H_
 #define PLINTH_API_CLOUD_RESOURCE_SERVICE_H_
 
+#include "plinth/api/arena_allocator.h"
 #include "plinth/api/call.h"
 #include "plinth/manifest/kind_catalog.h"
 #include "plinth/store/cloud_resource_store.h"
@@ -20,7 +21,10 @@ class CloudResourceServiceImpl final : public plinth::v1::CloudResourceService::
   // Every pointer must outlive the service.
   CloudResourceServiceImpl(CallEnv env, const manifest::KindCatalog* catalog,
                            store::CloudResourceStore* store, CloudResourceServiceOptions options)
-      : env_(env), catalog_(catalog), store_(store), options_(options) {}
+      : env_(env), catalog_(catalog), store_(store), options_(options) {
+    SetMessageAllocatorFor_GetCloudResource(&get_allocator_);
+    SetMessageAllocatorFor_ListCloudResources(&list_allocator_);
+  }
 
   grpc::ServerUnaryReactor* ApplyCloudResources(
       grpc::CallbackServerContext* ctx, const plinth::v1::ApplyCloudResourcesRequest* req,
@@ -53,6 +57,8 @@ class CloudResourceServiceImpl final : public plinth::v1::CloudResourceService::
   const manifest::KindCatalog* const catalog_;
   store::CloudResourceStore* const store_;
   const CloudResourceServiceOptions options_;
+  ArenaAllocator<plinth::v1::GetCloudResourceRequest, plinth::v1::CloudResource> get_allocator_;
+  ArenaAllocator<plinth::v1::ListCloudResourcesRequest, plinth::v1::ListCloudResourcesResponse> list_allocator_;
 };
 
 }  // namespace plinth::api

@@ -23,12 +23,16 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // JSON numbers become doubles (protobuf's Value has no integers).
 void JsonToValue(const nlohmann::json& j, google::protobuf::Value* out);
 void JsonToStruct(const nlohmann::json& j, google::protobuf::Struct* out);
+// Parses JSON text straight into a Struct (no intermediate tree). False when
+// the text is not a JSON object.
+bool JsonTextToStruct(const std::string& text, google::protobuf::Struct* out);
 nlohmann::json ValueToJson(const google::protobuf::Value& v);
 nlohmann::json StructToJson(const google::protobuf::Struct& s);
 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 
 // The resource as the API returns it: the manifest with status.outputs.
+// Uses r.manifest_text when r.manifest was not parsed.
 void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out);
 
 void ToProto(const chart::ParamSpec& p, plinth::v1::ChartParam* out);

@@ -45,6 +45,9 @@ struct CloudResourceRecord {
   std::string api_version;
   // apiVersion, kind, metadata (with id, org, env) and spec.
   nlohmann::json manifest;
+  // The same manifest as stored JSON text; set by reads, so that callers
+  // that only pass it on need not build `manifest` (see Get's parse flag).
+  std::string manifest_text;
   // status.outputs; null until a stack job sets them.
   nlohmann::json outputs;
   int64_t version = 0;
@@ -113,8 +116,9 @@ class CloudResourceStore {
   absl::StatusOr<CloudResourceRecord> Update(const manifest::Manifest& manifest,
                                              int64_t expected_version, const std::string& actor);
 
-  // NOT_FOUND when missing.
-  absl::StatusOr<CloudResourceRecord> Get(const ResourceSelector& selector) const;
+  // NOT_FOUND when missing. With parse_manifest false only manifest_text is
+  // filled (the hot path of the API's Get converts the text itself).
+  absl::StatusOr<CloudResourceRecord> Get(const ResourceSelector& selector, bool parse_manifest = true) const;
 
   // INVALID_ARGUMENT for a bad page token or size.
   absl::StatusOr<ListPage> List(const ListQuery& query) const;
