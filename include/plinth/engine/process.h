@@ -1,0 +1,103 @@
+// Supervised child processes for engine steps: argv exec (never a shell), a
+// new process group, a given environment and working directory, output read
+// line by line, timeouts, and a graceful cancel (SIGINT to the group, SIGKILL
+// after a grace period). Every child, and every process left in its group,
+// is killed and reaped before Run returns.
+//
+//   PosixProcessLauncher launcher;
+//   CancelToken cancel;
+//   auto result = launcher.Run(
+//       {.argv = {"/usr/bin/tofu", "plan", "-json"}, .env = env, .cwd = workspace},
+//       [&](const OutputLine& line) { Store(line); }, &cancel);
+//
+// Thread-safe: Run may be called from many threads at once; CancelToken::
+// Cancel may be called from any thread.
+#ifndef PLINTH_ENGINE_PROCESS_H_
+#define PLINTH_ENGINE_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace plinth::engine {
+
+inline constexpr size_t kMaxLineBytes = 16 << 20;
+
+struct ProcessSpec {
+  // argv[0] is a path, or a name looked up on the PATH of `env` (else the
+  // daemon's PATH).
+  std::vector<std::string> argv;
+  // The complete environment, "NAME=value" each; nothing is inherited.
+  std::vector<std::string> env;
+  std::string cwd;
+  absl::Duration timeout = absl::InfiniteDuration();
+  // Between SIGINT and SIGKILL, for cancel and timeout.
+  absl::Duration kill_grace = absl::Seconds(30);
+};
+
+struct OutputLine {
+  enum class Stream { kStdout, kStderr };
+  Stream stream;
+  // Without the newline. A line longer than kMaxLineBytes arrives in pieces;
+  // every piece but the last has `continued` set.
+  std::string text;
+  bool continued = false;
+};
+
+struct ProcessResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the signal that ended it, or 0
+  bool timed_out = false;
+  bool cancelled = false;
+  absl::Duration elapsed;
+};
+
+// Cancels a running Run from another thread.
+class CancelToken {
+ public:
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+  // Runs the process to its end. `on_line` is called on the calling thread,
+  // in arrival order. `on_start` (may be null) gets the pid, which is also the
+  // process group id, as soon as the process runs. Returns NOT_FOUND when the
+  // program does not exist, FAILED_PRECONDITION when it cannot be started
+  // (permissions, missing cwd); a process that runs and fails is an OK
+  // status with its exit code.
+  virtual absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec,
+                                            const std::function<void(const OutputLine&)>& on_line,
+                                            CancelToken* cancel,
+                                            const std::function<void(pid_t)>& on_start = nullptr) = 0;
+};
+
+class PosixProcessLauncher : public ProcessLauncher {
+ public:
+  // Makes this process a child subreaper (prctl), so that processes that
+  // outlive a step's main process are reparented here and can be reaped.
+  PosixProcessLauncher();
+  absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec,
+                                    const std::function<void(const OutputLine&)>& on_line,
+                                    CancelToken* cancel,
+                                    const std::function<void(pid_t)>& on_start = nullptr) override;
+};
+
+// Finds `name` on `path_env` (a PATH value); "" when absent. A name with a
+// '/' is returned as is.
+std::string FindProgram(const std::string& name, const std::string& path_env);
+
+}  // namespace plinth::engine
+
+#endif  // PLINTH_ENGINE_PROCESS_H_

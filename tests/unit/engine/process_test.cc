@@ -1,0 +1,164 @@
+#include "plinth/engine/process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "temp_dir.h"
+
+namespace plinth::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Tests choose /bin/sh as the program; plinth itself never adds a shell.
+ProcessSpec Sh(const std::string& script) {
+  return ProcessSpec{{"/bin/sh", "-c", script}, {"PATH=/usr/bin:/bin", "CANARY=visible"}, "", absl::InfiniteDuration(),
+                     absl::Seconds(30)};
+}
+
+struct Captured {
+  std::vector<OutputLine> lines;
+  std::function<void(const OutputLine&)> fn() {
+    return [this](const OutputLine& l) { lines.push_back(l); };
+  }
+  std::string Text() const {
+    std::string out;
+    for (const auto& l : lines) out += (l.stream == OutputLine::Stream::kStdout ? "o:" : "e:") + l.text + "\n";
+    return out;
+  }
+};
+
+TEST(ProcessTest, CapturesLinesExitCodeAndEnvironment) {
+  PosixProcessLauncher launcher;
+  Captured c;
+  auto r = launcher.Run(Sh("echo one; echo two >&2; printf 'no newline'; echo $CANARY-$HOME; exit 3"), c.fn(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_THAT(c.Text(), HasSubstr("o:one\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("e:two\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("o:no newlinevisible-\n"));  // HOME was not inherited
+}
+
+TEST(ProcessTest, WorkingDirectoryAndArgvWithoutAShell) {
+  testing::TempDir dir;
+  PosixProcessLauncher launcher;
+  Captured c;
+  ProcessSpec spec{{"pwd"}, {"PATH=/usr/bin:/bin"}, dir.path()};
+  auto r = launcher.Run(spec, c.fn(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(c.lines.size(), 1u);
+  EXPECT_EQ(c.lines[0].text, dir.path());
+  // Metacharacters are arguments, not shell syntax.
+  Captured e;
+  auto echo = launcher.Run({{"echo", "$HOME; rm -rf /"}, {"PATH=/usr/bin:/bin"}}, e.fn(), nullptr);
+  ASSERT_TRUE(echo.ok());
+  EXPECT_EQ(e.lines[0].text, "$HOME; rm -rf /");
+}
+
+TEST(ProcessTest, MissingProgramAndCwdAreClearErrors) {
+  PosixProcessLauncher launcher;
+  auto missing = launcher.Run({{"plinth-no-such-engine"}, {"PATH=/usr/bin:/bin"}}, nullptr, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("plinth-no-such-engine"));
+  auto cwd = launcher.Run({{"/bin/true"}, {}, "/nonexistent/dir"}, nullptr, nullptr);
+  EXPECT_EQ(cwd.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ProcessTest, LongLinesAreKeptWholeUpToSixteenMiB) {
+  PosixProcessLauncher launcher;
+  Captured c;
+  // 5 MiB line, then a 17 MiB line that must arrive as a 16 MiB piece + the rest.
+  auto r = launcher.Run(Sh("head -c 5242880 /dev/zero | tr '\\0' a; echo; head -c 17825792 /dev/zero | tr '\\0' b; echo; echo end"),
+                        c.fn(), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(c.lines.size(), 4u);
+  EXPECT_EQ(c.lines[0].text.size(), 5242880u);
+  EXPECT_FALSE(c.lines[0].continued);
+  EXPECT_EQ(c.lines[1].text.size(), kMaxLineBytes);
+  EXPECT_TRUE(c.lines[1].continued);
+  EXPECT_EQ(c.lines[2].text.size(), 17825792u - kMaxLineBytes);
+  EXPECT_EQ(c.lines[3].text, "end");
+}
+
+TEST(ProcessTest, CancelSendsSigintThenSigkill) {
+  PosixProcessLauncher launcher;
+  // Handles SIGINT gracefully.
+  CancelToken cancel;
+  Captured c;
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel.Cancel();
+  });
+  auto r = launcher.Run(Sh("trap 'echo got-sigint; exit 130' INT; echo started; while true; do sleep 0.05; done"), c.fn(),
+                        &cancel);
+  t.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->exit_code, 130);
+  EXPECT_THAT(c.Text(), HasSubstr("got-sigint"));
+
+  // Ignores SIGINT: killed after the grace period.
+  CancelToken cancel2;
+  ProcessSpec stubborn = Sh("trap '' INT; echo started; while true; do sleep 0.05; done");
+  stubborn.kill_grace = absl::Milliseconds(300);
+  std::thread t2([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel2.Cancel();
+  });
+  auto r2 = launcher.Run(stubborn, nullptr, &cancel2);
+  t2.join();
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(r2->cancelled);
+  EXPECT_EQ(r2->signal, SIGKILL);
+  EXPECT_LT(r2->elapsed, absl::Seconds(5));
+}
+
+TEST(ProcessTest, TimeoutEndsTheStep) {
+  PosixProcessLauncher launcher;
+  ProcessSpec spec = Sh("sleep 30");
+  spec.timeout = absl::Milliseconds(200);
+  spec.kill_grace = absl::Milliseconds(200);
+  auto r = launcher.Run(spec, nullptr, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_LT(r->elapsed, absl::Seconds(5));
+}
+
+TEST(ProcessTest, NoOrphansOrZombiesAreLeftBehind) {
+  PosixProcessLauncher launcher;
+  Captured c;
+  // The main process exits while a background child holds the pipes open.
+  auto r = launcher.Run(Sh("sleep 30 & echo bg=$!; exit 0"), c.fn(), nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  EXPECT_LT(r->elapsed, absl::Seconds(10));
+  ASSERT_FALSE(c.lines.empty());
+  pid_t bg = std::stoi(c.lines[0].text.substr(3));
+  // Killed and reaped: no such process any more (not even a zombie).
+  EXPECT_EQ(::kill(bg, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
+TEST(ProcessTest, CapturesLargeOutputCompletely) {
+  PosixProcessLauncher launcher;
+  size_t bytes = 0, lines = 0;
+  auto r = launcher.Run(Sh("yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c 50000000"),
+                        [&](const OutputLine& l) {
+                          bytes += l.text.size() + 1;
+                          ++lines;
+                        },
+                        nullptr);
+  ASSERT_TRUE(r.ok());
+  // Every byte arrives; +1 because the last line (cut by head) has no newline.
+  EXPECT_EQ(bytes, 50000000u + 1);
+  EXPECT_GT(lines, 600000u);
+}
+
+}  // namespace
+}  // namespace plinth::engine
