@@ -1,0 +1,332 @@
+// plinth-sim-tofu: a SIMULATED OpenTofu/Terraform for tests and the demo. It
+// speaks the real CLI contract plinth uses (subcommands, flags, exit codes,
+// `-json` UI messages, `show -json` plans, `output -json`) and keeps a real
+// state file, but creates no infrastructure.
+//
+// The "module" is the working directory: *.auto.tfvars.json gives the
+// variables `metadata` and `spec` (as OpenMCF modules take them) and
+// backend.tf.json names the local state file. Optional plinth-sim.json in the
+// module maps kinds to outputs: {"KubernetesNamespace": {"namespace": "{name}"}}
+// with {name}, {kind}, {env}, {org} and {spec.<field>} filled in; the kind
+// comes from $PLINTH_KIND, which plinth sets for every step.
+//
+// Faults, asked for through metadata.annotations (module variables):
+//   sim.plinth.dev/fail-at: init|plan|apply|output   exit 1 with an error diagnostic
+//   sim.plinth.dev/sleep-seconds: N                   sleep before plan and apply
+//   sim.plinth.dev/ignore-sigint: "true"              ignore the first SIGINT
+//   sim.plinth.dev/huge-line-bytes: N                 print one N-byte line
+//   sim.plinth.dev/print-env: NAME                    print the value of $NAME
+//   sim.plinth.dev/not-json: "true"                   print garbage instead of JSON
+//   sim.plinth.dev/sensitive-output: NAME             mark output NAME sensitive
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const char* kVersion = "1.9.0-sim";
+const char* kAddress = "plinth_sim_resource.this";
+volatile sig_atomic_t g_sigints = 0;
+
+std::string Now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void Ui(const std::string& type, const std::string& message, json extra = json::object(),
+        const std::string& level = "info") {
+  extra["@level"] = level;
+  extra["@message"] = message;
+  extra["@module"] = "tofu.ui";
+  extra["@timestamp"] = Now();
+  extra["type"] = type;
+  std::cout << extra.dump() << "\n" << std::flush;
+}
+
+json ReadJson(const fs::path& p) {
+  std::ifstream in(p);
+  if (!in) return nullptr;
+  return json::parse(in, nullptr, false);
+}
+
+struct Module {
+  std::string kind;  // from PLINTH_KIND, which plinth sets for every step
+  json metadata = json::object();
+  json spec = json::object();
+  fs::path state_path = "terraform.tfstate";
+  json outputs_map = json::object();
+  std::string Annotation(const std::string& key) const {
+    if (metadata.contains("annotations") && metadata["annotations"].is_object() &&
+        metadata["annotations"].contains("sim.plinth.dev/" + key)) {
+      return metadata["annotations"]["sim.plinth.dev/" + key].get<std::string>();
+    }
+    return "";
+  }
+};
+
+Module Load() {
+  Module m;
+  if (const char* k = std::getenv("PLINTH_KIND")) m.kind = k;
+  for (const auto& entry : fs::directory_iterator(".")) {
+    std::string name = entry.path().filename().string();
+    if (name.find(".auto.tfvars.json") != std::string::npos) {
+      json vars = ReadJson(entry.path());
+      if (vars.is_object()) {
+        if (vars.contains("metadata")) m.metadata = vars["metadata"];
+        if (vars.contains("spec")) m.spec = vars["spec"];
+      }
+    }
+  }
+  json backend = ReadJson("backend.tf.json");
+  if (backend.is_object()) {
+    auto local = backend["terraform"]["backend"]["local"];
+    if (local.is_object() && local.contains("path")) m.state_path = local["path"].get<std::string>();
+  }
+  json map = ReadJson("plinth-sim.json");
+  if (map.is_object()) m.outputs_map = map;
+  return m;
+}
+
+std::string Fill(std::string tmpl, const Module& m) {
+  auto replace = [&](const std::string& key, const std::string& value) {
+    for (size_t pos; (pos = tmpl.find(key)) != std::string::npos;) tmpl.replace(pos, key.size(), value);
+  };
+  std::string name = m.metadata.value("name", "unnamed");
+  replace("{name}", name);
+  replace("{env}", m.metadata.value("env", ""));
+  replace("{org}", m.metadata.value("org", ""));
+  replace("{kind}", m.kind);
+  for (size_t start; (start = tmpl.find("{spec.")) != std::string::npos;) {
+    size_t end = tmpl.find('}', start);
+    if (end == std::string::npos) break;
+    std::string field = tmpl.substr(start + 6, end - start - 6);
+    json v = m.spec.contains(field) ? m.spec[field] : json("");
+    tmpl.replace(start, end - start + 1, v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return tmpl;
+}
+
+json DesiredOutputs(const Module& m) {
+  json out = json::object();
+  const std::string& kind = m.kind;
+  const json* map = nullptr;
+  if (m.outputs_map.contains(kind)) map = &m.outputs_map[kind];
+  else if (m.outputs_map.contains("default")) map = &m.outputs_map["default"];
+  if (map && map->is_object()) {
+    for (const auto& [k, v] : map->items()) out[k] = Fill(v.get<std::string>(), m);
+  }
+  out["id"] = Fill("sim-{kind}-{name}", m);
+  return out;
+}
+
+json State(const Module& m) {
+  json s = ReadJson(m.state_path);
+  return s.is_object() ? s : json{{"version", 4}, {"resources", json::array()}, {"outputs", json::object()}};
+}
+
+void SaveState(const Module& m, const json& s) {
+  fs::create_directories(fs::absolute(m.state_path).parent_path());
+  std::string tmp = m.state_path.string() + ".tmp";
+  std::ofstream(tmp) << s.dump(2);
+  fs::rename(tmp, m.state_path);
+}
+
+int Fail(const std::string& summary) {
+  Ui("diagnostic", "Error: " + summary,
+     {{"diagnostic", {{"severity", "error"}, {"summary", summary}, {"detail", "simulated failure"}}}}, "error");
+  return 1;
+}
+
+void Faults(const Module& m, const std::string& step) {
+  if (m.Annotation("fail-at") == step) std::exit(Fail("simulated failure at " + step));
+  if (!m.Annotation("sleep-seconds").empty() && (step == "plan" || step == "apply")) {
+    double s = std::atof(m.Annotation("sleep-seconds").c_str());
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(s * 1000));
+    while (std::chrono::steady_clock::now() < until) {
+      if (g_sigints > (m.Annotation("ignore-sigint") == "true" ? 1 : 0)) {
+        Ui("log", "Interrupt received. Gracefully shutting down...");
+        std::exit(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  if (!m.Annotation("huge-line-bytes").empty() && step == "plan") {
+    std::cout << std::string(std::atol(m.Annotation("huge-line-bytes").c_str()), 'x') << "\n";
+  }
+  if (!m.Annotation("print-env").empty() && step == "plan") {
+    const char* v = std::getenv(m.Annotation("print-env").c_str());
+    Ui("log", std::string("debug: credential is ") + (v ? v : "(unset)"));
+  }
+  if (m.Annotation("not-json") == "true" && step == "plan") std::cout << "panic: simulated crash\n";
+}
+
+std::string Arg(const std::vector<std::string>& args, const std::string& prefix) {
+  for (const auto& a : args) {
+    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+  }
+  return "";
+}
+
+bool Has(const std::vector<std::string>& args, const std::string& flag) {
+  for (const auto& a : args) {
+    if (a == flag) return true;
+  }
+  return false;
+}
+
+json ResourceHook(const std::string& action) {
+  return {{"resource", {{"addr", kAddress}, {"module", ""}, {"resource", kAddress}, {"implied_provider", "plinth_sim"},
+                        {"resource_type", "plinth_sim_resource"}, {"resource_name", "this"}, {"resource_key", nullptr}}},
+          {"action", action}};
+}
+
+int Plan(const std::vector<std::string>& args) {
+  Module m = Load();
+  Ui("version", std::string("OpenTofu ") + kVersion, {{"tofu", kVersion}, {"ui", "1.2"}});
+  Faults(m, "plan");
+  json state = State(m);
+  bool destroy = Has(args, "-destroy");
+  bool exists = !state["resources"].empty();
+  json desired_attrs = {{"metadata", m.metadata}, {"spec", m.spec}};
+  std::string action = "no-op";
+  if (destroy) action = exists ? "delete" : "no-op";
+  else if (!exists) action = "create";
+  else if (state["resources"][0]["attributes"] != desired_attrs) action = "update";
+  json outputs = destroy ? json::object() : DesiredOutputs(m);
+  bool outputs_change = outputs != state["outputs"].value("values", json::object()) && !destroy;
+  if (action != "no-op") Ui("planned_change", std::string(kAddress) + ": Plan to " + action, {{"change", ResourceHook(action)}});
+  int add = action == "create", change = action == "update", remove = action == "delete";
+  Ui("change_summary",
+     "Plan: " + std::to_string(add) + " to add, " + std::to_string(change) + " to change, " + std::to_string(remove) + " to destroy.",
+     {{"changes", {{"add", add}, {"change", change}, {"import", 0}, {"remove", remove}, {"operation", destroy ? "destroy" : "plan"}}}});
+  std::string out = Arg(args, "-out=");
+  if (!out.empty()) {
+    json plan = {{"action", action}, {"attributes", desired_attrs}, {"outputs", outputs}, {"destroy", destroy},
+                 {"sensitive", m.Annotation("sensitive-output")}};
+    std::ofstream(out) << plan.dump();
+  }
+  bool changes = action != "no-op" || outputs_change;
+  return Has(args, "-detailed-exitcode") && changes ? 2 : 0;
+}
+
+int Show(const std::vector<std::string>& args) {
+  std::string file = args.empty() ? "" : args.back();
+  json plan = ReadJson(file);
+  if (!plan.is_object()) return Fail("Failed to read the given file as a state or plan file");
+  std::string a = plan["action"];
+  json actions = a == "no-op" ? json::array({"no-op"}) : json::array({a});
+  json doc = {{"format_version", "1.2"}, {"terraform_version", kVersion},
+              {"resource_changes", json::array({{{"address", kAddress}, {"mode", "managed"}, {"type", "plinth_sim_resource"},
+                                                 {"name", "this"}, {"change", {{"actions", actions}}}}})}};
+  std::cout << doc.dump() << "\n";
+  return 0;
+}
+
+int Apply(const std::vector<std::string>& args) {
+  std::string file = args.empty() ? "" : args.back();
+  json plan = ReadJson(file);
+  if (!plan.is_object()) return Fail("Failed to load \"" + file + "\" as a plan file");
+  Module m = Load();
+  Ui("version", std::string("OpenTofu ") + kVersion, {{"tofu", kVersion}, {"ui", "1.2"}});
+  Faults(m, "apply");
+  json state = State(m);
+  std::string action = plan["action"];
+  auto start = std::chrono::steady_clock::now();
+  if (action != "no-op") {
+    Ui("apply_start", std::string(kAddress) + ": " + (action == "delete" ? "Destroying..." : action == "create" ? "Creating..." : "Modifying..."),
+       {{"hook", ResourceHook(action)}});
+  }
+  if (action == "delete") {
+    state["resources"] = json::array();
+  } else if (action != "no-op") {
+    state["resources"] = json::array({{{"type", "plinth_sim_resource"}, {"name", "this"}, {"attributes", plan["attributes"]}}});
+  }
+  json values = plan["outputs"];
+  json outs = json::object();
+  for (const auto& [k, v] : values.items()) {
+    outs[k] = {{"value", v}, {"type", "string"}, {"sensitive", k == plan.value("sensitive", "")}};
+  }
+  state["outputs"] = {{"values", values}, {"typed", outs}};
+  state["serial"] = state.value("serial", 0) + 1;
+  SaveState(m, state);
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (action != "no-op") {
+    json hook = ResourceHook(action);
+    hook["elapsed_seconds"] = static_cast<int>(elapsed);
+    if (action != "delete") {
+      hook["id_key"] = "id";
+      hook["id_value"] = values.value("id", "");
+    }
+    Ui("apply_complete", std::string(kAddress) + ": " + (action == "delete" ? "Destruction" : action == "create" ? "Creation" : "Modifications") + " complete",
+       {{"hook", hook}});
+  }
+  int add = action == "create", change = action == "update", remove = action == "delete";
+  Ui("change_summary",
+     std::string(plan.value("destroy", false) ? "Destroy" : "Apply") + " complete! Resources: " + std::to_string(add) + " added, " +
+         std::to_string(change) + " changed, " + std::to_string(remove) + " destroyed.",
+     {{"changes", {{"add", add}, {"change", change}, {"import", 0}, {"remove", remove}, {"operation", plan.value("destroy", false) ? "destroy" : "apply"}}}});
+  Ui("outputs", "Outputs: " + std::to_string(outs.size()), {{"outputs", outs}});
+  return 0;
+}
+
+int Output() {
+  Module m = Load();
+  Faults(m, "output");
+  json state = State(m);
+  json typed = state["outputs"].value("typed", json::object());
+  std::cout << typed.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGINT, [](int) { g_sigints = g_sigints + 1; });
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << "Usage: tofu [global options] <subcommand> [args]\n(plinth-sim-tofu: a simulated engine)\n";
+    return 1;
+  }
+  std::string cmd = args[0];
+  args.erase(args.begin());
+  if (cmd == "version" || cmd == "-version") {
+    if (Has(args, "-json")) {
+      std::cout << json{{"terraform_version", kVersion}, {"platform", "linux_amd64"}}.dump() << "\n";
+    } else {
+      std::cout << "OpenTofu v" << kVersion << " (simulated by plinth)\n";
+    }
+    return 0;
+  }
+  if (cmd == "init") {
+    Module m = Load();
+    Faults(m, "init");
+    if (const char* dir = std::getenv("TF_DATA_DIR")) fs::create_directories(dir);
+    std::cout << "\nInitializing the backend...\n\nOpenTofu has been successfully initialized! (simulated)\n";
+    return 0;
+  }
+  if (cmd == "plan") return Plan(args);
+  if (cmd == "show") return Show(args);
+  if (cmd == "apply") return Apply(args);
+  if (cmd == "output") return Output();
+  std::cerr << "Error: unknown command \"" << cmd << "\" (plinth-sim-tofu)\n";
+  return 1;
+}
