@@ -1,0 +1,100 @@
+// One stack job's engine run: the workspace (a copy of the module, the
+// variables file, the backend file), the engine's steps as child processes,
+// and the engine's output turned into events, a change summary, per-resource
+// rows, diagnostics and outputs.
+//
+//   TerraformRunner runner(&launcher);
+//   JobOutcome out = runner.Run(spec, &cancel, &listener);
+//
+// Engine-neutral types live here; each engine has a runner.
+#ifndef PLINTH_ENGINE_STACK_JOB_H_
+#define PLINTH_ENGINE_STACK_JOB_H_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "plinth/engine/engine_events.h"
+#include "plinth/engine/process.h"
+#include "plinth/engine/redactor.h"
+
+namespace plinth::engine {
+
+enum class Operation { kInit, kRefresh, kPreview, kUpdate, kDestroyPreview, kDestroy };
+
+absl::string_view OperationName(Operation op);  // "init", "refresh", "preview", "update", "destroy_preview", "destroy"
+bool ParseOperation(absl::string_view name, Operation* op);
+
+struct JobSpec {
+  std::string job_id;
+  Operation operation = Operation::kPreview;
+  std::string kind;
+  std::string resource_id;
+  // {"metadata": ..., "spec": ...} as modules take them (ToModuleVariables).
+  nlohmann::json module_variables;
+  std::string engine;         // "tofu" or "terraform"
+  std::string engine_binary;  // a path, or a name looked up on PATH
+  std::string module_dir;     // the module to copy into the workspace
+  std::string workspace_dir;  // created for this job; must not exist yet
+  std::string state_dir;      // per resource: terraform.tfstate and TF_DATA_DIR live here
+  std::string plugin_cache_dir;
+  // The whole child environment besides what the runner adds (TF_*, PLINTH_*):
+  // the daemon's allowlisted variables plus the connection's.
+  std::vector<std::string> env;
+  std::vector<std::string> secrets;  // redacted from every line
+  bool skip_refresh = false;
+  absl::Duration step_timeout = absl::Hours(2);
+  absl::Duration kill_grace = absl::Seconds(30);
+};
+
+struct StepRecord {
+  std::string name;  // init, plan, show, apply, output
+  int exit_code = -1;
+  absl::Time start;
+  absl::Time end;
+};
+
+struct JobOutcome {
+  enum class State { kSucceeded, kFailed, kCancelled };
+  State state = State::kFailed;
+  std::string error;  // why it failed, for people
+  std::string engine_version;
+  std::vector<StepRecord> steps;
+  bool has_summary = false;
+  ChangeSummary summary;
+  std::vector<ResourceChange> resources;  // latest status per address
+  std::vector<Diagnostic> diagnostics;
+  // {name: {"value": v, "sensitive": bool}} after update/refresh; empty
+  // object after destroy.
+  nlohmann::json outputs = nlohmann::json::object();
+  bool outputs_changed = false;  // outputs were read (update, refresh, destroy)
+};
+
+// Receives a job's progress as it happens, on the runner's thread.
+class JobListener {
+ public:
+  virtual ~JobListener() = default;
+  enum class Stream { kStdout, kStderr, kSystem };
+  // Every output line, already redacted. kSystem lines are plinth's own.
+  virtual void OnLine(Stream stream, const std::string& step, const std::string& text) = 0;
+  virtual void OnEvent(const std::string& step, const EngineEvent& event) = 0;
+  // The process group of the step now running (0 when it ended).
+  virtual void OnProcess(const std::string& step, pid_t pgid) = 0;
+};
+
+class TerraformRunner {
+ public:
+  explicit TerraformRunner(ProcessLauncher* launcher) : launcher_(launcher) {}
+  JobOutcome Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener);
+
+ private:
+  ProcessLauncher* launcher_;
+};
+
+}  // namespace plinth::engine
+
+#endif  // PLINTH_ENGINE_STACK_JOB_H_

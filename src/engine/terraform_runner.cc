@@ -1,0 +1,247 @@
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "plinth/engine/stack_job.h"
+
+namespace plinth::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+absl::Status WriteFile(const fs::path& p, const std::string& content) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", p.string()));
+  return absl::OkStatus();
+}
+
+class Step {
+ public:
+  Step(ProcessLauncher* launcher, const JobSpec& spec, const Redactor& redactor, CancelToken* cancel,
+       JobListener* listener, JobOutcome* outcome)
+      : launcher_(launcher), spec_(spec), redactor_(redactor), cancel_(cancel), listener_(listener), outcome_(outcome) {}
+
+  // Runs one engine command. `json_stream`: parse each stdout line as a UI
+  // message. `capture`: keep stdout whole (show -json, output -json).
+  absl::StatusOr<int> Run(const std::string& name, std::vector<std::string> args, bool json_stream,
+                          std::string* capture = nullptr) {
+    std::vector<std::string> argv = {spec_.engine_binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessSpec ps;
+    ps.argv = argv;
+    ps.env = Environment();
+    ps.cwd = spec_.workspace_dir;
+    ps.timeout = spec_.step_timeout;
+    ps.kill_grace = spec_.kill_grace;
+    listener_->OnLine(JobListener::Stream::kSystem, name,
+                      absl::StrCat("$ ", spec_.engine, " ", absl::StrJoin(args, " ")));
+    StepRecord record{name, -1, absl::Now(), {}};
+    auto on_line = [&](const OutputLine& line) {
+      std::string text = redactor_.Redact(line.text);
+      bool is_stdout = line.stream == OutputLine::Stream::kStdout;
+      if (capture != nullptr && is_stdout) {
+        *capture += text;
+        if (!line.continued) *capture += "\n";
+        return;
+      }
+      listener_->OnLine(is_stdout ? JobListener::Stream::kStdout : JobListener::Stream::kStderr, name, text);
+      if (json_stream && is_stdout && !line.continued) Event(name, ParseTerraformLine(text));
+    };
+    auto result = launcher_->Run(ps, on_line, cancel_, [&](pid_t pgid) { listener_->OnProcess(name, pgid); });
+    listener_->OnProcess(name, 0);
+    record.end = absl::Now();
+    if (!result.ok()) {
+      record.exit_code = -1;
+      outcome_->steps.push_back(record);
+      return result.status();
+    }
+    record.exit_code = result->exit_code;
+    outcome_->steps.push_back(record);
+    if (result->cancelled) return absl::CancelledError(absl::StrCat(name, " was cancelled"));
+    if (result->timed_out) {
+      return absl::DeadlineExceededError(absl::StrCat(name, " did not finish within ",
+                                                      absl::FormatDuration(spec_.step_timeout)));
+    }
+    if (result->signal != 0) {
+      return absl::InternalError(absl::StrCat(spec_.engine, " ", name, " was killed by signal ", result->signal));
+    }
+    return result->exit_code;
+  }
+
+ private:
+  std::vector<std::string> Environment() const {
+    std::vector<std::string> env = spec_.env;
+    env.push_back("TF_IN_AUTOMATION=1");
+    env.push_back("TF_INPUT=0");
+    env.push_back("TF_DATA_DIR=" + (fs::path(spec_.state_dir) / ".terraform").string());
+    if (!spec_.plugin_cache_dir.empty()) env.push_back("TF_PLUGIN_CACHE_DIR=" + spec_.plugin_cache_dir);
+    env.push_back("PLINTH_KIND=" + spec_.kind);
+    env.push_back("PLINTH_JOB_ID=" + spec_.job_id);
+    return env;
+  }
+
+  void Event(const std::string& step, const EngineEvent& e) {
+    if (e.kind == EngineEvent::Kind::kVersion && outcome_->engine_version.empty()) {
+      outcome_->engine_version = e.message;
+    }
+    if (e.summary) {
+      ChangeSummary s = *e.summary;
+      s.replace = std::max(s.replace, outcome_->summary.replace);
+      outcome_->summary = s;
+      outcome_->has_summary = true;
+    }
+    if (e.resource) {
+      bool found = false;
+      for (auto& r : outcome_->resources) {
+        if (r.address == e.resource->address) {
+          std::string action = r.action;
+          r = *e.resource;
+          if (r.action.empty()) r.action = action;
+          found = true;
+        }
+      }
+      if (!found) outcome_->resources.push_back(*e.resource);
+    }
+    if (e.diagnostic) outcome_->diagnostics.push_back(*e.diagnostic);
+    listener_->OnEvent(step, e);
+  }
+
+  ProcessLauncher* launcher_;
+  const JobSpec& spec_;
+  const Redactor& redactor_;
+  CancelToken* cancel_;
+  JobListener* listener_;
+  JobOutcome* outcome_;
+};
+
+absl::Status PrepareWorkspace(const JobSpec& spec) {
+  std::error_code ec;
+  if (spec.module_dir.empty() || !fs::is_directory(spec.module_dir, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat("module directory ", spec.module_dir, " does not exist"));
+  }
+  fs::create_directories(spec.workspace_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create workspace ", spec.workspace_dir, ": ", ec.message()));
+  for (const auto& entry : fs::directory_iterator(spec.module_dir)) {
+    std::string name = entry.path().filename().string();
+    if (name == ".terraform" || name == ".git" || name == "terraform.tfstate") continue;
+    fs::copy(entry.path(), fs::path(spec.workspace_dir) / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) return absl::InternalError(absl::StrCat("cannot copy the module: ", ec.message()));
+  }
+  fs::create_directories(spec.state_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create state dir ", spec.state_dir, ": ", ec.message()));
+  json backend = {{"terraform", {{"backend", {{"local", {{"path", (fs::path(spec.state_dir) / "terraform.tfstate").string()}}}}}}}};
+  absl::Status s = WriteFile(fs::path(spec.workspace_dir) / "backend.tf.json", backend.dump(2) + "\n");
+  if (!s.ok()) return s;
+  return WriteFile(fs::path(spec.workspace_dir) / "plinth.auto.tfvars.json", spec.module_variables.dump(2) + "\n");
+}
+
+}  // namespace
+
+absl::string_view OperationName(Operation op) {
+  switch (op) {
+    case Operation::kInit: return "init";
+    case Operation::kRefresh: return "refresh";
+    case Operation::kPreview: return "preview";
+    case Operation::kUpdate: return "update";
+    case Operation::kDestroyPreview: return "destroy_preview";
+    case Operation::kDestroy: return "destroy";
+  }
+  return "preview";
+}
+
+bool ParseOperation(absl::string_view name, Operation* op) {
+  for (Operation o : {Operation::kInit, Operation::kRefresh, Operation::kPreview, Operation::kUpdate,
+                      Operation::kDestroyPreview, Operation::kDestroy}) {
+    if (OperationName(o) == name) {
+      *op = o;
+      return true;
+    }
+  }
+  return false;
+}
+
+JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) {
+  JobOutcome out;
+  Redactor redactor(spec.secrets);
+  auto fail = [&](const absl::Status& s) {
+    out.state = s.code() == absl::StatusCode::kCancelled ? JobOutcome::State::kCancelled : JobOutcome::State::kFailed;
+    out.error = std::string(s.message());
+    listener->OnLine(JobListener::Stream::kSystem, "", absl::StrCat("job ", out.state == JobOutcome::State::kCancelled ? "cancelled" : "failed", ": ", out.error));
+    return out;
+  };
+  absl::Status ws = PrepareWorkspace(spec);
+  if (!ws.ok()) return fail(ws);
+  Step step(launcher_, spec, redactor, cancel, listener, &out);
+  auto check = [&](const absl::StatusOr<int>& rc, const std::string& name, std::initializer_list<int> ok) -> absl::Status {
+    if (!rc.ok()) return rc.status();
+    for (int code : ok) {
+      if (*rc == code) return absl::OkStatus();
+    }
+    std::string why;
+    for (const auto& d : out.diagnostics) {
+      if (d.severity == "error") why = d.summary + (d.detail.empty() ? "" : ": " + d.detail);
+    }
+    return absl::AbortedError(absl::StrCat(spec.engine, " ", name, " failed with exit code ", *rc,
+                                           why.empty() ? "" : absl::StrCat(" (", why, ")")));
+  };
+
+  absl::Status s = check(step.Run("init", {"init", "-input=false", "-no-color"}, false), "init", {0});
+  if (!s.ok()) return fail(s);
+  if (spec.operation == Operation::kInit) {
+    out.state = JobOutcome::State::kSucceeded;
+    return out;
+  }
+  bool destroy = spec.operation == Operation::kDestroy || spec.operation == Operation::kDestroyPreview;
+  std::vector<std::string> plan_args = {"plan", "-input=false", "-json", "-out=plinth.tfplan", "-detailed-exitcode"};
+  if (spec.operation == Operation::kRefresh) plan_args.push_back("-refresh-only");
+  if (spec.skip_refresh && spec.operation != Operation::kRefresh) plan_args.push_back("-refresh=false");
+  if (destroy) plan_args.push_back("-destroy");
+  auto plan_rc = step.Run("plan", plan_args, true);
+  s = check(plan_rc, "plan", {0, 2});
+  if (!s.ok()) return fail(s);
+  bool has_changes = *plan_rc == 2;
+
+  std::string plan_json;
+  s = check(step.Run("show", {"show", "-json", "plinth.tfplan"}, false, &plan_json), "show", {0});
+  if (!s.ok()) return fail(s);
+  auto plan = ParseTerraformPlanJson(plan_json);
+  if (!plan.ok()) return fail(absl::InternalError(absl::StrCat("cannot read the plan: ", plan.status().message())));
+  out.summary = plan->summary;
+  out.summary.operation = destroy ? "destroy" : "plan";
+  out.has_summary = true;
+  out.resources = plan->changes;
+
+  bool apply = spec.operation == Operation::kUpdate || spec.operation == Operation::kDestroy ||
+               spec.operation == Operation::kRefresh;
+  if (apply && has_changes) {
+    // Apply exactly the saved plan: never a fresh, unreviewed one.
+    s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});
+    if (!s.ok()) return fail(s);
+  }
+  if (apply) {
+    std::string outputs_json;
+    s = check(step.Run("output", {"output", "-json"}, false, &outputs_json), "output", {0});
+    if (!s.ok()) return fail(s);
+    json outputs = json::parse(outputs_json, nullptr, false);
+    if (!outputs.is_object()) {
+      return fail(absl::InternalError(absl::StrCat(spec.engine, " output -json did not print a JSON object")));
+    }
+    out.outputs = json::object();
+    for (const auto& [name, o] : outputs.items()) {
+      if (!o.is_object()) continue;
+      out.outputs[name] = {{"value", o.value("value", json(nullptr))}, {"sensitive", o.value("sensitive", false)}};
+    }
+    out.outputs_changed = true;
+  }
+  out.state = JobOutcome::State::kSucceeded;
+  return out;
+}
+
+}  // namespace plinth::engine
