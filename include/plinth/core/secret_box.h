@@ -1,0 +1,39 @@
+// Authenticated encryption of secrets at rest (libsodium secretbox:
+// XSalsa20-Poly1305) under a 32-byte key kept in a file of the data dir.
+//
+//   auto box = SecretBox::FromKeyFile(data_dir + "/secret.key");  // created 0600 on first use
+//   std::string sealed = box->Seal("s3cr3t");
+//   absl::StatusOr<std::string> plain = box->Open(sealed);
+//
+// Thread-safe after construction.
+#ifndef PLINTH_CORE_SECRET_BOX_H_
+#define PLINTH_CORE_SECRET_BOX_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace plinth::core {
+
+class SecretBox {
+ public:
+  // Reads the key, or creates it (mode 0600) when the file does not exist.
+  // FAILED_PRECONDITION when the file is not a key or is readable by others.
+  static absl::StatusOr<std::unique_ptr<SecretBox>> FromKeyFile(const std::string& path);
+  ~SecretBox();
+
+  // base64(nonce || ciphertext); a fresh random nonce every time.
+  std::string Seal(absl::string_view plaintext) const;
+  // DATA_LOSS when the text was not sealed with this key or was altered.
+  absl::StatusOr<std::string> Open(absl::string_view sealed) const;
+
+ private:
+  SecretBox() = default;
+  unsigned char key_[32];
+};
+
+}  // namespace plinth::core
+
+#endif  // PLINTH_CORE_SECRET_BOX_H_

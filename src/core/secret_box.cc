@@ -1,0 +1,69 @@
+#include "plinth/core/secret_box.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace plinth::core {
+
+absl::StatusOr<std::unique_ptr<SecretBox>> SecretBox::FromKeyFile(const std::string& path) {
+  if (sodium_init() < 0) return absl::InternalError("libsodium: initialisation failed");
+  std::unique_ptr<SecretBox> box(new SecretBox());
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    crypto_secretbox_keygen(box->key_);
+    int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (out < 0) return absl::FailedPreconditionError(absl::StrCat("cannot create key file ", path, ": ", std::strerror(errno)));
+    bool ok = ::write(out, box->key_, sizeof(box->key_)) == static_cast<ssize_t>(sizeof(box->key_)) && ::fsync(out) == 0;
+    ::close(out);
+    if (!ok) return absl::FailedPreconditionError(absl::StrCat("cannot write key file ", path));
+    return box;
+  }
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot read key file ", path, ": ", std::strerror(errno)));
+  struct stat st;
+  ::fstat(fd, &st);
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(absl::StrCat("key file ", path, " is readable by others: chmod 600 it"));
+  }
+  ssize_t n = ::read(fd, box->key_, sizeof(box->key_));
+  ::close(fd);
+  if (n != static_cast<ssize_t>(sizeof(box->key_)) || st.st_size != static_cast<off_t>(sizeof(box->key_))) {
+    return absl::FailedPreconditionError(absl::StrCat("key file ", path, " is not a 32-byte key"));
+  }
+  return box;
+}
+
+SecretBox::~SecretBox() { sodium_memzero(key_, sizeof(key_)); }
+
+std::string SecretBox::Seal(absl::string_view plaintext) const {
+  std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
+  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+  crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES,
+                        reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), nonce, key_);
+  return absl::Base64Escape(out);
+}
+
+absl::StatusOr<std::string> SecretBox::Open(absl::string_view sealed) const {
+  std::string raw;
+  if (!absl::Base64Unescape(sealed, &raw) || raw.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+    return absl::DataLossError("sealed secret: malformed");
+  }
+  const auto* nonce = reinterpret_cast<const unsigned char*>(raw.data());
+  std::string plain(raw.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(plain.data()), nonce + crypto_secretbox_NONCEBYTES,
+                                 raw.size() - crypto_secretbox_NONCEBYTES, nonce, key_) != 0) {
+    return absl::DataLossError("sealed secret: not sealed with this key, or altered");
+  }
+  return plain;
+}
+
+}  // namespace plinth::core

@@ -1,0 +1,37 @@
+#include "plinth/core/secret_box.h"
+
+#include <sys/stat.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "temp_dir.h"
+
+namespace plinth::core {
+namespace {
+
+TEST(SecretBoxTest, SealsOpensAndKeepsTheKeyAcrossRestarts) {
+  testing::TempDir dir;
+  std::string key = dir.path() + "/secret.key";
+  std::string sealed;
+  {
+    auto box = SecretBox::FromKeyFile(key);
+    ASSERT_TRUE(box.ok()) << box.status();
+    sealed = (*box)->Seal("s3cr3t value");
+    EXPECT_EQ(sealed.find("s3cr3t"), std::string::npos);
+    EXPECT_NE((*box)->Seal("s3cr3t value"), sealed) << "fresh nonce every time";
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+  auto again = SecretBox::FromKeyFile(key);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->Open(sealed), "s3cr3t value");
+  std::string tampered = sealed;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_EQ((*again)->Open(tampered).status().code(), absl::StatusCode::kDataLoss);
+  ::chmod(key.c_str(), 0644);
+  EXPECT_EQ(SecretBox::FromKeyFile(key).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace plinth::core
