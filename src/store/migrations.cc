@@ -65,6 +65,56 @@ CREATE TABLE infra_charts (
 );
 CREATE UNIQUE INDEX infra_charts_by_seq ON infra_charts (seq);
 )sql"},
+      {3, "stack jobs, their events, deployed state and sealed sensitive outputs", R"sql(
+ALTER TABLE cloud_resources ADD COLUMN deployed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cloud_resources ADD COLUMN sealed_outputs TEXT;  -- SecretBox-sealed JSON of sensitive outputs
+
+CREATE TABLE stack_jobs (
+  id                TEXT PRIMARY KEY,
+  seq               INTEGER NOT NULL UNIQUE,   -- submission order (FIFO)
+  resource_id       TEXT NOT NULL,
+  org               TEXT NOT NULL,
+  env               TEXT NOT NULL,
+  kind              TEXT NOT NULL,
+  name              TEXT NOT NULL,
+  operation         TEXT NOT NULL,
+  state             TEXT NOT NULL CHECK (state IN ('queued', 'running', 'awaiting_approval', 'succeeded',
+                                                   'failed', 'cancelled', 'interrupted')),
+  options           TEXT NOT NULL DEFAULT '{}',
+  engine            TEXT NOT NULL DEFAULT '',
+  engine_version    TEXT NOT NULL DEFAULT '',
+  module_source     TEXT NOT NULL DEFAULT '',
+  module_revision   TEXT NOT NULL DEFAULT '',
+  connection_id     TEXT NOT NULL DEFAULT '',
+  connection_reason TEXT NOT NULL DEFAULT '',
+  steps             TEXT NOT NULL DEFAULT '[]',
+  summary           TEXT,
+  resources         TEXT NOT NULL DEFAULT '[]',
+  diagnostics       TEXT NOT NULL DEFAULT '[]',
+  outputs           TEXT,
+  error             TEXT NOT NULL DEFAULT '',
+  pgid              INTEGER NOT NULL DEFAULT 0,   -- process group of the running step, for crash recovery
+  cancel_requested  INTEGER NOT NULL DEFAULT 0,
+  log_bytes         INTEGER NOT NULL DEFAULT 0,
+  created_at        INTEGER NOT NULL,
+  created_by        TEXT NOT NULL,
+  started_at        INTEGER,
+  ended_at          INTEGER
+);
+CREATE INDEX stack_jobs_by_resource ON stack_jobs (resource_id, seq);
+CREATE INDEX stack_jobs_by_state ON stack_jobs (state, seq);
+
+CREATE TABLE stack_job_events (
+  job_id  TEXT NOT NULL REFERENCES stack_jobs (id) ON DELETE CASCADE,
+  seq     INTEGER NOT NULL,
+  at      INTEGER NOT NULL,
+  type    TEXT NOT NULL,          -- stdout, stderr, system, event, state
+  step    TEXT NOT NULL DEFAULT '',
+  text    TEXT NOT NULL,
+  data    TEXT,                   -- JSON of a typed event
+  PRIMARY KEY (job_id, seq)
+);
+)sql"},
   };
   return *migrations;
 }

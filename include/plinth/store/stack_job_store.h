@@ -1,0 +1,105 @@
+// The stack-job repository: jobs, their ordered event/log stream, and the
+// resource outputs a finished job leaves behind.
+//
+// Thread-safe; every method blocks on SQLite.
+#ifndef PLINTH_STORE_STACK_JOB_STORE_H_
+#define PLINTH_STORE_STACK_JOB_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "plinth/core/clock.h"
+#include "plinth/store/cloud_resource_store.h"
+#include "plinth/store/database.h"
+
+namespace plinth::store {
+
+struct StackJobRecord {
+  std::string id;
+  int64_t seq = 0;
+  std::string resource_id;
+  CloudResourceKey key;
+  std::string operation;
+  std::string state;  // queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted
+  nlohmann::json options = nlohmann::json::object();
+  std::string engine, engine_version, module_source, module_revision;
+  std::string connection_id, connection_reason;
+  nlohmann::json steps = nlohmann::json::array();
+  nlohmann::json summary;  // null until known
+  nlohmann::json resources = nlohmann::json::array();
+  nlohmann::json diagnostics = nlohmann::json::array();
+  nlohmann::json outputs;  // sensitive values shown as "<sensitive>"
+  std::string error;
+  int64_t pgid = 0;
+  bool cancel_requested = false;
+  int64_t log_bytes = 0;
+  absl::Time created_at;
+  std::string created_by;
+  std::optional<absl::Time> started_at, ended_at;
+
+  bool Terminal() const {
+    return state == "succeeded" || state == "failed" || state == "cancelled" || state == "interrupted";
+  }
+};
+
+struct JobEvent {
+  int64_t seq = 0;
+  absl::Time at;
+  std::string type;  // stdout, stderr, system, event, state
+  std::string step;
+  std::string text;
+  nlohmann::json data;  // null for lines
+};
+
+struct StackJobPage {
+  std::vector<StackJobRecord> items;
+  std::string next_page_token;
+};
+
+class StackJobStore {
+ public:
+  StackJobStore(Database* db, core::Clock* clock) : db_(db), clock_(clock) {}
+
+  // A new queued job for the resource; its seq orders it among all jobs.
+  absl::StatusOr<StackJobRecord> Create(const CloudResourceRecord& resource, const std::string& operation,
+                                        const nlohmann::json& options, const std::string& actor);
+  absl::StatusOr<StackJobRecord> Get(const std::string& id) const;
+  // Newest first. Filters: resource id, state ("" = any).
+  absl::StatusOr<StackJobPage> List(const std::string& resource_id, const std::string& state, int page_size,
+                                    const std::string& page_token) const;
+  // Jobs in these states, oldest first.
+  absl::StatusOr<std::vector<StackJobRecord>> ListByState(const std::vector<std::string>& states) const;
+
+  // Writes the job row as it is now (state, steps, summary ...). The state
+  // change and the "state" event are one transaction.
+  absl::Status Save(const StackJobRecord& job, const std::string& state_event = "");
+  absl::Status SetPgid(const std::string& id, int64_t pgid);
+  // Marks a cancel request; returns the job as it is.
+  absl::StatusOr<StackJobRecord> RequestCancel(const std::string& id);
+
+  // Appends events with consecutive seqs after the job's last, in one
+  // transaction, and adds their text bytes to log_bytes.
+  absl::Status AppendEvents(const std::string& job_id, std::vector<JobEvent> events);
+  // Events with seq > after_seq, at most `limit`.
+  absl::StatusOr<std::vector<JobEvent>> Events(const std::string& job_id, int64_t after_seq, int limit) const;
+
+  // The resource's outputs after a job: `outputs` (sensitive values replaced
+  // by "<sensitive>"), the sealed sensitive values, and whether deployed.
+  absl::Status SetResourceOutputs(const std::string& resource_id, const nlohmann::json& outputs,
+                                  const std::string& sealed_sensitive, bool deployed);
+  // The sealed sensitive outputs of a resource ("" when none).
+  absl::StatusOr<std::string> SealedOutputs(const std::string& resource_id) const;
+
+ private:
+  Database* db_;
+  core::Clock* clock_;
+};
+
+}  // namespace plinth::store
+
+#endif  // PLINTH_STORE_STACK_JOB_STORE_H_

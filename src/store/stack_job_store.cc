@@ -1,0 +1,313 @@
+#include "plinth/store/stack_job_store.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "plinth/core/ids.h"
+#include "plinth/core/status_macros.h"
+
+namespace plinth::store {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kColumns[] =
+    "id, seq, resource_id, org, env, kind, name, operation, state, options, engine, engine_version, "
+    "module_source, module_revision, connection_id, connection_reason, steps, summary, resources, diagnostics, "
+    "outputs, error, pgid, cancel_requested, log_bytes, created_at, created_by, started_at, ended_at";
+
+json ParseOr(const std::string& text, json fallback) {
+  if (text.empty()) return fallback;
+  json j = json::parse(text, nullptr, false);
+  return j.is_discarded() ? fallback : j;
+}
+
+StackJobRecord ReadJob(const Statement& st) {
+  StackJobRecord j;
+  j.id = st.ColumnText(0);
+  j.seq = st.ColumnInt64(1);
+  j.resource_id = st.ColumnText(2);
+  j.key = {st.ColumnText(3), st.ColumnText(4), st.ColumnText(5), st.ColumnText(6)};
+  j.operation = st.ColumnText(7);
+  j.state = st.ColumnText(8);
+  j.options = ParseOr(st.ColumnText(9), json::object());
+  j.engine = st.ColumnText(10);
+  j.engine_version = st.ColumnText(11);
+  j.module_source = st.ColumnText(12);
+  j.module_revision = st.ColumnText(13);
+  j.connection_id = st.ColumnText(14);
+  j.connection_reason = st.ColumnText(15);
+  j.steps = ParseOr(st.ColumnText(16), json::array());
+  j.summary = st.ColumnIsNull(17) ? json(nullptr) : ParseOr(st.ColumnText(17), nullptr);
+  j.resources = ParseOr(st.ColumnText(18), json::array());
+  j.diagnostics = ParseOr(st.ColumnText(19), json::array());
+  j.outputs = st.ColumnIsNull(20) ? json(nullptr) : ParseOr(st.ColumnText(20), nullptr);
+  j.error = st.ColumnText(21);
+  j.pgid = st.ColumnInt64(22);
+  j.cancel_requested = st.ColumnInt64(23) != 0;
+  j.log_bytes = st.ColumnInt64(24);
+  j.created_at = absl::FromUnixMicros(st.ColumnInt64(25));
+  j.created_by = st.ColumnText(26);
+  if (!st.ColumnIsNull(27)) j.started_at = absl::FromUnixMicros(st.ColumnInt64(27));
+  if (!st.ColumnIsNull(28)) j.ended_at = absl::FromUnixMicros(st.ColumnInt64(28));
+  return j;
+}
+
+absl::StatusOr<StackJobRecord> GetIn(Connection& c, const std::string& id) {
+  Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM stack_jobs WHERE id = ?"));
+  st.Bind(1, id);
+  PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return absl::NotFoundError(absl::StrCat("stack job ", id, " not found"));
+  StackJobRecord j = ReadJob(st);
+  st.Reset();
+  return j;
+}
+
+absl::Status InsertEvents(Connection& c, const std::string& job_id, std::vector<JobEvent>& events, absl::Time now) {
+  Statement& last = c.Prepare("SELECT COALESCE(MAX(seq), 0) FROM stack_job_events WHERE job_id = ?");
+  last.Bind(1, job_id);
+  PLINTH_ASSIGN_OR_RETURN(bool row, last.Step());
+  int64_t seq = row ? last.ColumnInt64(0) : 0;
+  last.Reset();
+  int64_t bytes = 0;
+  Statement& ins = c.Prepare(
+      "INSERT INTO stack_job_events (job_id, seq, at, type, step, text, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  for (auto& e : events) {
+    e.seq = ++seq;
+    if (e.at == absl::Time()) e.at = now;
+    ins.Reset();
+    ins.Bind(1, job_id);
+    ins.Bind(2, e.seq);
+    ins.Bind(3, absl::ToUnixMicros(e.at));
+    ins.Bind(4, e.type);
+    ins.Bind(5, e.step);
+    ins.Bind(6, e.text);
+    if (e.data.is_null()) ins.BindNull(7); else ins.Bind(7, e.data.dump());
+    PLINTH_RETURN_IF_ERROR(ins.Run());
+    bytes += static_cast<int64_t>(e.text.size());
+  }
+  Statement& up = c.Prepare("UPDATE stack_jobs SET log_bytes = log_bytes + ? WHERE id = ?");
+  up.Bind(1, bytes);
+  up.Bind(2, job_id);
+  return up.Run();
+}
+
+}  // namespace
+
+absl::StatusOr<StackJobRecord> StackJobStore::Create(const CloudResourceRecord& resource, const std::string& operation,
+                                                     const json& options, const std::string& actor) {
+  StackJobRecord j;
+  j.id = core::NewId("job");
+  j.resource_id = resource.id;
+  j.key = resource.key;
+  j.operation = operation;
+  j.state = "queued";
+  j.options = options;
+  j.created_at = clock_->Now();
+  j.created_by = actor;
+  PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    Statement& seq = c.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM stack_jobs");
+    PLINTH_ASSIGN_OR_RETURN(bool row, seq.Step());
+    j.seq = row ? seq.ColumnInt64(0) : 1;
+    seq.Reset();
+    Statement& st = c.Prepare(
+        "INSERT INTO stack_jobs (id, seq, resource_id, org, env, kind, name, operation, state, options, created_at, created_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)");
+    st.Bind(1, j.id);
+    st.Bind(2, j.seq);
+    st.Bind(3, j.resource_id);
+    st.Bind(4, j.key.org);
+    st.Bind(5, j.key.env);
+    st.Bind(6, j.key.kind);
+    st.Bind(7, j.key.name);
+    st.Bind(8, operation);
+    st.Bind(9, options.dump());
+    st.Bind(10, absl::ToUnixMicros(j.created_at));
+    st.Bind(11, actor);
+    PLINTH_RETURN_IF_ERROR(st.Run());
+    std::vector<JobEvent> ev = {{0, j.created_at, "state", "", absl::StrCat("queued: ", operation, " of ", j.key.ToString(), " by ", actor), json{{"state", "queued"}}}};
+    PLINTH_RETURN_IF_ERROR(InsertEvents(c, j.id, ev, j.created_at));
+    Statement& audit = c.Prepare(
+        "INSERT INTO audit_events (created_at, actor, action, target_type, target_id, target_name) "
+        "VALUES (?, ?, ?, 'stack_job', ?, ?)");
+    audit.Bind(1, absl::ToUnixMicros(j.created_at));
+    audit.Bind(2, actor);
+    audit.Bind(3, absl::StrCat("stack_job.create.", operation));
+    audit.Bind(4, j.id);
+    audit.Bind(5, j.key.ToString());
+    return audit.Run();
+  }));
+  return j;
+}
+
+absl::StatusOr<StackJobRecord> StackJobStore::Get(const std::string& id) const {
+  absl::StatusOr<StackJobRecord> out = absl::NotFoundError("");
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    out = GetIn(c, id);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<StackJobPage> StackJobStore::List(const std::string& resource_id, const std::string& state,
+                                                 int page_size, const std::string& token) const {
+  if (page_size < 0) return absl::InvalidArgumentError("page_size: must not be negative");
+  if (page_size == 0) page_size = 50;
+  page_size = std::min(page_size, 1000);
+  int64_t before = INT64_MAX;
+  if (!token.empty()) {
+    std::string raw;
+    json t;
+    if (absl::WebSafeBase64Unescape(token, &raw)) t = json::parse(raw, nullptr, false);
+    if (!t.is_array() || t.size() != 3 || !t[0].is_number_integer() || t[1] != resource_id || t[2] != state) {
+      return absl::InvalidArgumentError("page_token: not a token this server issued for this query");
+    }
+    before = t[0].get<int64_t>();
+  }
+  StackJobPage page;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat(
+        "SELECT ", kColumns, " FROM stack_jobs WHERE (?1 = '' OR resource_id = ?1) AND (?2 = '' OR state = ?2) "
+        "AND seq < ?3 ORDER BY seq DESC LIMIT ?4"));
+    st.Bind(1, resource_id);
+    st.Bind(2, state);
+    st.Bind(3, before);
+    st.Bind(4, static_cast<int64_t>(page_size) + 1);
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      page.items.push_back(ReadJob(st));
+    }
+    return absl::OkStatus();
+  }));
+  if (static_cast<int>(page.items.size()) > page_size) {
+    page.items.resize(page_size);
+    page.next_page_token = absl::WebSafeBase64Escape(json::array({page.items.back().seq, resource_id, state}).dump());
+  }
+  return page;
+}
+
+absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::ListByState(const std::vector<std::string>& states) const {
+  std::vector<StackJobRecord> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM stack_jobs WHERE state IN (SELECT value FROM json_each(?)) ORDER BY seq"));
+    st.Bind(1, json(states).dump());
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadJob(st));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& state_event) {
+  return db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(
+        "UPDATE stack_jobs SET state = ?, engine = ?, engine_version = ?, module_source = ?, module_revision = ?, "
+        "connection_id = ?, connection_reason = ?, steps = ?, summary = ?, resources = ?, diagnostics = ?, outputs = ?, "
+        "error = ?, pgid = ?, started_at = ?, ended_at = ? WHERE id = ?");
+    st.Bind(1, j.state);
+    st.Bind(2, j.engine);
+    st.Bind(3, j.engine_version);
+    st.Bind(4, j.module_source);
+    st.Bind(5, j.module_revision);
+    st.Bind(6, j.connection_id);
+    st.Bind(7, j.connection_reason);
+    st.Bind(8, j.steps.dump());
+    if (j.summary.is_null()) st.BindNull(9); else st.Bind(9, j.summary.dump());
+    st.Bind(10, j.resources.dump());
+    st.Bind(11, j.diagnostics.dump());
+    if (j.outputs.is_null()) st.BindNull(12); else st.Bind(12, j.outputs.dump());
+    st.Bind(13, j.error);
+    st.Bind(14, j.pgid);
+    if (j.started_at) st.Bind(15, absl::ToUnixMicros(*j.started_at)); else st.BindNull(15);
+    if (j.ended_at) st.Bind(16, absl::ToUnixMicros(*j.ended_at)); else st.BindNull(16);
+    st.Bind(17, j.id);
+    PLINTH_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() != 1) return absl::NotFoundError(absl::StrCat("stack job ", j.id, " not found"));
+    if (state_event.empty()) return absl::OkStatus();
+    absl::Time now = clock_->Now();
+    std::vector<JobEvent> ev = {{0, now, "state", "", state_event, json{{"state", j.state}}}};
+    return InsertEvents(c, j.id, ev, now);
+  });
+}
+
+absl::Status StackJobStore::SetPgid(const std::string& id, int64_t pgid) {
+  return db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("UPDATE stack_jobs SET pgid = ? WHERE id = ?");
+    st.Bind(1, pgid);
+    st.Bind(2, id);
+    return st.Run();
+  });
+}
+
+absl::StatusOr<StackJobRecord> StackJobStore::RequestCancel(const std::string& id) {
+  absl::StatusOr<StackJobRecord> out = absl::NotFoundError("");
+  PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("UPDATE stack_jobs SET cancel_requested = 1 WHERE id = ?");
+    st.Bind(1, id);
+    PLINTH_RETURN_IF_ERROR(st.Run());
+    out = GetIn(c, id);
+    return out.status();
+  }));
+  return out;
+}
+
+absl::Status StackJobStore::AppendEvents(const std::string& job_id, std::vector<JobEvent> events) {
+  if (events.empty()) return absl::OkStatus();
+  return db_->Write([&](Connection& c) { return InsertEvents(c, job_id, events, clock_->Now()); });
+}
+
+absl::StatusOr<std::vector<JobEvent>> StackJobStore::Events(const std::string& job_id, int64_t after_seq, int limit) const {
+  std::vector<JobEvent> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(
+        "SELECT seq, at, type, step, text, data FROM stack_job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+    st.Bind(1, job_id);
+    st.Bind(2, after_seq);
+    st.Bind(3, static_cast<int64_t>(limit));
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      JobEvent e;
+      e.seq = st.ColumnInt64(0);
+      e.at = absl::FromUnixMicros(st.ColumnInt64(1));
+      e.type = st.ColumnText(2);
+      e.step = st.ColumnText(3);
+      e.text = st.ColumnText(4);
+      if (!st.ColumnIsNull(5)) e.data = ParseOr(st.ColumnText(5), nullptr);
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status StackJobStore::SetResourceOutputs(const std::string& resource_id, const json& outputs,
+                                               const std::string& sealed, bool deployed) {
+  return db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("UPDATE cloud_resources SET outputs = ?, sealed_outputs = ?, deployed = ? WHERE id = ?");
+    if (outputs.is_null()) st.BindNull(1); else st.Bind(1, outputs.dump());
+    if (sealed.empty()) st.BindNull(2); else st.Bind(2, sealed);
+    st.Bind(3, static_cast<int64_t>(deployed ? 1 : 0));
+    st.Bind(4, resource_id);
+    return st.Run();
+  });
+}
+
+absl::StatusOr<std::string> StackJobStore::SealedOutputs(const std::string& resource_id) const {
+  std::string out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("SELECT COALESCE(sealed_outputs, '') FROM cloud_resources WHERE id = ?");
+    st.Bind(1, resource_id);
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return absl::NotFoundError(absl::StrCat("cloud resource ", resource_id, " not found"));
+    out = st.ColumnText(0);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace plinth::store
