@@ -1,0 +1,97 @@
+// The stack-job worker pool: jobs run in submission order, at most
+// max_concurrent_jobs at once and at most one per cloud resource (the others
+// wait, FIFO). A job resolves its references from the store, runs the engine
+// for the resource's kind, streams its output into the job's event log, and
+// leaves the resource's outputs behind.
+//
+//   StackJobRunner runner(settings, &jobs, &resources, catalog, &launcher, secret_box, clock);
+//   PLINTH_RETURN_IF_ERROR(runner.Recover());   // after a crash: interrupted jobs, requeued ones
+//   runner.Start();
+//   auto job = runner.Submit(resource_id, "update", {}, "alice");
+//
+// Thread-safe.
+#ifndef PLINTH_ORCHESTRATOR_STACK_JOB_RUNNER_H_
+#define PLINTH_ORCHESTRATOR_STACK_JOB_RUNNER_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "plinth/core/clock.h"
+#include "plinth/core/secret_box.h"
+#include "plinth/engine/process.h"
+#include "plinth/engine/stack_job.h"
+#include "plinth/manifest/kind_catalog.h"
+#include "plinth/store/stack_job_store.h"
+
+namespace plinth::orchestrator {
+
+struct ModuleConfig {
+  std::string engine;  // tofu or terraform (pulumi is not wired yet)
+  std::string source;  // a local module directory
+};
+
+struct EngineSettings {
+  std::map<std::string, std::string> binaries;  // engine -> binary (path or name on PATH)
+  std::map<std::string, ModuleConfig> modules;  // kind, or "default"
+  int max_concurrent_jobs = 4;
+  absl::Duration step_timeout = absl::Hours(2);
+  absl::Duration kill_grace = absl::Seconds(30);
+  size_t max_log_bytes = 64 << 20;
+  std::string data_dir;  // workspaces/, state/, plugin-cache/ live here
+};
+
+class StackJobRunner {
+ public:
+  StackJobRunner(EngineSettings settings, store::StackJobStore* jobs, store::CloudResourceStore* resources,
+                 const manifest::KindCatalog* catalog, engine::ProcessLauncher* launcher,
+                 const core::SecretBox* secrets, core::Clock* clock);
+  // Cancels running jobs (gracefully) and joins the workers.
+  ~StackJobRunner();
+
+  // At start, before Start(): jobs left running by a previous plinthd are
+  // marked interrupted (their leftover process groups killed); queued jobs
+  // are queued again.
+  absl::Status Recover();
+  void Start();
+
+  // INVALID_ARGUMENT for an unknown operation; NOT_FOUND for the resource.
+  absl::StatusOr<store::StackJobRecord> Submit(const std::string& resource_id, const std::string& operation,
+                                               const nlohmann::json& options, const std::string& actor);
+  // A queued job is cancelled at once; a running one gets SIGINT (then
+  // SIGKILL after the grace period). FAILED_PRECONDITION for a finished job.
+  absl::StatusOr<store::StackJobRecord> Cancel(const std::string& job_id, const std::string& actor);
+
+  int running() const;
+  int queued() const;
+
+ private:
+  void WorkerLoop();
+  void Execute(store::StackJobRecord job);
+  bool NextJob(std::string* job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const EngineSettings settings_;
+  store::StackJobStore* const jobs_;
+  store::CloudResourceStore* const resources_;
+  const manifest::KindCatalog* const catalog_;
+  engine::ProcessLauncher* const launcher_;
+  const core::SecretBox* const secrets_;
+  core::Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // job id, resource id
+  std::set<std::string> busy_resources_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<engine::CancelToken>> cancels_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace plinth::orchestrator
+
+#endif  // PLINTH_ORCHESTRATOR_STACK_JOB_RUNNER_H_

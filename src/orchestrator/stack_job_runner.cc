@@ -1,0 +1,394 @@
+#include "plinth/orchestrator/stack_job_runner.h"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "plinth/core/logging.h"
+#include "plinth/core/status_macros.h"
+#include "plinth/manifest/module_variables.h"
+
+namespace plinth::orchestrator {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr char kSensitive[] = "<sensitive>";
+
+// Variables a child may inherit from the daemon; everything else is dropped.
+std::vector<std::string> BaseEnvironment() {
+  static const char* kAllow[] = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SSL_CERT_FILE",
+                                 "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+                                 "https_proxy", "no_proxy"};
+  std::vector<std::string> env;
+  for (const char* name : kAllow) {
+    if (const char* v = std::getenv(name)) env.push_back(absl::StrCat(name, "=", v));
+  }
+  return env;
+}
+
+// True when /proc says the process belongs to this job (guards against a
+// recycled pid after a reboot).
+bool ProcessBelongsToJob(int64_t pid, const std::string& job_id) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/environ"), std::ios::binary);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str().find(absl::StrCat("PLINTH_JOB_ID=", job_id)) != std::string::npos;
+}
+
+json StepsJson(const std::vector<engine::StepRecord>& steps) {
+  json out = json::array();
+  for (const auto& s : steps) {
+    out.push_back({{"name", s.name}, {"exitCode", s.exit_code}, {"startTime", absl::FormatTime(absl::RFC3339_full, s.start, absl::UTCTimeZone())},
+                   {"endTime", absl::FormatTime(absl::RFC3339_full, s.end, absl::UTCTimeZone())}});
+  }
+  return out;
+}
+
+// Buffers a job's lines and events and writes them in batches; stops
+// storing log lines past the byte limit (saying so once).
+class StoringListener : public engine::JobListener {
+ public:
+  StoringListener(store::StackJobStore* jobs, std::string job_id, size_t max_bytes, size_t already)
+      : jobs_(jobs), job_id_(std::move(job_id)), max_bytes_(max_bytes), bytes_(already) {}
+  ~StoringListener() override { Flush(); }
+
+  void OnLine(Stream stream, const std::string& step, const std::string& text) override {
+    if (bytes_ + text.size() > max_bytes_) {
+      if (!truncated_) {
+        truncated_ = true;
+        Add({0, {}, "system", step,
+             absl::StrCat("log truncated: this job's stored output reached ", max_bytes_,
+                          " bytes; later lines are not stored (events still are)"),
+             nullptr});
+      }
+      return;
+    }
+    bytes_ += text.size();
+    const char* type = stream == Stream::kStdout ? "stdout" : stream == Stream::kStderr ? "stderr" : "system";
+    Add({0, {}, type, step, text, nullptr});
+  }
+
+  void OnEvent(const std::string& step, const engine::EngineEvent& e) override {
+    if (!e.resource && !e.summary && !e.diagnostic) return;  // plain lines are stored as lines
+    json data = {{"type", e.type}};
+    if (e.resource) {
+      data["resource"] = {{"address", e.resource->address}, {"action", e.resource->action},
+                          {"status", e.resource->status}, {"elapsedSeconds", e.resource->elapsed_seconds}};
+    }
+    if (e.summary) {
+      data["summary"] = {{"add", e.summary->add}, {"change", e.summary->change}, {"remove", e.summary->remove},
+                         {"replace", e.summary->replace}, {"operation", e.summary->operation}};
+    }
+    if (e.diagnostic) {
+      data["diagnostic"] = {{"severity", e.diagnostic->severity}, {"summary", e.diagnostic->summary},
+                            {"detail", e.diagnostic->detail}, {"address", e.diagnostic->address}};
+    }
+    Add({0, {}, "event", step, e.message, std::move(data)});
+  }
+
+  void OnProcess(const std::string&, pid_t pgid) override {
+    Flush();
+    jobs_->SetPgid(job_id_, pgid).IgnoreError();
+  }
+
+  void Flush() {
+    if (pending_.empty()) return;
+    absl::Status s = jobs_->AppendEvents(job_id_, std::move(pending_));
+    if (!s.ok()) core::Logger("jobs")->error("job={} cannot store output: {}", job_id_, s.message());
+    pending_.clear();
+    last_flush_ = absl::Now();
+  }
+
+ private:
+  void Add(store::JobEvent e) {
+    e.at = absl::Now();
+    pending_.push_back(std::move(e));
+    if (pending_.size() >= 2000 || absl::Now() - last_flush_ > absl::Milliseconds(100)) Flush();
+  }
+
+  store::StackJobStore* jobs_;
+  std::string job_id_;
+  size_t max_bytes_;
+  size_t bytes_;
+  bool truncated_ = false;
+  std::vector<store::JobEvent> pending_;
+  absl::Time last_flush_ = absl::Now();
+};
+
+}  // namespace
+
+StackJobRunner::StackJobRunner(EngineSettings settings, store::StackJobStore* jobs,
+                               store::CloudResourceStore* resources, const manifest::KindCatalog* catalog,
+                               engine::ProcessLauncher* launcher, const core::SecretBox* secrets, core::Clock* clock)
+    : settings_(std::move(settings)), jobs_(jobs), resources_(resources), catalog_(catalog), launcher_(launcher),
+      secrets_(secrets), clock_(clock) {}
+
+StackJobRunner::~StackJobRunner() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& [id, token] : cancels_) token->Cancel();
+  }
+  for (auto& t : workers_) t.join();
+}
+
+absl::Status StackJobRunner::Recover() {
+  PLINTH_ASSIGN_OR_RETURN(auto left, jobs_->ListByState({"running", "awaiting_approval", "queued"}));
+  for (auto& job : left) {
+    if (job.state == "queued") {
+      absl::MutexLock lock(&mu_);
+      queue_.emplace_back(job.id, job.resource_id);
+      continue;
+    }
+    if (job.pgid > 0 && ProcessBelongsToJob(job.pgid, job.id)) ::kill(-static_cast<pid_t>(job.pgid), SIGKILL);
+    job.state = "interrupted";
+    job.pgid = 0;
+    job.ended_at = clock_->Now();
+    job.error = "plinthd stopped while this job was running; nothing more was applied. Run the job again: it "
+                "starts from a fresh plan.";
+    PLINTH_RETURN_IF_ERROR(jobs_->Save(job, "interrupted: plinthd restarted during the job"));
+    core::Logger("jobs")->warn("job={} resource={} marked interrupted after a restart", job.id, job.key.ToString());
+  }
+  return absl::OkStatus();
+}
+
+void StackJobRunner::Start() {
+  for (int i = 0; i < std::max(1, settings_.max_concurrent_jobs); ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+absl::StatusOr<store::StackJobRecord> StackJobRunner::Submit(const std::string& resource_id,
+                                                             const std::string& operation, const json& options,
+                                                             const std::string& actor) {
+  engine::Operation op;
+  if (!engine::ParseOperation(operation, &op)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "operation: \"", operation, "\" is not one of init, refresh, preview, update, destroy_preview, destroy"));
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = resource_id}));
+  PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Create(resource, operation, options, actor));
+  absl::MutexLock lock(&mu_);
+  queue_.emplace_back(job.id, job.resource_id);
+  return job;
+}
+
+absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& job_id, const std::string& actor) {
+  PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->RequestCancel(job_id));
+  if (job.Terminal()) {
+    return absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", job.state, ")"));
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->first == job_id) {
+      queue_.erase(it);
+      job.state = "cancelled";
+      job.ended_at = clock_->Now();
+      job.error = absl::StrCat("cancelled by ", actor, " before it started");
+      PLINTH_RETURN_IF_ERROR(jobs_->Save(job, job.error));
+      return job;
+    }
+  }
+  if (auto it = cancels_.find(job_id); it != cancels_.end()) {
+    it->second->Cancel();  // a second cancel is harmless: the token is already set
+    jobs_->AppendEvents(job_id, {{0, clock_->Now(), "system", "", absl::StrCat("cancel requested by ", actor), nullptr}})
+        .IgnoreError();
+  }
+  return job;
+}
+
+int StackJobRunner::running() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(cancels_.size());
+}
+
+int StackJobRunner::queued() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(queue_.size());
+}
+
+bool StackJobRunner::NextJob(std::string* job_id) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (busy_resources_.count(it->second)) continue;  // FIFO per resource
+    *job_id = it->first;
+    busy_resources_.insert(it->second);
+    cancels_[it->first] = std::make_shared<engine::CancelToken>();
+    queue_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+void StackJobRunner::WorkerLoop() {
+  for (;;) {
+    std::string job_id;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](StackJobRunner* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+            if (r->stopping_) return true;
+            for (const auto& [id, res] : r->queue_) {
+              if (!r->busy_resources_.count(res)) return true;
+            }
+            return false;
+          },
+          this));
+      if (stopping_) return;
+      if (!NextJob(&job_id)) continue;
+    }
+    auto job = jobs_->Get(job_id);
+    std::string resource_id;
+    if (job.ok()) {
+      resource_id = job->resource_id;
+      Execute(std::move(*job));
+    } else {
+      core::Logger("jobs")->error("job={} vanished: {}", job_id, job.status().message());
+    }
+    absl::MutexLock lock(&mu_);
+    if (!resource_id.empty()) busy_resources_.erase(resource_id);
+    cancels_.erase(job_id);
+  }
+}
+
+void StackJobRunner::Execute(store::StackJobRecord job) {
+  auto log = core::Logger("jobs");
+  std::shared_ptr<engine::CancelToken> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    cancel = cancels_[job.id];
+  }
+  job.state = "running";
+  job.started_at = clock_->Now();
+  auto finish = [&](const std::string& state, const std::string& error) {
+    job.state = state;
+    job.error = error;
+    job.pgid = 0;
+    job.ended_at = clock_->Now();
+    absl::Status s = jobs_->Save(job, error.empty() ? state : absl::StrCat(state, ": ", error));
+    if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, state,
+              error.empty() ? "" : ": " + error);
+  };
+
+  // Resource, kind and module.
+  auto resource = resources_->Get({.id = job.resource_id});
+  if (!resource.ok()) return finish("failed", absl::StrCat("the cloud resource is gone: ", resource.status().message()));
+  auto mod = settings_.modules.find(job.key.kind);
+  if (mod == settings_.modules.end()) mod = settings_.modules.find("default");
+  if (mod == settings_.modules.end()) {
+    return finish("failed", absl::StrCat("no module is configured for kind ", job.key.kind,
+                                         " and there is no default entry (modules: in the daemon config)"));
+  }
+  job.engine = mod->second.engine;
+  job.module_source = mod->second.source;
+  auto bin = settings_.binaries.find(job.engine);
+  if (job.engine != "tofu" && job.engine != "terraform") {
+    return finish("failed", absl::StrCat("engine ", job.engine, " is not supported yet (tofu and terraform are)"));
+  }
+  if (bin == settings_.binaries.end()) {
+    return finish("failed", absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
+                                         ".binary in the daemon config)"));
+  }
+  if (cancel->cancelled()) return finish("cancelled", "cancelled before it started");
+  absl::Status s = jobs_->Save(job, absl::StrCat("running: ", job.operation, " with ", job.engine));
+  if (!s.ok()) return finish("failed", std::string(s.message()));
+  log->info("job={} resource={} op={} started", job.id, job.key.ToString(), job.operation);
+
+  // References resolve from the stored outputs of the resources they name.
+  manifest::Manifest m;
+  m.api_version = resource->api_version;
+  m.kind = resource->key.kind;
+  m.name = resource->key.name;
+  m.org = resource->key.org;
+  m.env = resource->key.env;
+  m.id = resource->id;
+  m.body = resource->manifest;
+  auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
+    PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
+    std::string path = r.field_path;
+    if (absl::StartsWith(path, "status.outputs.")) path = path.substr(15);
+    if (!target.outputs.is_object()) return absl::NotFoundError("it has no outputs yet (deploy it first)");
+    const json* v = manifest::JsonAtPath(target.outputs, path);
+    if (v == nullptr) return absl::NotFoundError(absl::StrCat("it has no output ", path));
+    if (*v == kSensitive && secrets_ != nullptr) {
+      PLINTH_ASSIGN_OR_RETURN(std::string sealed, jobs_->SealedOutputs(target.id));
+      PLINTH_ASSIGN_OR_RETURN(std::string plain, secrets_->Open(sealed));
+      json all = json::parse(plain, nullptr, false);
+      if (const json* real = manifest::JsonAtPath(all, path)) return *real;
+    }
+    return *v;
+  };
+  auto vars = manifest::ToModuleVariables(m, *catalog_, resolve);
+  if (!vars.ok()) return finish("failed", std::string(vars.status().message()));
+
+  engine::JobSpec spec;
+  spec.job_id = job.id;
+  engine::ParseOperation(job.operation, &spec.operation);
+  spec.kind = job.key.kind;
+  spec.resource_id = job.resource_id;
+  spec.module_variables = *vars;
+  spec.engine = job.engine;
+  spec.engine_binary = bin->second;
+  spec.module_dir = mod->second.source;
+  spec.workspace_dir = (fs::path(settings_.data_dir) / "workspaces" / job.id).string();
+  spec.state_dir = (fs::path(settings_.data_dir) / "state" / job.resource_id).string();
+  spec.plugin_cache_dir = (fs::path(settings_.data_dir) / "plugin-cache").string();
+  std::error_code ec;
+  fs::create_directories(spec.plugin_cache_dir, ec);
+  spec.env = BaseEnvironment();
+  spec.skip_refresh = job.options.value("skipRefresh", false);
+  spec.step_timeout = settings_.step_timeout;
+  spec.kill_grace = settings_.kill_grace;
+
+  engine::JobOutcome out;
+  {
+    StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes));
+    engine::TerraformRunner runner(launcher_);
+    out = runner.Run(spec, cancel.get(), &listener);
+  }
+  fs::remove_all(spec.workspace_dir, ec);  // holds resolved values; never kept
+
+  job.engine_version = out.engine_version;
+  job.steps = StepsJson(out.steps);
+  if (out.has_summary) {
+    job.summary = {{"add", out.summary.add}, {"change", out.summary.change}, {"remove", out.summary.remove},
+                   {"replace", out.summary.replace}, {"operation", out.summary.operation}};
+  }
+  job.resources = json::array();
+  for (const auto& r : out.resources) {
+    job.resources.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
+                             {"elapsedSeconds", r.elapsed_seconds}});
+  }
+  job.diagnostics = json::array();
+  for (const auto& d : out.diagnostics) {
+    job.diagnostics.push_back({{"severity", d.severity}, {"summary", d.summary}, {"detail", d.detail}, {"address", d.address}});
+  }
+  if (out.state == engine::JobOutcome::State::kSucceeded && out.outputs_changed) {
+    json shown = json::object(), sensitive = json::object();
+    for (const auto& [name, o] : out.outputs.items()) {
+      bool secret = o.value("sensitive", false);
+      shown[name] = secret ? json(kSensitive) : o["value"];
+      if (secret) sensitive[name] = o["value"];
+    }
+    std::string sealed = sensitive.empty() || secrets_ == nullptr ? "" : secrets_->Seal(sensitive.dump());
+    bool destroyed = spec.operation == engine::Operation::kDestroy;
+    job.outputs = destroyed ? json(nullptr) : shown;
+    s = jobs_->SetResourceOutputs(job.resource_id, destroyed ? json(nullptr) : shown, destroyed ? "" : sealed, !destroyed);
+    if (!s.ok()) return finish("failed", absl::StrCat("the engine succeeded but its outputs could not be stored: ", s.message()));
+  }
+  switch (out.state) {
+    case engine::JobOutcome::State::kSucceeded: return finish("succeeded", "");
+    case engine::JobOutcome::State::kCancelled: return finish("cancelled", out.error);
+    case engine::JobOutcome::State::kFailed: return finish("failed", out.error);
+  }
+}
+
+}  // namespace plinth::orchestrator
