@@ -184,6 +184,7 @@ void ToProto(const store::CloudResourceRecord& r, plinth::v1::CloudResource* out
   out->set_created_by(r.created_by);
   ToTimestamp(r.updated_at, out->mutable_update_time());
   out->set_updated_by(r.updated_by);
+  out->set_deployed(r.deployed);
 }
 
 void ToProto(const chart::ParamSpec& p, plinth::v1::ChartParam* out) {

@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "chart_commands.h"
 #include "commands.h"
+#include "job_commands.h"
 
 int main(int argc, char** argv) {
   using namespace plinth::cli;
@@ -102,6 +103,37 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--kinds-descriptor-set", render.kinds_descriptor_sets,
                          "more kinds for offline rendering; repeatable");
   render_cmd->callback(run([&](const Client& c) { return ChartRender(c, opts, render); }));
+
+  auto* job_cmd = app.add_subcommand("job", "stack jobs: run the engine for one cloud resource");
+  job_cmd->require_subcommand(1);
+  JobRunArgs job_run;
+  auto* job_run_cmd = job_cmd->add_subcommand("run", "queue a stack job");
+  job_run_cmd->add_option("resource", job_run.resource, "ORG/ENV/KIND/NAME or resource id")->required();
+  job_run_cmd->add_option("--op", job_run.operation, "init, refresh, preview, update, destroy_preview or destroy");
+  job_run_cmd->add_flag("--skip-refresh", job_run.skip_refresh, "plan without refreshing state first");
+  job_run_cmd->add_flag("-f,--follow", job_run.follow, "stream the job's output until it ends; exit 1 unless it succeeded");
+  job_run_cmd->add_flag("--raw", job_run.raw, "show the engine's JSON lines as they are");
+  job_run_cmd->callback(run([&](const Client& c) { return JobRun(c, opts, job_run); }));
+  std::string job_id, job_output = "text", job_resource, job_state;
+  long long job_after = 0;
+  bool job_follow = false, job_raw = false;
+  auto* job_get_cmd = job_cmd->add_subcommand("get", "a job's state, steps, changes and outputs");
+  job_get_cmd->add_option("job", job_id, "job id")->required();
+  job_get_cmd->add_option("-o,--output", job_output, "text or json");
+  job_get_cmd->callback(run([&](const Client& c) { return JobGet(c, opts, job_id, job_output); }));
+  auto* job_list_cmd = job_cmd->add_subcommand("list", "jobs, newest first");
+  job_list_cmd->add_option("--resource", job_resource, "ORG/ENV/KIND/NAME or resource id");
+  job_list_cmd->add_option("--state", job_state, "queued, running, succeeded, failed, cancelled, interrupted");
+  job_list_cmd->callback(run([&](const Client& c) { return JobList(c, opts, job_resource, job_state); }));
+  auto* job_cancel_cmd = job_cmd->add_subcommand("cancel", "cancel a queued or running job");
+  job_cancel_cmd->add_option("job", job_id, "job id")->required();
+  job_cancel_cmd->callback(run([&](const Client& c) { return JobCancel(c, opts, job_id); }));
+  auto* job_logs_cmd = job_cmd->add_subcommand("logs", "a job's output");
+  job_logs_cmd->add_option("job", job_id, "job id")->required();
+  job_logs_cmd->add_flag("-f,--follow", job_follow, "keep streaming until the job ends");
+  job_logs_cmd->add_option("--after", job_after, "only events after this sequence number");
+  job_logs_cmd->add_flag("--raw", job_raw, "show the engine's JSON lines as they are");
+  job_logs_cmd->callback(run([&](const Client& c) { return JobLogs(c, opts, job_id, job_follow, job_after, job_raw); }));
 
   try {
     app.parse(argc, argv);

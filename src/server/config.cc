@@ -70,6 +70,45 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         return wrong(key, "a number of bytes");
       }
       config.max_manifest_bytes = v.get<size_t>();
+    } else if (key == "engines") {
+      if (!v.is_object()) return wrong(key, "a mapping of engine name to {binary}");
+      for (const auto& [engine, e] : v.items()) {
+        std::string full = "engines." + engine;
+        if (engine != "tofu" && engine != "terraform" && engine != "pulumi") {
+          return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full, ": unknown engine (tofu, terraform or pulumi)"));
+        }
+        if (!e.is_object() || !e.contains("binary") || !e["binary"].is_string()) return wrong(full, "{binary: path-or-name}");
+        for (const auto& [k, unused] : e.items()) {
+          if (k != "binary") return unknown(full + "." + k);
+        }
+        std::string binary = e["binary"].get<std::string>();
+        // A bare name is looked up on PATH; anything with a '/' is a path.
+        config.engine_binaries[engine] = binary.find('/') == std::string::npos ? binary : Resolve(dir, binary);
+      }
+    } else if (key == "modules") {
+      if (!v.is_object()) return wrong(key, "a mapping of kind (or default) to {engine, source}");
+      for (const auto& [kind, m] : v.items()) {
+        std::string full = "modules." + kind;
+        if (!m.is_object() || !m.contains("engine") || !m["engine"].is_string() || !m.contains("source") || !m["source"].is_string()) {
+          return wrong(full, "{engine: tofu|terraform|pulumi, source: module directory}");
+        }
+        for (const auto& [k, unused] : m.items()) {
+          if (k != "engine" && k != "source") return unknown(full + "." + k);
+        }
+        config.modules[kind] = {m["engine"].get<std::string>(), Resolve(dir, m["source"].get<std::string>())};
+      }
+    } else if (key == "jobs") {
+      if (!v.is_object()) return wrong(key, "a mapping");
+      for (const auto& [k, jv] : v.items()) {
+        std::string full = "jobs." + k;
+        if (!jv.is_number_integer() || jv.get<int64_t>() < 0) return wrong(full, "a non-negative integer");
+        int64_t n = jv.get<int64_t>();
+        if (k == "max_concurrent_jobs") config.max_concurrent_jobs = static_cast<int>(std::min<int64_t>(n, 1000));
+        else if (k == "step_timeout_seconds") config.step_timeout_seconds = static_cast<int>(std::min<int64_t>(n, 86400 * 7));
+        else if (k == "cancel_grace_seconds") config.cancel_grace_seconds = static_cast<int>(std::min<int64_t>(n, 3600));
+        else if (k == "max_log_bytes") config.max_log_bytes = static_cast<size_t>(n);
+        else return unknown(full);
+      }
     } else if (key == "workers") {
       if (!v.is_number_integer()) return wrong(key, "an integer");
       config.workers = static_cast<int>(std::clamp<int64_t>(v.get<int64_t>(), -1, 100000));
@@ -97,6 +136,13 @@ absl::Status ValidateConfig(const Config& c) {
     return absl::InvalidArgumentError("max manifest bytes: use 1 KiB to 256 MiB");
   }
   if (c.workers < 1 || c.workers > 256) return absl::InvalidArgumentError("workers: use 1 to 256");
+  if (c.max_concurrent_jobs < 1) return absl::InvalidArgumentError("jobs.max_concurrent_jobs: use 1 or more");
+  if (c.step_timeout_seconds < 1) return absl::InvalidArgumentError("jobs.step_timeout_seconds: use 1 or more");
+  for (const auto& [kind, m] : c.modules) {
+    if (m.engine != "tofu" && m.engine != "terraform" && m.engine != "pulumi") {
+      return absl::InvalidArgumentError(absl::StrCat("modules.", kind, ".engine: \"", m.engine, "\" is not tofu, terraform or pulumi"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -1,5 +1,6 @@
 #include "plinth/server/daemon.h"
 
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -51,6 +52,24 @@ absl::Status Daemon::Start() {
   log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
   resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());
   charts_ = std::make_unique<store::InfraChartStore>(db_.get(), core::SystemClock());
+  jobs_ = std::make_unique<store::StackJobStore>(db_.get(), core::SystemClock());
+  PLINTH_ASSIGN_OR_RETURN(secret_box_, core::SecretBox::FromKeyFile(config_.data_dir + "/secret.key"));
+  launcher_ = std::make_unique<engine::PosixProcessLauncher>();
+  orchestrator::EngineSettings settings;
+  settings.binaries = config_.engine_binaries;
+  for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source};
+  settings.max_concurrent_jobs = config_.max_concurrent_jobs;
+  settings.step_timeout = absl::Seconds(config_.step_timeout_seconds);
+  settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);
+  settings.max_log_bytes = config_.max_log_bytes;
+  settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
+  runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), catalog_.get(),
+                                                           launcher_.get(), secret_box_.get(), core::SystemClock());
+  PLINTH_RETURN_IF_ERROR(runner_->Recover());
+  runner_->Start();
+  if (config_.modules.empty()) {
+    log->warn("no modules: configured; stack jobs will fail until the config maps kinds to engines and modules");
+  }
 
   workers_ = std::make_unique<core::ThreadPool>(config_.workers, "api");
   api::CallEnv env{auth_.get(), workers_.get()};
@@ -59,6 +78,7 @@ absl::Status Daemon::Start() {
       api::CloudResourceServiceOptions{config_.max_manifest_bytes});
   kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
   infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get());
+  stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -73,6 +93,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(cloud_resource_service_.get());
   builder.RegisterService(kind_service_.get());
   builder.RegisterService(infra_chart_service_.get());
+  builder.RegisterService(stack_job_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -100,10 +121,13 @@ void Daemon::Shutdown() {
     server_->Wait();
     server_.reset();
   }
+  runner_.reset();   // running jobs get the graceful cancel
   workers_.reset();  // runs what is queued, then joins
   cloud_resource_service_.reset();
   kind_service_.reset();
   infra_chart_service_.reset();
+  stack_job_service_.reset();
+  jobs_.reset();
   charts_.reset();
   resources_.reset();
   db_.reset();

@@ -19,7 +19,7 @@ constexpr int kMaxPageSize = 1000;
 
 constexpr char kColumns[] =
     "id, org, env, kind, name, api_version, manifest, outputs, version, created_at, created_by, "
-    "updated_at, updated_by";
+    "updated_at, updated_by, deployed";
 
 CloudResourceRecord ReadRow(const Statement& st, bool parse_manifest = true) {
   CloudResourceRecord r;
@@ -35,6 +35,7 @@ CloudResourceRecord ReadRow(const Statement& st, bool parse_manifest = true) {
   r.created_by = st.ColumnText(10);
   r.updated_at = absl::FromUnixMicros(st.ColumnInt64(11));
   r.updated_by = st.ColumnText(12);
+  r.deployed = st.ColumnInt64(13) != 0;
   return r;
 }
 

@@ -7,11 +7,18 @@
 //   auth_token_file: /etc/plinth/tokens
 //   max_manifest_bytes: 4194304
 //   workers: 8
+//   engines: {tofu: {binary: tofu}, terraform: {binary: /usr/local/bin/terraform}}
+//   modules:
+//     default: {engine: tofu, source: /opt/openmcf/modules/default}
+//     AwsVpc: {engine: tofu, source: /opt/openmcf/modules/aws/awsvpc/tf}
+//   jobs: {max_concurrent_jobs: 4, step_timeout_seconds: 7200, cancel_grace_seconds: 30,
+//          max_log_bytes: 67108864}
 //
 // Relative paths in the file are taken from the file's directory.
 #ifndef PLINTH_SERVER_CONFIG_H_
 #define PLINTH_SERVER_CONFIG_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +37,20 @@ struct Config {
   int workers = 8;
   // When set, "host:port" is written here once the server accepts calls.
   std::string ready_file;
+
+  // Stack jobs: engine binaries (a path, or a name looked up on PATH) ...
+  std::map<std::string, std::string> engine_binaries;  // tofu, terraform, pulumi
+  // ... modules per kind ("default" for the rest): engine and module dir ...
+  struct Module {
+    std::string engine;
+    std::string source;
+  };
+  std::map<std::string, Module> modules;
+  // ... and limits.
+  int max_concurrent_jobs = 4;
+  int step_timeout_seconds = 7200;
+  int cancel_grace_seconds = 30;
+  size_t max_log_bytes = 64 << 20;
 };
 
 // Reads `path` over the defaults in `base`. INVALID_ARGUMENT naming the file

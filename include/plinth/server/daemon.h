@@ -16,6 +16,11 @@
 #include "plinth/api/cloud_resource_service.h"
 #include "plinth/api/infra_chart_service.h"
 #include "plinth/api/kind_service.h"
+#include "plinth/api/stack_job_service.h"
+#include "plinth/core/secret_box.h"
+#include "plinth/engine/process.h"
+#include "plinth/orchestrator/stack_job_runner.h"
+#include "plinth/store/stack_job_store.h"
 #include "plinth/core/thread_pool.h"
 #include "plinth/manifest/kind_catalog.h"
 #include "plinth/server/config.h"
@@ -49,11 +54,16 @@ class Daemon {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<store::CloudResourceStore> resources_;
   std::unique_ptr<store::InfraChartStore> charts_;
+  std::unique_ptr<store::StackJobStore> jobs_;
+  std::unique_ptr<core::SecretBox> secret_box_;
+  std::unique_ptr<engine::PosixProcessLauncher> launcher_;
+  std::unique_ptr<orchestrator::StackJobRunner> runner_;
   std::unique_ptr<api::Authenticator> auth_;
   std::unique_ptr<core::ThreadPool> workers_;
   std::unique_ptr<api::CloudResourceServiceImpl> cloud_resource_service_;
   std::unique_ptr<api::KindServiceImpl> kind_service_;
   std::unique_ptr<api::InfraChartServiceImpl> infra_chart_service_;
+  std::unique_ptr<api::StackJobServiceImpl> stack_job_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

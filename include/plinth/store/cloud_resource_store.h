@@ -50,6 +50,8 @@ struct CloudResourceRecord {
   std::string manifest_text;
   // status.outputs; null until a stack job sets them.
   nlohmann::json outputs;
+  // True after a successful update/refresh job, false after a destroy.
+  bool deployed = false;
   int64_t version = 0;
   absl::Time created_at;
   std::string created_by;
