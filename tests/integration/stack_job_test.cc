@@ -1,0 +1,273 @@
+// Stack jobs end to end: the real plinthd with the simulated engine
+// (plinth-sim-tofu), driven over gRPC and through the CLI.
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "daemon_process.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plinth/v1/cloud_resource.grpc.pb.h"
+#include "plinth/v1/stack_job.grpc.pb.h"
+#include "test_paths.h"
+
+namespace plinth::testing {
+namespace {
+
+namespace pb = plinth::v1;
+using ::testing::HasSubstr;
+
+class StackJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string config = dir_.path() + "/plinthd.yaml";
+    std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
+                          << "modules: {default: {engine: tofu, source: " << PLINTH_SOURCE_DIR << "/examples/modules/sim}}\n"
+                          << "jobs: {max_concurrent_jobs: 4, cancel_grace_seconds: 2}\n";
+    ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
+    Connect();
+  }
+
+  void Connect() {
+    jobs_ = pb::StackJobService::NewStub(daemon_.Channel());
+    resources_ = pb::CloudResourceService::NewStub(daemon_.Channel());
+  }
+
+  void Apply(const std::string& text) {
+    pb::ApplyCloudResourcesRequest req;
+    req.add_sources()->set_content(text);
+    req.set_org("acme");
+    req.set_env("dev");
+    pb::ApplyCloudResourcesResponse resp;
+    grpc::Status s = resources_->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  static std::string Ns(const std::string& name, const std::string& annotations = "{}") {
+    return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + name +
+           ", annotations: " + annotations + "}\n";
+  }
+  static std::string Db(const std::string& name, const std::string& ns) {
+    return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata: {name: " + name +
+           "}\nspec: {namespace: {valueFrom: {kind: KubernetesNamespace, name: " + ns +
+           ", fieldPath: status.outputs.namespace}}}\n";
+  }
+
+  pb::StackJob Create(const std::string& kind, const std::string& name, const std::string& op) {
+    pb::CreateStackJobRequest req;
+    auto* key = req.mutable_key();
+    key->set_org("acme");
+    key->set_env("dev");
+    key->set_kind(kind);
+    key->set_name(name);
+    req.set_operation(op);
+    pb::StackJob job;
+    grpc::Status s = jobs_->CreateStackJob(DaemonProcess::Context().get(), req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  pb::StackJob Wait(const std::string& id) {
+    for (int i = 0; i < 600; ++i) {
+      pb::GetStackJobRequest req;
+      req.set_id(id);
+      pb::StackJob job;
+      grpc::Status s = jobs_->GetStackJob(DaemonProcess::Context().get(), req, &job);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      if (job.state() != "queued" && job.state() != "running") return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "job " << id << " did not end";
+    return {};
+  }
+
+  pb::CloudResource Resource(const std::string& kind, const std::string& name) {
+    pb::GetCloudResourceRequest req;
+    auto* key = req.mutable_key();
+    key->set_org("acme");
+    key->set_env("dev");
+    key->set_kind(kind);
+    key->set_name(name);
+    pb::CloudResource r;
+    EXPECT_TRUE(resources_->GetCloudResource(DaemonProcess::Context().get(), req, &r).ok());
+    return r;
+  }
+
+  TempDir dir_;
+  DaemonProcess daemon_;
+  std::unique_ptr<pb::StackJobService::Stub> jobs_;
+  std::unique_ptr<pb::CloudResourceService::Stub> resources_;
+};
+
+TEST_F(StackJobTest, UpdateResolvesReferencesSetsOutputsAndDestroyClearsThem) {
+  Apply(Ns("shop") + "---\n" + Db("shop-db", "shop"));
+
+  // The database needs the namespace's outputs: not deployed yet.
+  pb::StackJob early = Wait(Create("KubernetesPostgres", "shop-db", "update").id());
+  EXPECT_EQ(early.state(), "failed");
+  EXPECT_THAT(early.error(), HasSubstr("spec.namespace: cannot resolve the reference to KubernetesNamespace/shop in dev"));
+  EXPECT_THAT(early.error(), HasSubstr("no outputs yet"));
+
+  pb::StackJob ns = Wait(Create("KubernetesNamespace", "shop", "update").id());
+  ASSERT_EQ(ns.state(), "succeeded") << ns.error();
+  EXPECT_EQ(ns.engine(), "tofu");
+  EXPECT_THAT(ns.engine_version(), HasSubstr("sim"));
+  ASSERT_TRUE(ns.has_summary());
+  EXPECT_EQ(ns.summary().add(), 1);
+  ASSERT_EQ(ns.steps_size(), 5);
+  EXPECT_EQ(ns.steps(3).name(), "apply");
+  pb::CloudResource shop = Resource("KubernetesNamespace", "shop");
+  EXPECT_TRUE(shop.deployed());
+  EXPECT_EQ(shop.outputs().fields().at("namespace").string_value(), "shop");
+  EXPECT_EQ(shop.manifest().fields().at("status").struct_value().fields().at("outputs").struct_value().fields().at("namespace").string_value(), "shop");
+
+  pb::StackJob db = Wait(Create("KubernetesPostgres", "shop-db", "update").id());
+  ASSERT_EQ(db.state(), "succeeded") << db.error();
+
+  pb::StackJob again = Wait(Create("KubernetesNamespace", "shop", "update").id());
+  ASSERT_EQ(again.state(), "succeeded");
+  EXPECT_EQ(again.summary().add() + again.summary().change() + again.summary().remove(), 0);
+
+  pb::StackJob destroyed = Wait(Create("KubernetesPostgres", "shop-db", "destroy").id());
+  ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error();
+  EXPECT_EQ(destroyed.summary().remove(), 1);
+  pb::CloudResource gone = Resource("KubernetesPostgres", "shop-db");
+  EXPECT_FALSE(gone.deployed());
+  EXPECT_EQ(gone.outputs().fields_size(), 0);
+}
+
+TEST_F(StackJobTest, JobsOfOneResourceRunInOrderOthersInParallel) {
+  Apply(Ns("slow", "{sim.plinth.dev/sleep-seconds: '0.6'}") + "---\n" + Ns("other"));
+  pb::StackJob first = Create("KubernetesNamespace", "slow", "update");
+  pb::StackJob second = Create("KubernetesNamespace", "slow", "preview");
+  pb::StackJob parallel = Create("KubernetesNamespace", "other", "update");
+  pb::StackJob p = Wait(parallel.id());
+  pb::StackJob f = Wait(first.id());
+  pb::StackJob s = Wait(second.id());
+  ASSERT_EQ(f.state(), "succeeded") << f.error();
+  ASSERT_EQ(s.state(), "succeeded") << s.error();
+  ASSERT_EQ(p.state(), "succeeded");
+  // The second job of "slow" started only after the first ended.
+  EXPECT_GE(s.start_time().seconds() * 1000000000LL + s.start_time().nanos(),
+            f.end_time().seconds() * 1000000000LL + f.end_time().nanos());
+  // The other resource did not wait for "slow".
+  EXPECT_LT(p.end_time().seconds() * 1000000000LL + p.end_time().nanos(),
+            f.end_time().seconds() * 1000000000LL + f.end_time().nanos());
+}
+
+TEST_F(StackJobTest, CancelFailuresAndBadRequests) {
+  Apply(Ns("sleepy", "{sim.plinth.dev/sleep-seconds: '30'}") + "---\n" +
+        Ns("broken", "{sim.plinth.dev/fail-at: plan}"));
+  pb::StackJob sleepy = Create("KubernetesNamespace", "sleepy", "update");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  pb::CancelStackJobRequest cancel;
+  cancel.set_id(sleepy.id());
+  pb::StackJob out;
+  ASSERT_TRUE(jobs_->CancelStackJob(DaemonProcess::Context().get(), cancel, &out).ok());
+  EXPECT_TRUE(jobs_->CancelStackJob(DaemonProcess::Context().get(), cancel, &out).ok() ||
+              out.state() == "cancelled") << "a second cancel must not break anything";
+  pb::StackJob ended = Wait(sleepy.id());
+  EXPECT_EQ(ended.state(), "cancelled");
+  grpc::Status late = jobs_->CancelStackJob(DaemonProcess::Context().get(), cancel, &out);
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  pb::StackJob broken = Wait(Create("KubernetesNamespace", "broken", "update").id());
+  EXPECT_EQ(broken.state(), "failed");
+  EXPECT_THAT(broken.error(), HasSubstr("tofu plan failed with exit code 1 (simulated failure at plan"));
+  ASSERT_GT(broken.diagnostics_size(), 0);
+  EXPECT_EQ(broken.diagnostics(0).severity(), "error");
+
+  pb::CreateStackJobRequest bad;
+  bad.mutable_key()->set_org("acme");
+  bad.mutable_key()->set_env("dev");
+  bad.mutable_key()->set_kind("KubernetesNamespace");
+  bad.mutable_key()->set_name("sleepy");
+  bad.set_operation("explode");
+  grpc::Status s = jobs_->CreateStackJob(DaemonProcess::Context().get(), bad, &out);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("operation"));
+  bad.set_operation("update");
+  bad.mutable_key()->set_name("nobody");
+  EXPECT_EQ(jobs_->CreateStackJob(DaemonProcess::Context().get(), bad, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(StackJobTest, EventsStreamLiveAndResumeFromASequenceNumber) {
+  Apply(Ns("streamed", "{sim.plinth.dev/sleep-seconds: '0.5'}"));
+  pb::StackJob job = Create("KubernetesNamespace", "streamed", "update");
+  pb::StreamStackJobEventsRequest req;
+  req.set_job_id(job.id());
+  grpc::ClientContext ctx;
+  auto reader = jobs_->StreamStackJobEvents(&ctx, req);
+  std::vector<pb::StackJobEvent> events;
+  pb::StackJobEvent e;
+  while (reader->Read(&e)) events.push_back(e);
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_GT(events.size(), 10u);
+  for (size_t i = 1; i < events.size(); ++i) EXPECT_EQ(events[i].seq(), events[i - 1].seq() + 1);
+  EXPECT_EQ(events.back().type(), "state");
+  EXPECT_EQ(events.back().state(), "succeeded");
+
+  int64_t middle = events[events.size() / 2].seq();
+  grpc::ClientContext ctx2;
+  req.set_after_seq(middle);
+  auto resumed = jobs_->StreamStackJobEvents(&ctx2, req);
+  std::vector<pb::StackJobEvent> rest;
+  while (resumed->Read(&e)) rest.push_back(e);
+  ASSERT_TRUE(resumed->Finish().ok());
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().seq(), middle + 1);
+  EXPECT_EQ(rest.back().seq(), events.back().seq());
+
+  CommandResult logs = daemon_.Cli({"job", "logs", job.id()});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("Apply complete! Resources: 1 added"));
+  EXPECT_THAT(logs.out, HasSubstr("[succeeded]"));
+}
+
+TEST_F(StackJobTest, CliRunFollowsAndExitsWithTheJobsResult) {
+  Apply(Ns("cli") + "---\n" + Ns("cli-broken", "{sim.plinth.dev/fail-at: apply}"));
+  CommandResult ok = daemon_.Cli({"job", "run", "acme/dev/KubernetesNamespace/cli", "--op", "update", "--follow"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_THAT(ok.out, HasSubstr("$ tofu apply -input=false -json plinth.tfplan"));
+  EXPECT_THAT(ok.out, HasSubstr("[succeeded]"));
+  CommandResult bad = daemon_.Cli({"job", "run", "acme/dev/KubernetesNamespace/cli-broken", "--follow"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("[failed]"));
+  CommandResult list = daemon_.Cli({"job", "list", "--resource", "acme/dev/KubernetesNamespace/cli"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_THAT(list.out, HasSubstr("succeeded"));
+}
+
+TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProcess) {
+  Apply(Ns("crash", "{sim.plinth.dev/sleep-seconds: '30', sim.plinth.dev/ignore-sigint: 'true'}"));
+  pb::StackJob job = Create("KubernetesNamespace", "crash", "update");
+  // Wait until the engine runs the slow step.
+  std::string pgid;
+  for (int i = 0; i < 200 && pgid.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CommandResult ps = RunCommand({"/bin/sh", "-c", "pgrep -f 'plinth-sim-tofu plan' || true"});
+    if (!ps.out.empty()) pgid = ps.out.substr(0, ps.out.find('\n'));
+  }
+  ASSERT_FALSE(pgid.empty()) << "the simulated engine never started";
+  daemon_.Kill();
+  ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+  Connect();
+  pb::StackJob after = Wait(job.id());
+  EXPECT_EQ(after.state(), "interrupted");
+  EXPECT_THAT(after.error(), HasSubstr("fresh plan"));
+  // The engine left by the dead daemon was killed at start (it may linger
+  // as a zombie of whoever adopted it; it no longer runs).
+  bool alive = true;
+  for (int i = 0; i < 50 && alive; ++i) {
+    std::ifstream stat("/proc/" + pgid + "/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t close = content.rfind(')');
+    alive = stat && close != std::string::npos && content.size() > close + 2 && content[close + 2] != 'Z';
+    if (alive) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_FALSE(alive) << "engine process " << pgid << " still runs after the restart";
+}
+
+}  // namespace
+}  // namespace plinth::testing
