@@ -206,6 +206,11 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
     if (id.empty()) return absl::InvalidArgumentError("selector: give resource_id or key (org, env, kind, name)");
     if (req->operation().empty()) return absl::InvalidArgumentError("operation: required");
     json options = {{"skipRefresh", req->skip_refresh()}};
+    if (!req->connection().empty()) {
+      PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = id}, false));
+      PLINTH_RETURN_IF_ERROR(connections_->Get(resource.key.org, req->connection()).status());
+      options["connection"] = req->connection();
+    }
     PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Submit(id, req->operation(), options, actor));
     ToProto(job, resp);
     return absl::OkStatus();

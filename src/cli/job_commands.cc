@@ -96,6 +96,7 @@ int JobRun(const Client& client, const ClientOptions& opts, const JobRunArgs& ar
   if (!SetResource(args.resource, &req)) return Usage(absl::StrCat("\"", args.resource, "\": expected ORG/ENV/KIND/NAME or a resource id"));
   req.set_operation(args.operation);
   req.set_skip_refresh(args.skip_refresh);
+  req.set_connection(args.connection);
   auto stub = pb::StackJobService::NewStub(client.channel());
   pb::StackJob job;
   auto ctx = client.Context();

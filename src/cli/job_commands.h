@@ -12,6 +12,7 @@ struct JobRunArgs {
   std::string resource;  // ORG/ENV/KIND/NAME or a resource id
   std::string operation = "update";
   bool skip_refresh = false;
+  std::string connection;
   bool follow = false;
   bool raw = false;
 };

@@ -5,6 +5,7 @@
 #include "CLI/CLI.hpp"
 #include "chart_commands.h"
 #include "commands.h"
+#include "connection_commands.h"
 #include "job_commands.h"
 
 int main(int argc, char** argv) {
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
   job_run_cmd->add_option("resource", job_run.resource, "ORG/ENV/KIND/NAME or resource id")->required();
   job_run_cmd->add_option("--op", job_run.operation, "init, refresh, preview, update, destroy_preview or destroy");
   job_run_cmd->add_flag("--skip-refresh", job_run.skip_refresh, "plan without refreshing state first");
+  job_run_cmd->add_option("--connection", job_run.connection, "connection name (default: the env's, else the org's)");
   job_run_cmd->add_flag("-f,--follow", job_run.follow, "stream the job's output until it ends; exit 1 unless it succeeded");
   job_run_cmd->add_flag("--raw", job_run.raw, "show the engine's JSON lines as they are");
   job_run_cmd->callback(run([&](const Client& c) { return JobRun(c, opts, job_run); }));
@@ -134,6 +136,32 @@ int main(int argc, char** argv) {
   job_logs_cmd->add_option("--after", job_after, "only events after this sequence number");
   job_logs_cmd->add_flag("--raw", job_raw, "show the engine's JSON lines as they are");
   job_logs_cmd->callback(run([&](const Client& c) { return JobLogs(c, opts, job_id, job_follow, job_after, job_raw); }));
+
+  auto* conn_cmd = app.add_subcommand("connection", "provider credentials for stack jobs");
+  conn_cmd->require_subcommand(1);
+  ConnectionArgs conn;
+  std::string conn_org, conn_provider;
+  auto* conn_create = conn_cmd->add_subcommand("create", "store a connection (secrets encrypted, write-only)");
+  conn_create->add_option("ref", conn.ref, "ORG/NAME")->required();
+  conn_create->add_option("--provider", conn.provider, "aws, gcp, azure, kubernetes, cloudflare, git, pulumi")->required();
+  conn_create->add_option("--field", conn.fields, "name=value (region, tenant_id ...); repeatable");
+  conn_create->add_option("--secret", conn.secrets, "name=value, or name=- to read stdin; repeatable");
+  conn_create->add_option("--secret-file", conn.secret_files, "name=path: the file's content; repeatable");
+  conn_create->callback(run([&](const Client& c) { return ConnectionCreate(c, opts, conn); }));
+  auto* conn_get = conn_cmd->add_subcommand("get", "a connection (secret values are never shown)");
+  conn_get->add_option("ref", conn.ref, "ORG/NAME")->required();
+  conn_get->callback(run([&](const Client& c) { return ConnectionGet(c, opts, conn.ref); }));
+  auto* conn_list = conn_cmd->add_subcommand("list", "connections");
+  conn_list->add_option("--org", conn_org, "only this org");
+  conn_list->add_option("--provider", conn_provider, "only this provider");
+  conn_list->callback(run([&](const Client& c) { return ConnectionList(c, opts, conn_org, conn_provider); }));
+  auto* conn_delete = conn_cmd->add_subcommand("delete", "delete a connection");
+  conn_delete->add_option("ref", conn.ref, "ORG/NAME")->required();
+  conn_delete->callback(run([&](const Client& c) { return ConnectionDelete(c, opts, conn.ref); }));
+  auto* conn_default = conn_cmd->add_subcommand("set-default", "make a connection the default of its org or an env");
+  conn_default->add_option("ref", conn.ref, "ORG/NAME")->required();
+  conn_default->add_option("--env", conn.env, "only for this env (default: the whole org)");
+  conn_default->callback(run([&](const Client& c) { return ConnectionSetDefault(c, opts, conn); }));
 
   try {
     app.parse(argc, argv);

@@ -139,6 +139,12 @@ absl::Status PrepareWorkspace(const JobSpec& spec) {
   json backend = {{"terraform", {{"backend", {{"local", {{"path", (fs::path(spec.state_dir) / "terraform.tfstate").string()}}}}}}}};
   absl::Status s = WriteFile(fs::path(spec.workspace_dir) / "backend.tf.json", backend.dump(2) + "\n");
   if (!s.ok()) return s;
+  for (const auto& [name, content] : spec.files) {
+    fs::path p = fs::path(spec.workspace_dir) / name;
+    s = WriteFile(p, content);
+    if (!s.ok()) return s;
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, ec);
+  }
   return WriteFile(fs::path(spec.workspace_dir) / "plinth.auto.tfvars.json", spec.module_variables.dump(2) + "\n");
 }
 

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
+#include "plinth/engine/connection_env.h"
 #include "plinth/manifest/module_variables.h"
 
 namespace plinth::orchestrator {
@@ -126,10 +127,11 @@ class StoringListener : public engine::JobListener {
 }  // namespace
 
 StackJobRunner::StackJobRunner(EngineSettings settings, store::StackJobStore* jobs,
-                               store::CloudResourceStore* resources, const manifest::KindCatalog* catalog,
-                               engine::ProcessLauncher* launcher, const core::SecretBox* secrets, core::Clock* clock)
-    : settings_(std::move(settings)), jobs_(jobs), resources_(resources), catalog_(catalog), launcher_(launcher),
-      secrets_(secrets), clock_(clock) {}
+                               store::CloudResourceStore* resources, store::ConnectionStore* connections,
+                               const manifest::KindCatalog* catalog, engine::ProcessLauncher* launcher,
+                               const core::SecretBox* secrets, core::Clock* clock)
+    : settings_(std::move(settings)), jobs_(jobs), resources_(resources), connections_(connections),
+      catalog_(catalog), launcher_(launcher), secrets_(secrets), clock_(clock) {}
 
 StackJobRunner::~StackJobRunner() {
   {
@@ -344,6 +346,25 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   std::error_code ec;
   fs::create_directories(spec.plugin_cache_dir, ec);
   spec.env = BaseEnvironment();
+  // Credentials: the named connection, else the env default, else the org
+  // default, else none; the job records which rule chose it.
+  if (connections_ != nullptr) {
+    const manifest::Kind* kind = catalog_->Find(resource->api_version, resource->key.kind);
+    std::string provider = kind ? kind->provider : "";
+    auto resolved = connections_->Resolve(job.key.org, job.key.env, provider, job.options.value("connection", ""));
+    if (!resolved.ok()) return finish("failed", absl::StrCat("connection: ", resolved.status().message()));
+    job.connection_reason = resolved->reason;
+    if (resolved->connection) {
+      job.connection_id = resolved->connection->id;
+      engine::ConnectionEnv cenv = engine::BuildConnectionEnv(provider, resolved->connection->fields,
+                                                              resolved->connection->secrets, spec.workspace_dir);
+      spec.env.insert(spec.env.end(), cenv.env.begin(), cenv.env.end());
+      spec.secrets = cenv.redact;
+      spec.files = cenv.files;
+    }
+    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr}})
+        .IgnoreError();
+  }
   spec.skip_refresh = job.options.value("skipRefresh", false);
   spec.step_timeout = settings_.step_timeout;
   spec.kill_grace = settings_.kill_grace;

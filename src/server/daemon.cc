@@ -63,8 +63,10 @@ absl::Status Daemon::Start() {
   settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);
   settings.max_log_bytes = config_.max_log_bytes;
   settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
-  runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), catalog_.get(),
-                                                           launcher_.get(), secret_box_.get(), core::SystemClock());
+  connections_ = std::make_unique<store::ConnectionStore>(db_.get(), secret_box_.get(), core::SystemClock());
+  runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), connections_.get(),
+                                                           catalog_.get(), launcher_.get(), secret_box_.get(),
+                                                           core::SystemClock());
   PLINTH_RETURN_IF_ERROR(runner_->Recover());
   runner_->Start();
   if (config_.modules.empty()) {
@@ -78,7 +80,9 @@ absl::Status Daemon::Start() {
       api::CloudResourceServiceOptions{config_.max_manifest_bytes});
   kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
   infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get());
-  stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get());
+  stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get(),
+                                                                  connections_.get());
+  connection_service_ = std::make_unique<api::ConnectionServiceImpl>(env, connections_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -94,6 +98,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(kind_service_.get());
   builder.RegisterService(infra_chart_service_.get());
   builder.RegisterService(stack_job_service_.get());
+  builder.RegisterService(connection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -127,6 +132,8 @@ void Daemon::Shutdown() {
   kind_service_.reset();
   infra_chart_service_.reset();
   stack_job_service_.reset();
+  connection_service_.reset();
+  connections_.reset();
   jobs_.reset();
   charts_.reset();
   resources_.reset();

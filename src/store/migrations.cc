@@ -115,6 +115,29 @@ CREATE TABLE stack_job_events (
   PRIMARY KEY (job_id, seq)
 );
 )sql"},
+      {4, "connections and their defaults", R"sql(
+CREATE TABLE connections (
+  id          TEXT PRIMARY KEY,
+  org         TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  provider    TEXT NOT NULL,
+  fields      TEXT NOT NULL DEFAULT '{}',   -- JSON of non-secret fields
+  secrets     TEXT NOT NULL DEFAULT '',     -- SecretBox-sealed JSON of secret fields
+  secret_names TEXT NOT NULL DEFAULT '[]',
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  updated_at  INTEGER NOT NULL,
+  updated_by  TEXT NOT NULL,
+  UNIQUE (org, name)
+);
+CREATE TABLE connection_defaults (
+  org           TEXT NOT NULL,
+  env           TEXT NOT NULL,              -- '' for the org-wide default
+  provider      TEXT NOT NULL,
+  connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+  PRIMARY KEY (org, env, provider)
+);
+)sql"},
   };
   return *migrations;
 }

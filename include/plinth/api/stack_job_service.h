@@ -15,8 +15,8 @@ namespace plinth::api {
 class StackJobServiceImpl final : public plinth::v1::StackJobService::CallbackService {
  public:
   StackJobServiceImpl(CallEnv env, orchestrator::StackJobRunner* runner, store::StackJobStore* jobs,
-                      store::CloudResourceStore* resources)
-      : env_(env), runner_(runner), jobs_(jobs), resources_(resources) {}
+                      store::CloudResourceStore* resources, store::ConnectionStore* connections)
+      : env_(env), runner_(runner), jobs_(jobs), resources_(resources), connections_(connections) {}
 
   grpc::ServerUnaryReactor* CreateStackJob(grpc::CallbackServerContext* ctx, const plinth::v1::CreateStackJobRequest* req,
                                            plinth::v1::StackJob* resp) override;
@@ -38,6 +38,7 @@ class StackJobServiceImpl final : public plinth::v1::StackJobService::CallbackSe
   orchestrator::StackJobRunner* const runner_;
   store::StackJobStore* const jobs_;
   store::CloudResourceStore* const resources_;
+  store::ConnectionStore* const connections_;
   core::Timer timer_;
 };
 

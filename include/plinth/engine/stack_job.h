@@ -46,6 +46,8 @@ struct JobSpec {
   // the daemon's allowlisted variables plus the connection's.
   std::vector<std::string> env;
   std::vector<std::string> secrets;  // redacted from every line
+  // Files the connection needs in the workspace (a kubeconfig), written 0600.
+  std::vector<std::pair<std::string, std::string>> files;
   bool skip_refresh = false;
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);

@@ -28,6 +28,7 @@
 #include "plinth/engine/process.h"
 #include "plinth/engine/stack_job.h"
 #include "plinth/manifest/kind_catalog.h"
+#include "plinth/store/connection_store.h"
 #include "plinth/store/stack_job_store.h"
 
 namespace plinth::orchestrator {
@@ -49,9 +50,10 @@ struct EngineSettings {
 
 class StackJobRunner {
  public:
+  // `connections` may be null: jobs then run with ambient credentials only.
   StackJobRunner(EngineSettings settings, store::StackJobStore* jobs, store::CloudResourceStore* resources,
-                 const manifest::KindCatalog* catalog, engine::ProcessLauncher* launcher,
-                 const core::SecretBox* secrets, core::Clock* clock);
+                 store::ConnectionStore* connections, const manifest::KindCatalog* catalog,
+                 engine::ProcessLauncher* launcher, const core::SecretBox* secrets, core::Clock* clock);
   // Cancels running jobs (gracefully) and joins the workers.
   ~StackJobRunner();
 
@@ -79,6 +81,7 @@ class StackJobRunner {
   const EngineSettings settings_;
   store::StackJobStore* const jobs_;
   store::CloudResourceStore* const resources_;
+  store::ConnectionStore* const connections_;
   const manifest::KindCatalog* const catalog_;
   engine::ProcessLauncher* const launcher_;
   const core::SecretBox* const secrets_;

@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/auth.h"
 #include "plinth/api/cloud_resource_service.h"
+#include "plinth/api/connection_service.h"
 #include "plinth/api/infra_chart_service.h"
 #include "plinth/api/kind_service.h"
 #include "plinth/api/stack_job_service.h"
@@ -55,6 +56,7 @@ class Daemon {
   std::unique_ptr<store::CloudResourceStore> resources_;
   std::unique_ptr<store::InfraChartStore> charts_;
   std::unique_ptr<store::StackJobStore> jobs_;
+  std::unique_ptr<store::ConnectionStore> connections_;
   std::unique_ptr<core::SecretBox> secret_box_;
   std::unique_ptr<engine::PosixProcessLauncher> launcher_;
   std::unique_ptr<orchestrator::StackJobRunner> runner_;
@@ -64,6 +66,7 @@ class Daemon {
   std::unique_ptr<api::KindServiceImpl> kind_service_;
   std::unique_ptr<api::InfraChartServiceImpl> infra_chart_service_;
   std::unique_ptr<api::StackJobServiceImpl> stack_job_service_;
+  std::unique_ptr<api::ConnectionServiceImpl> connection_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 
