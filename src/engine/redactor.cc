@@ -32,6 +32,7 @@ Redactor::Redactor(const std::vector<std::string>& secrets) {
 
 std::string Redactor::Redact(absl::string_view text) const {
   std::string out(text);
+  if (patterns_.empty()) return out;
   for (const auto& p : patterns_) {
     size_t pos = 0;
     while ((pos = out.find(p, pos)) != std::string::npos) {

@@ -51,7 +51,10 @@ class Step {
         return;
       }
       listener_->OnLine(is_stdout ? JobListener::Stream::kStdout : JobListener::Stream::kStderr, name, text);
-      if (json_stream && is_stdout && !line.continued) Event(name, ParseTerraformLine(text));
+      // UI messages are JSON objects; anything else is only a log line.
+      if (json_stream && is_stdout && !line.continued && !text.empty() && text[0] == '{') {
+        Event(name, ParseTerraformLine(text));
+      }
     };
     auto result = launcher_->Run(ps, on_line, cancel_, [&](pid_t pgid) { listener_->OnProcess(name, pgid); });
     listener_->OnProcess(name, 0);

@@ -95,24 +95,34 @@ class StoringListener : public engine::JobListener {
     Add({0, {}, "event", step, e.message, std::move(data)});
   }
 
+  // A step started: its process group is recorded (for crash recovery) in
+  // the same write as the lines so far. The end of a step needs no write:
+  // the next step, or the job's end, replaces the pgid.
   void OnProcess(const std::string&, pid_t pgid) override {
-    Flush();
-    jobs_->SetPgid(job_id_, pgid).IgnoreError();
+    if (pgid > 0) Flush(pgid);
   }
 
-  void Flush() {
-    if (pending_.empty()) return;
-    absl::Status s = jobs_->AppendEvents(job_id_, std::move(pending_));
+  void Flush(int64_t pgid = -1) {
+    if (pending_.empty() && pgid < 0) return;
+    absl::Status s = jobs_->AppendEvents(job_id_, std::move(pending_), pgid);
     if (!s.ok()) core::Logger("jobs")->error("job={} cannot store output: {}", job_id_, s.message());
     pending_.clear();
+    pending_bytes_ = 0;
     last_flush_ = absl::Now();
   }
 
  private:
+  // Writes go out in blocks: at 1 MiB of text, or when the oldest pending
+  // line is 100 ms old (checked every 256 lines, and at every step change).
   void Add(store::JobEvent e) {
-    e.at = absl::Now();
+    if (pending_.empty() || ++since_clock_ >= 256) {
+      now_ = absl::Now();
+      since_clock_ = 0;
+    }
+    e.at = now_;
+    pending_bytes_ += e.text.size();
     pending_.push_back(std::move(e));
-    if (pending_.size() >= 2000 || absl::Now() - last_flush_ > absl::Milliseconds(100)) Flush();
+    if (pending_bytes_ >= (1 << 20) || now_ - last_flush_ > absl::Milliseconds(100)) Flush();
   }
 
   store::StackJobStore* jobs_;
@@ -121,6 +131,9 @@ class StoringListener : public engine::JobListener {
   size_t bytes_;
   bool truncated_ = false;
   std::vector<store::JobEvent> pending_;
+  size_t pending_bytes_ = 0;
+  int since_clock_ = 0;
+  absl::Time now_ = absl::Now();
   absl::Time last_flush_ = absl::Now();
 };
 

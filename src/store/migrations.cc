@@ -104,9 +104,14 @@ CREATE TABLE stack_jobs (
 CREATE INDEX stack_jobs_by_resource ON stack_jobs (resource_id, seq);
 CREATE INDEX stack_jobs_by_state ON stack_jobs (state, seq);
 
+-- Consecutive output lines of one stream and step share a row: the row's
+-- seq is its first line's, and it covers seq .. seq + lines - 1 (text holds
+-- the lines joined by newlines). Typed events and state changes are one row
+-- each. Storing output in blocks is what lets a job capture >100 MB/s.
 CREATE TABLE stack_job_events (
   job_id  TEXT NOT NULL REFERENCES stack_jobs (id) ON DELETE CASCADE,
   seq     INTEGER NOT NULL,
+  lines   INTEGER NOT NULL DEFAULT 1,
   at      INTEGER NOT NULL,
   type    TEXT NOT NULL,          -- stdout, stderr, system, event, state
   step    TEXT NOT NULL DEFAULT '',

@@ -64,27 +64,45 @@ absl::StatusOr<StackJobRecord> GetIn(Connection& c, const std::string& id) {
 }
 
 absl::Status InsertEvents(Connection& c, const std::string& job_id, std::vector<JobEvent>& events, absl::Time now) {
-  Statement& last = c.Prepare("SELECT COALESCE(MAX(seq), 0) FROM stack_job_events WHERE job_id = ?");
+  Statement& last = c.Prepare("SELECT COALESCE(MAX(seq + lines - 1), 0) FROM stack_job_events WHERE job_id = ?");
   last.Bind(1, job_id);
   PLINTH_ASSIGN_OR_RETURN(bool row, last.Step());
   int64_t seq = row ? last.ColumnInt64(0) : 0;
   last.Reset();
   int64_t bytes = 0;
   Statement& ins = c.Prepare(
-      "INSERT INTO stack_job_events (job_id, seq, at, type, step, text, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  for (auto& e : events) {
-    e.seq = ++seq;
-    if (e.at == absl::Time()) e.at = now;
+      "INSERT INTO stack_job_events (job_id, seq, lines, at, type, step, text, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  size_t i = 0;
+  std::string block;
+  while (i < events.size()) {
+    JobEvent& first = events[i];
+    if (first.at == absl::Time()) first.at = now;
+    first.seq = seq + 1;
+    // Plain lines of one stream and step go into one row.
+    size_t j = i + 1;
+    bool plain = first.data.is_null();
+    block = first.text;
+    bytes += static_cast<int64_t>(first.text.size());
+    while (plain && j < events.size() && events[j].data.is_null() && events[j].type == first.type &&
+           events[j].step == first.step && block.size() < (1 << 20)) {
+      events[j].seq = seq + 1 + static_cast<int64_t>(j - i);
+      block.push_back('\n');
+      block += events[j].text;
+      bytes += static_cast<int64_t>(events[j].text.size());
+      ++j;
+    }
     ins.Reset();
     ins.Bind(1, job_id);
-    ins.Bind(2, e.seq);
-    ins.Bind(3, absl::ToUnixMicros(e.at));
-    ins.Bind(4, e.type);
-    ins.Bind(5, e.step);
-    ins.Bind(6, e.text);
-    if (e.data.is_null()) ins.BindNull(7); else ins.Bind(7, e.data.dump());
+    ins.Bind(2, first.seq);
+    ins.Bind(3, static_cast<int64_t>(j - i));
+    ins.Bind(4, absl::ToUnixMicros(first.at));
+    ins.Bind(5, first.type);
+    ins.Bind(6, first.step);
+    ins.Bind(7, block);
+    if (first.data.is_null()) ins.BindNull(8); else ins.Bind(8, first.data.dump());
     PLINTH_RETURN_IF_ERROR(ins.Run());
-    bytes += static_cast<int64_t>(e.text.size());
+    seq += static_cast<int64_t>(j - i);
+    i = j;
   }
   Statement& up = c.Prepare("UPDATE stack_jobs SET log_bytes = log_bytes + ? WHERE id = ?");
   up.Bind(1, bytes);
@@ -255,30 +273,46 @@ absl::StatusOr<StackJobRecord> StackJobStore::RequestCancel(const std::string& i
   return out;
 }
 
-absl::Status StackJobStore::AppendEvents(const std::string& job_id, std::vector<JobEvent> events) {
-  if (events.empty()) return absl::OkStatus();
-  return db_->Write([&](Connection& c) { return InsertEvents(c, job_id, events, clock_->Now()); });
+absl::Status StackJobStore::AppendEvents(const std::string& job_id, std::vector<JobEvent> events, int64_t pgid) {
+  if (events.empty() && pgid < 0) return absl::OkStatus();
+  return db_->Write([&](Connection& c) -> absl::Status {
+    if (pgid >= 0) {
+      Statement& st = c.Prepare("UPDATE stack_jobs SET pgid = ? WHERE id = ?");
+      st.Bind(1, pgid);
+      st.Bind(2, job_id);
+      PLINTH_RETURN_IF_ERROR(st.Run());
+    }
+    if (events.empty()) return absl::OkStatus();
+    return InsertEvents(c, job_id, events, clock_->Now());
+  });
 }
 
 absl::StatusOr<std::vector<JobEvent>> StackJobStore::Events(const std::string& job_id, int64_t after_seq, int limit) const {
   std::vector<JobEvent> out;
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(
-        "SELECT seq, at, type, step, text, data FROM stack_job_events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+        "SELECT seq, lines, at, type, step, text, data FROM stack_job_events "
+        "WHERE job_id = ? AND seq + lines - 1 > ? ORDER BY seq");
     st.Bind(1, job_id);
     st.Bind(2, after_seq);
-    st.Bind(3, static_cast<int64_t>(limit));
-    for (;;) {
+    while (static_cast<int>(out.size()) < limit) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      JobEvent e;
-      e.seq = st.ColumnInt64(0);
-      e.at = absl::FromUnixMicros(st.ColumnInt64(1));
-      e.type = st.ColumnText(2);
-      e.step = st.ColumnText(3);
-      e.text = st.ColumnText(4);
-      if (!st.ColumnIsNull(5)) e.data = ParseOr(st.ColumnText(5), nullptr);
-      out.push_back(std::move(e));
+      int64_t seq = st.ColumnInt64(0), lines = st.ColumnInt64(1);
+      absl::Time at = absl::FromUnixMicros(st.ColumnInt64(2));
+      std::string type = st.ColumnText(3), step = st.ColumnText(4), text = st.ColumnText(5);
+      json data = st.ColumnIsNull(6) ? json(nullptr) : ParseOr(st.ColumnText(6), nullptr);
+      if (lines == 1) {
+        if (seq > after_seq) out.push_back({seq, at, type, step, std::move(text), std::move(data)});
+        continue;
+      }
+      size_t start = 0;
+      for (int64_t k = 0; k < lines && static_cast<int>(out.size()) < limit; ++k) {
+        size_t nl = text.find('\n', start);
+        std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        start = nl == std::string::npos ? text.size() : nl + 1;
+        if (seq + k > after_seq) out.push_back({seq + k, at, type, step, std::move(line), nullptr});
+      }
     }
     return absl::OkStatus();
   }));

@@ -83,8 +83,9 @@ class StackJobStore {
   absl::StatusOr<StackJobRecord> RequestCancel(const std::string& id);
 
   // Appends events with consecutive seqs after the job's last, in one
-  // transaction, and adds their text bytes to log_bytes.
-  absl::Status AppendEvents(const std::string& job_id, std::vector<JobEvent> events);
+  // transaction, and adds their text bytes to log_bytes. With pgid >= 0 the
+  // job's recorded process group is set in the same transaction.
+  absl::Status AppendEvents(const std::string& job_id, std::vector<JobEvent> events, int64_t pgid = -1);
   // Events with seq > after_seq, at most `limit`.
   absl::StatusOr<std::vector<JobEvent>> Events(const std::string& job_id, int64_t after_seq, int limit) const;
 
