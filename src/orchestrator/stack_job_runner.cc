@@ -305,8 +305,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   job.engine = mod->second.engine;
   job.module_source = mod->second.source;
   auto bin = settings_.binaries.find(job.engine);
-  if (job.engine != "tofu" && job.engine != "terraform") {
-    return finish("failed", absl::StrCat("engine ", job.engine, " is not supported yet (tofu and terraform are)"));
+  if (job.engine != "tofu" && job.engine != "terraform" && job.engine != "pulumi") {
+    return finish("failed", absl::StrCat("engine ", job.engine, " is not one of tofu, terraform, pulumi"));
   }
   if (bin == settings_.binaries.end()) {
     return finish("failed", absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
@@ -348,6 +348,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   spec.job_id = job.id;
   engine::ParseOperation(job.operation, &spec.operation);
   spec.kind = job.key.kind;
+  spec.api_version = resource->api_version;
   spec.resource_id = job.resource_id;
   spec.module_variables = *vars;
   spec.engine = job.engine;
@@ -374,6 +375,11 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       spec.env.insert(spec.env.end(), cenv.env.begin(), cenv.env.end());
       spec.secrets = cenv.redact;
       spec.files = cenv.files;
+      // Pulumi modules take credentials as the stack input's provider_config.
+      json config = json::object();
+      for (const auto& [k, v] : resolved->connection->fields) config[k] = v;
+      for (const auto& [k, v] : resolved->connection->secrets) config[k] = v;
+      spec.provider_config = config;
     }
     jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr}})
         .IgnoreError();
@@ -385,8 +391,13 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   engine::JobOutcome out;
   {
     StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes));
-    engine::TerraformRunner runner(launcher_);
-    out = runner.Run(spec, cancel.get(), &listener);
+    std::unique_ptr<engine::StackRunner> runner;
+    if (job.engine == "pulumi") {
+      runner = std::make_unique<engine::PulumiRunner>(launcher_);
+    } else {
+      runner = std::make_unique<engine::TerraformRunner>(launcher_);
+    }
+    out = runner->Run(spec, cancel.get(), &listener);
   }
   fs::remove_all(spec.workspace_dir, ec);  // holds resolved values; never kept
 

@@ -22,8 +22,11 @@ class StackJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string config = dir_.path() + "/plinthd.yaml";
-    std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
-                          << "modules: {default: {engine: tofu, source: " << PLINTH_SOURCE_DIR << "/examples/modules/sim}}\n"
+    std::string sim = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";
+    std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
+                          << PLINTH_BIN_DIR << "/plinth-sim-pulumi}}\n"
+                          << "modules: {default: {engine: tofu, source: " << sim << "}, KubernetesSecret: {engine: pulumi, source: "
+                          << sim << "}}\n"
                           << "jobs: {max_concurrent_jobs: 4, cancel_grace_seconds: 2}\n";
     ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
     Connect();
@@ -267,6 +270,23 @@ TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProces
     if (alive) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_FALSE(alive) << "engine process " << pgid << " still runs after the restart";
+}
+
+TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
+  Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata: {name: creds}\nspec: {type: Opaque}\n");
+  pb::StackJob job = Wait(Create("KubernetesSecret", "creds", "update").id());
+  ASSERT_EQ(job.state(), "succeeded") << job.error();
+  EXPECT_EQ(job.engine(), "pulumi");
+  ASSERT_TRUE(job.has_summary());
+  EXPECT_EQ(job.summary().add(), 1);
+  pb::CloudResource r = Resource("KubernetesSecret", "creds");
+  EXPECT_TRUE(r.deployed());
+  EXPECT_EQ(r.outputs().fields().at("secret_name").string_value(), "creds");
+  CommandResult logs = daemon_.Cli({"job", "logs", job.id()});
+  EXPECT_THAT(logs.out, HasSubstr("$ pulumi up --yes --skip-preview --json"));
+  pb::StackJob destroyed = Wait(Create("KubernetesSecret", "creds", "destroy").id());
+  ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error();
+  EXPECT_FALSE(Resource("KubernetesSecret", "creds").deployed());
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct JobSpec {
   std::string job_id;
   Operation operation = Operation::kPreview;
   std::string kind;
+  std::string api_version;
   std::string resource_id;
   // {"metadata": ..., "spec": ...} as modules take them (ToModuleVariables).
   nlohmann::json module_variables;
@@ -49,6 +50,10 @@ struct JobSpec {
   // Files the connection needs in the workspace (a kubeconfig), written 0600.
   std::vector<std::pair<std::string, std::string>> files;
   bool skip_refresh = false;
+  // Pulumi only: the connection's settings as the module's provider_config,
+  // and the passphrase of the stack's secrets when the connection gives none.
+  nlohmann::json provider_config;
+  std::string pulumi_passphrase = "plinth";
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);
 };
@@ -88,14 +93,37 @@ class JobListener {
   virtual void OnProcess(const std::string& step, pid_t pgid) = 0;
 };
 
-class TerraformRunner {
+class StackRunner {
+ public:
+  virtual ~StackRunner() = default;
+  virtual JobOutcome Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) = 0;
+};
+
+// OpenTofu and Terraform: init, plan to a file, show -json, apply that file,
+// output -json.
+class TerraformRunner : public StackRunner {
  public:
   explicit TerraformRunner(ProcessLauncher* launcher) : launcher_(launcher) {}
-  JobOutcome Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener);
+  JobOutcome Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) override;
 
  private:
   ProcessLauncher* launcher_;
 };
+
+// Pulumi: stack select --create, preview --json, up/destroy/refresh --json
+// (engine events), stack output --json [--show-secrets]. The stack is
+// "<env>.<kind>.<name>"; state in a file:// backend per resource unless the
+// connection names one.
+class PulumiRunner : public StackRunner {
+ public:
+  explicit PulumiRunner(ProcessLauncher* launcher) : launcher_(launcher) {}
+  JobOutcome Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) override;
+
+ private:
+  ProcessLauncher* launcher_;
+};
+
+std::string PulumiStackName(const JobSpec& spec);
 
 }  // namespace plinth::engine
 

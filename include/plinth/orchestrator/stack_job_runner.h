@@ -34,7 +34,7 @@
 namespace plinth::orchestrator {
 
 struct ModuleConfig {
-  std::string engine;  // tofu or terraform (pulumi is not wired yet)
+  std::string engine;  // tofu, terraform or pulumi
   std::string source;  // a local module directory
 };
 
