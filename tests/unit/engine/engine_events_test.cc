@@ -1,4 +1,4 @@
-// The parsers against real recorded engine output (../shared/testdata).
+// The parsers against real recorded engine output (tests/data/recorded).
 #include "plinth/engine/engine_events.h"
 
 #include <fstream>
