@@ -1,0 +1,278 @@
+#include "plinth/engine/module_cache.h"
+
+#include <git2.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "plinth/core/ids.h"
+
+namespace plinth::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+// RAII for libgit2 handles.
+template <typename T, void (*Free)(T*)>
+struct GitFree {
+  void operator()(T* p) const { Free(p); }
+};
+using Repo = std::unique_ptr<git_repository, GitFree<git_repository, git_repository_free>>;
+using Remote = std::unique_ptr<git_remote, GitFree<git_remote, git_remote_free>>;
+using Object = std::unique_ptr<git_object, GitFree<git_object, git_object_free>>;
+using Tree = std::unique_ptr<git_tree, GitFree<git_tree, git_tree_free>>;
+using Blob = std::unique_ptr<git_blob, GitFree<git_blob, git_blob_free>>;
+
+void InitLibgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+// The URL without any user:password@ part, for messages.
+std::string DisplayUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  size_t slash = url.find('/', scheme + 3);
+  if (slash != std::string::npos && slash < at) return url;
+  return url.substr(0, scheme + 3) + url.substr(at + 1);
+}
+
+std::string LastGitError(const GitModuleSource& source) {
+  const git_error* e = git_error_last();
+  std::string message = e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
+  if (!source.token.empty()) absl::StrReplaceAll({{source.token, "<redacted>"}}, &message);
+  return message;
+}
+
+// FNV-1a: a stable, short directory name for a URL.
+std::string UrlKey(const std::string& url) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : url) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool IsCommitId(const std::string& ref) {
+  if (ref.size() != 40) return false;
+  for (char c : ref) {
+    if (!absl::ascii_isxdigit(c)) return false;
+  }
+  return true;
+}
+
+struct CredentialState {
+  const std::string* token;
+  int attempts = 0;
+};
+
+int Credentials(git_credential** out, const char* /*url*/, const char* /*username*/, unsigned int allowed,
+                void* payload) {
+  auto* state = static_cast<CredentialState*>(payload);
+  // libgit2 asks again after a refusal; one try, then give up.
+  if (state->token->empty() || state->attempts++ > 0) return GIT_PASSTHROUGH;
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) return GIT_PASSTHROUGH;
+  // "x-access-token" is what GitHub expects; GitLab and Gitea accept any
+  // user name with a token as the password.
+  return git_credential_userpass_plaintext_new(out, "x-access-token", state->token->c_str());
+}
+
+// Writes one tree under `dir` (which exists).
+absl::Status WriteTree(git_repository* repo, const git_tree* tree, const fs::path& dir) {
+  size_t n = git_tree_entrycount(tree);
+  for (size_t i = 0; i < n; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
+    std::string name = git_tree_entry_name(entry);
+    if (name.empty() || name == "." || name == ".." || name == ".git" || name.find('/') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("the repository has an unsafe path \"", name, "\""));
+    }
+    fs::path path = dir / name;
+    git_filemode_t mode = git_tree_entry_filemode(entry);
+    if (mode == GIT_FILEMODE_TREE) {
+      git_tree* sub_raw = nullptr;
+      if (git_tree_lookup(&sub_raw, repo, git_tree_entry_id(entry)) != 0) {
+        return absl::InternalError(absl::StrCat("reading ", path.string()));
+      }
+      Tree sub(sub_raw);
+      std::error_code ec;
+      fs::create_directory(path, ec);
+      if (ec) return absl::InternalError(absl::StrCat("creating ", path.string(), ": ", ec.message()));
+      absl::Status s = WriteTree(repo, sub.get(), path);
+      if (!s.ok()) return s;
+      continue;
+    }
+    if (mode == GIT_FILEMODE_COMMIT) continue;  // a submodule: not fetched
+    git_blob* blob_raw = nullptr;
+    if (git_blob_lookup(&blob_raw, repo, git_tree_entry_id(entry)) != 0) {
+      return absl::InternalError(absl::StrCat("reading ", path.string()));
+    }
+    Blob blob(blob_raw);
+    std::string content(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                        static_cast<size_t>(git_blob_rawsize(blob.get())));
+    if (mode == GIT_FILEMODE_LINK) {
+      // Only links that stay inside the module.
+      bool safe = !content.empty() && content[0] != '/';
+      for (absl::string_view part : absl::StrSplit(content, '/')) {
+        if (part == "..") safe = false;
+      }
+      if (!safe) return absl::InvalidArgumentError(absl::StrCat("the symbolic link ", name, " leaves the module"));
+      if (symlink(content.c_str(), path.c_str()) != 0) return absl::InternalError(absl::StrCat("creating ", path.string()));
+      continue;
+    }
+    std::ofstream out(path, std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("writing ", path.string()));
+    chmod(path.c_str(), mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsGitUrl(const std::string& source) {
+  return absl::StartsWith(source, "file://") || absl::StartsWith(source, "https://") ||
+         absl::StartsWith(source, "http://") || absl::StartsWith(source, "ssh://");
+}
+
+ModuleCache::ModuleCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { InitLibgit2(); }
+
+absl::StatusOr<FetchedModule> ModuleCache::Fetch(const GitModuleSource& source) {
+  const std::string where = DisplayUrl(source.url);
+  if (!IsGitUrl(source.url)) {
+    return absl::InvalidArgumentError(absl::StrCat("module source ", where, " is not a file://, https:// or http:// URL"));
+  }
+  if (absl::StartsWith(source.url, "ssh://")) {
+    return absl::InvalidArgumentError(absl::StrCat("module source ", where, ": ssh is not supported; use https with a Git token connection"));
+  }
+  if (!source.subdir.empty()) {
+    if (source.subdir[0] == '/') {
+      return absl::InvalidArgumentError(absl::StrCat("module subdir \"", source.subdir, "\" must be relative to the repository"));
+    }
+    for (absl::string_view part : absl::StrSplit(source.subdir, '/')) {
+      if (part == "..") return absl::InvalidArgumentError(absl::StrCat("module subdir \"", source.subdir, "\" leaves the repository"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  std::error_code ec;
+  fs::path repo_dir = fs::path(cache_dir_) / "repos" / UrlKey(source.url);
+  fs::path commits_dir = fs::path(cache_dir_) / "commits";
+  fs::create_directories(repo_dir.parent_path(), ec);
+  fs::create_directories(commits_dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("creating the module cache ", cache_dir_, ": ", ec.message()));
+
+  auto done = [&](const std::string& commit) -> absl::StatusOr<FetchedModule> {
+    fs::path dir = commits_dir / commit;
+    if (!source.subdir.empty()) dir /= source.subdir;
+    if (!fs::is_directory(dir, ec)) {
+      return absl::NotFoundError(absl::StrCat("module subdir \"", source.subdir, "\" is not a directory in ", where, " at ", commit));
+    }
+    return FetchedModule{dir.string(), commit};
+  };
+  // A commit already written needs no network at all.
+  if (IsCommitId(source.ref) && fs::is_directory(commits_dir / absl::AsciiStrToLower(source.ref), ec)) {
+    return done(absl::AsciiStrToLower(source.ref));
+  }
+
+  git_repository* repo_raw = nullptr;
+  if (fs::exists(repo_dir / "HEAD", ec)) {
+    if (git_repository_open_bare(&repo_raw, repo_dir.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("opening the module cache ", repo_dir.string(), ": ", LastGitError(source)));
+    }
+  } else if (git_repository_init(&repo_raw, repo_dir.c_str(), /*is_bare=*/1) != 0) {
+    return absl::InternalError(absl::StrCat("creating the module cache ", repo_dir.string(), ": ", LastGitError(source)));
+  }
+  Repo repo(repo_raw);
+
+  git_oid oid;
+  bool have = false;
+  if (IsCommitId(source.ref) && git_oid_fromstr(&oid, source.ref.c_str()) == 0) {
+    git_object* obj = nullptr;
+    have = git_object_lookup(&obj, repo.get(), &oid, GIT_OBJECT_COMMIT) == 0;
+    git_object_free(obj);
+  }
+  if (!have) {
+    git_remote* remote_raw = nullptr;
+    if (git_remote_create_anonymous(&remote_raw, repo.get(), source.url.c_str()) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("module source ", where, ": ", LastGitError(source)));
+    }
+    Remote remote(remote_raw);
+    CredentialState creds{&source.token};
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.callbacks.credentials = Credentials;
+    opts.callbacks.payload = &creds;
+    opts.prune = GIT_FETCH_PRUNE;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
+                           "+HEAD:refs/remotes/origin/HEAD"};
+    git_strarray refspecs = {const_cast<char**>(specs), 3};
+    if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
+      return absl::UnavailableError(absl::StrCat("fetching module source ", where, ": ", LastGitError(source)));
+    }
+  }
+
+  // The ref, as a branch, a tag, or a commit id.
+  std::vector<std::string> candidates;
+  if (source.ref.empty() || source.ref == "HEAD") {
+    candidates = {"refs/remotes/origin/HEAD"};
+  } else {
+    candidates = {"refs/remotes/origin/" + source.ref, "refs/tags/" + source.ref};
+    if (IsCommitId(source.ref)) candidates.push_back(source.ref);
+  }
+  Object commit;
+  for (const std::string& spec : candidates) {
+    git_object* obj = nullptr;
+    if (git_revparse_single(&obj, repo.get(), spec.c_str()) != 0) continue;
+    Object holder(obj);
+    git_object* peeled = nullptr;
+    if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
+      commit.reset(peeled);
+      break;
+    }
+  }
+  if (!commit) {
+    return absl::NotFoundError(absl::StrCat("module source ", where, " has no branch, tag or commit \"",
+                                            source.ref.empty() ? "HEAD" : source.ref, "\""));
+  }
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, git_object_id(commit.get()));
+  std::string sha = hex;
+  if (fs::is_directory(commits_dir / sha, ec)) return done(sha);
+
+  // Write the commit's files beside their final place, then move them in,
+  // so a crash never leaves a half-written commit directory.
+  fs::path tmp = commits_dir / absl::StrCat(".tmp-", sha, "-", core::NewId("").substr(0, 8));
+  fs::create_directory(tmp, ec);
+  if (ec) return absl::InternalError(absl::StrCat("creating ", tmp.string(), ": ", ec.message()));
+  git_tree* tree_raw = nullptr;
+  absl::Status written = git_commit_tree(&tree_raw, reinterpret_cast<git_commit*>(commit.get())) == 0
+                             ? absl::OkStatus()
+                             : absl::InternalError(absl::StrCat("reading commit ", sha, ": ", LastGitError(source)));
+  Tree tree(tree_raw);
+  if (written.ok()) written = WriteTree(repo.get(), tree.get(), tmp);
+  if (written.ok()) {
+    fs::rename(tmp, commits_dir / sha, ec);
+    if (ec && !fs::is_directory(commits_dir / sha)) written = absl::InternalError(absl::StrCat("moving ", tmp.string(), ": ", ec.message()));
+  }
+  fs::remove_all(tmp, ec);
+  if (!written.ok()) {
+    return absl::Status(written.code(), absl::StrCat("module source ", where, " at ", sha, ": ", written.message()));
+  }
+  return done(sha);
+}
+
+}  // namespace plinth::engine

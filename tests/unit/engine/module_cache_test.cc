@@ -1,0 +1,154 @@
+// Git module sources: fixture repositories are made with the git CLI (an
+// independent implementation), fetched with libgit2 over file://.
+#include "plinth/engine/module_cache.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "temp_dir.h"
+
+namespace plinth::engine {
+using plinth::testing::TempDir;
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  char buf[512];
+  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  int rc = p != nullptr ? pclose(p) : -1;
+  EXPECT_EQ(rc, 0) << command << "\n" << out;
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string Read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class ModuleCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = tmp_.path() + "/modules-repo";
+    fs::create_directories(repo_ + "/aws/vpc/tf");
+    std::ofstream(repo_ + "/aws/vpc/tf/main.tf") << "# vpc v1\n";
+    std::ofstream(repo_ + "/aws/vpc/tf/run.sh") << "#!/bin/sh\n";
+    chmod((repo_ + "/aws/vpc/tf/run.sh").c_str(), 0755);
+    std::ofstream(repo_ + "/README.md") << "modules\n";
+    Git("init -q -b main");
+    Commit("v1");
+    Git("tag v1.0.0");
+    url_ = "file://" + repo_;
+  }
+
+  std::string Git(const std::string& args) {
+    return Shell("git -C " + repo_ + " -c user.name=t -c user.email=t@example.com " + args);
+  }
+  void Commit(const std::string& message) {
+    Git("add -A");
+    Git("commit -q -m " + message);
+  }
+
+  TempDir tmp_;
+  std::string repo_, url_;
+  ModuleCache cache_{tmp_.path() + "/cache"};
+};
+
+TEST_F(ModuleCacheTest, FetchesABranchWithItsFilesSubdirAndCommit) {
+  auto m = cache_.Fetch({.url = url_, .ref = "main", .subdir = "aws/vpc/tf"});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->commit, Git("rev-parse main"));
+  EXPECT_EQ(Read(fs::path(m->dir) / "main.tf"), "# vpc v1\n");
+  struct stat st;
+  ASSERT_EQ(stat((fs::path(m->dir) / "run.sh").c_str(), &st), 0);
+  EXPECT_TRUE(st.st_mode & S_IXUSR) << "the executable bit is kept";
+  EXPECT_FALSE(fs::exists(fs::path(m->dir) / ".git"));
+}
+
+TEST_F(ModuleCacheTest, ABranchThatMovesIsFetchedAgainAndOldCommitsStay) {
+  auto first = cache_.Fetch({.url = url_, .ref = "main"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  std::ofstream(repo_ + "/aws/vpc/tf/main.tf") << "# vpc v2\n";
+  Commit("v2");
+  auto second = cache_.Fetch({.url = url_, .ref = "main", .subdir = "aws/vpc/tf"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(second->commit, first->commit);
+  EXPECT_EQ(second->commit, Git("rev-parse main"));
+  EXPECT_EQ(Read(fs::path(second->dir) / "main.tf"), "# vpc v2\n");
+  // The tag still names the first commit, with its own files.
+  auto tag = cache_.Fetch({.url = url_, .ref = "v1.0.0", .subdir = "aws/vpc/tf"});
+  ASSERT_TRUE(tag.ok()) << tag.status();
+  EXPECT_EQ(tag->commit, first->commit);
+  EXPECT_EQ(Read(fs::path(tag->dir) / "main.tf"), "# vpc v1\n");
+}
+
+TEST_F(ModuleCacheTest, ACachedCommitNeedsNoRemote) {
+  auto first = cache_.Fetch({.url = url_, .ref = "main"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  fs::remove_all(repo_);
+  auto again = cache_.Fetch({.url = url_, .ref = first->commit, .subdir = "aws/vpc/tf"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->commit, first->commit);
+  // A branch must be fetched, and the remote is gone.
+  auto branch = cache_.Fetch({.url = url_, .ref = "main"});
+  EXPECT_EQ(branch.status().code(), absl::StatusCode::kUnavailable) << branch.status();
+}
+
+TEST_F(ModuleCacheTest, DefaultRefIsTheRemotesHead) {
+  auto m = cache_.Fetch({.url = url_});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->commit, Git("rev-parse HEAD"));
+}
+
+TEST_F(ModuleCacheTest, BadSourcesSayWhatIsWrong) {
+  auto ref = cache_.Fetch({.url = url_, .ref = "no-such-branch"});
+  EXPECT_EQ(ref.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ref.status().message(), HasSubstr("no-such-branch"));
+
+  auto subdir = cache_.Fetch({.url = url_, .ref = "main", .subdir = "gcp/gke"});
+  EXPECT_EQ(subdir.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(subdir.status().message(), HasSubstr("gcp/gke"));
+
+  auto escape = cache_.Fetch({.url = url_, .ref = "main", .subdir = "../../etc"});
+  EXPECT_EQ(escape.status().code(), absl::StatusCode::kInvalidArgument);
+
+  auto missing = cache_.Fetch({.url = "file://" + tmp_.path() + "/nothing-here", .ref = "main"});
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(missing.status().message(), HasSubstr("nothing-here"));
+
+  auto scheme = cache_.Fetch({.url = "/plain/path"});
+  EXPECT_EQ(scheme.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ModuleCacheTest, TheTokenNeverAppearsInAnError) {
+  const std::string canary = "tok-CANARY-7f3a9";
+  // Nothing listens on port 9 of localhost: the fetch fails fast.
+  auto m = cache_.Fetch({.url = "https://user:pw@127.0.0.1:9/org/modules.git", .ref = "main", .token = canary});
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(m.status().message(), Not(HasSubstr(canary)));
+  EXPECT_THAT(m.status().message(), Not(HasSubstr("pw@"))) << "credentials in the URL are not shown";
+}
+
+TEST(IsGitUrl, TellsUrlsFromDirectories) {
+  EXPECT_TRUE(IsGitUrl("https://github.com/plantonhq/openmcf.git"));
+  EXPECT_TRUE(IsGitUrl("file:///srv/modules"));
+  EXPECT_FALSE(IsGitUrl("/opt/openmcf/modules/aws"));
+  EXPECT_FALSE(IsGitUrl("modules/aws"));
+}
+
+}  // namespace
+}  // namespace plinth::engine
