@@ -143,7 +143,9 @@ StackJobRunner::StackJobRunner(EngineSettings settings, store::StackJobStore* jo
                                store::CloudResourceStore* resources, store::ConnectionStore* connections,
                                const manifest::KindCatalog* catalog, engine::ProcessLauncher* launcher,
                                const core::SecretBox* secrets, core::Clock* clock)
-    : settings_(std::move(settings)), jobs_(jobs), resources_(resources), connections_(connections),
+    : settings_(std::move(settings)),
+      modules_((std::filesystem::path(settings_.data_dir) / "modules").string()),
+      jobs_(jobs), resources_(resources), connections_(connections),
       catalog_(catalog), launcher_(launcher), secrets_(secrets), clock_(clock) {}
 
 StackJobRunner::~StackJobRunner() {
@@ -303,7 +305,14 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
                                          " and there is no default entry (modules: in the daemon config)"));
   }
   job.engine = mod->second.engine;
-  job.module_source = mod->second.source;
+  const ModuleConfig& module = mod->second;
+  const bool git = engine::IsGitUrl(module.source);
+  job.module_source = module.source;
+  if (git) {
+    // Terraform's notation: URL//subdir?ref=REF
+    if (!module.subdir.empty()) absl::StrAppend(&job.module_source, "//", module.subdir);
+    if (!module.ref.empty()) absl::StrAppend(&job.module_source, "?ref=", module.ref);
+  }
   auto bin = settings_.binaries.find(job.engine);
   if (job.engine != "tofu" && job.engine != "terraform" && job.engine != "pulumi") {
     return finish("failed", absl::StrCat("engine ", job.engine, " is not one of tofu, terraform, pulumi"));
@@ -382,6 +391,26 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       spec.provider_config = config;
     }
     jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr}})
+        .IgnoreError();
+  }
+  // A Git module is fetched (or found in the cache) for each job, so a
+  // branch that moved is run at its new commit, recorded on the job.
+  if (git) {
+    engine::GitModuleSource source{module.source, module.ref, module.subdir, ""};
+    if (connections_ != nullptr && absl::StartsWith(module.source, "http")) {
+      auto token = connections_->Resolve(job.key.org, job.key.env, "git", module.connection);
+      if (!token.ok()) return finish("failed", absl::StrCat("module source connection: ", token.status().message()));
+      if (token->connection) {
+        auto it = token->connection->secrets.find("token");
+        if (it != token->connection->secrets.end()) source.token = it->second;
+        if (!source.token.empty()) spec.secrets.push_back(source.token);
+      }
+    }
+    auto fetched = modules_.Fetch(source);
+    if (!fetched.ok()) return finish("failed", std::string(fetched.status().message()));
+    spec.module_dir = fetched->dir;
+    job.module_revision = fetched->commit;
+    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr}})
         .IgnoreError();
   }
   spec.skip_refresh = job.options.value("skipRefresh", false);

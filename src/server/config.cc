@@ -8,6 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "absl/strings/match.h"
+#include "plinth/engine/module_cache.h"
 #include "plinth/manifest/yaml.h"
 
 namespace plinth::server {
@@ -90,12 +92,30 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
       for (const auto& [kind, m] : v.items()) {
         std::string full = "modules." + kind;
         if (!m.is_object() || !m.contains("engine") || !m["engine"].is_string() || !m.contains("source") || !m["source"].is_string()) {
-          return wrong(full, "{engine: tofu|terraform|pulumi, source: module directory}");
+          return wrong(full, "{engine: tofu|terraform|pulumi, source: module directory or Git URL}");
         }
-        for (const auto& [k, unused] : m.items()) {
-          if (k != "engine" && k != "source") return unknown(full + "." + k);
+        Config::Module module;
+        for (const auto& [k, mv] : m.items()) {
+          if (k != "engine" && k != "source" && k != "ref" && k != "subdir" && k != "connection") return unknown(full + "." + k);
+          if (!mv.is_string()) return wrong(full + "." + k, "a string");
         }
-        config.modules[kind] = {m["engine"].get<std::string>(), Resolve(dir, m["source"].get<std::string>())};
+        module.engine = m["engine"].get<std::string>();
+        module.source = m["source"].get<std::string>();
+        module.ref = m.value("ref", "");
+        module.subdir = m.value("subdir", "");
+        module.connection = m.value("connection", "");
+        if (engine::IsGitUrl(module.source)) {
+          if (absl::StartsWith(module.source, "ssh://")) {
+            return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full, ".source: ssh is not supported; use https with a git connection"));
+          }
+        } else {
+          if (!module.ref.empty() || !module.subdir.empty() || !module.connection.empty()) {
+            return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full,
+                                                           ": ref, subdir and connection apply only to a Git URL source"));
+          }
+          module.source = Resolve(dir, module.source);
+        }
+        config.modules[kind] = module;
       }
     } else if (key == "jobs") {
       if (!v.is_object()) return wrong(key, "a mapping");

@@ -57,7 +57,7 @@ absl::Status Daemon::Start() {
   launcher_ = std::make_unique<engine::PosixProcessLauncher>();
   orchestrator::EngineSettings settings;
   settings.binaries = config_.engine_binaries;
-  for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source};
+  for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source, m.ref, m.subdir, m.connection};
   settings.max_concurrent_jobs = config_.max_concurrent_jobs;
   settings.step_timeout = absl::Seconds(config_.step_timeout_seconds);
   settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);

@@ -25,11 +25,14 @@ class StackJobTest : public ::testing::Test {
     std::string sim = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";
     std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
                           << PLINTH_BIN_DIR << "/plinth-sim-pulumi}}\n"
-                          << "modules: {default: {engine: tofu, source: " << sim << "}, KubernetesSecret: {engine: pulumi, source: "
-                          << sim << "}}\n"
+                          << Modules(sim) << "\n"
                           << "jobs: {max_concurrent_jobs: 4, cancel_grace_seconds: 2}\n";
     ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
     Connect();
+  }
+
+  virtual std::string Modules(const std::string& sim) {
+    return "modules: {default: {engine: tofu, source: " + sim + "}, KubernetesSecret: {engine: pulumi, source: " + sim + "}}";
   }
 
   void Connect() {
@@ -287,6 +290,69 @@ TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
   pb::StackJob destroyed = Wait(Create("KubernetesSecret", "creds", "destroy").id());
   ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error();
   EXPECT_FALSE(Resource("KubernetesSecret", "creds").deployed());
+}
+
+}  // namespace
+}  // namespace plinth::testing
+
+namespace plinth::testing {
+namespace {
+
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  char buf[512];
+  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  EXPECT_EQ(p != nullptr ? pclose(p) : -1, 0) << command << "\n" << out;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// The module comes from a Git repository (made with the git CLI, fetched by
+// plinthd with libgit2 over file://): the job runs the branch's commit and
+// records it; a bad ref fails the job saying which.
+class GitModuleJobTest : public StackJobTest {
+ protected:
+  std::string Modules(const std::string& sim) override {
+    repo_ = dir_.path() + "/modules-repo";
+    std::filesystem::create_directories(repo_ + "/sim");
+    for (const auto& f : std::filesystem::directory_iterator(sim)) {
+      std::filesystem::copy(f.path(), repo_ + "/sim/" + f.path().filename().string());
+    }
+    Git("init -q -b main");
+    Git("add -A");
+    Git("commit -q -m sim");
+    return "modules: {default: {engine: tofu, source: 'file://" + repo_ + "', ref: main, subdir: sim},"
+           " KubernetesSecret: {engine: tofu, source: 'file://" + repo_ + "', ref: no-such-branch}}";
+  }
+  std::string Git(const std::string& args) {
+    return Shell("git -C " + repo_ + " -c user.name=t -c user.email=t@example.com " + args);
+  }
+  std::string repo_;
+};
+
+TEST_F(GitModuleJobTest, JobsRunTheBranchCommitAndRecordIt) {
+  Apply(Ns("shop"));
+  pb::StackJob job = Wait(Create("KubernetesNamespace", "shop", "update").id());
+  ASSERT_EQ(job.state(), "succeeded") << job.error();
+  EXPECT_EQ(job.module_revision(), Git("rev-parse main"));
+  EXPECT_EQ(job.module_source(), "file://" + repo_ + "//sim?ref=main");
+  EXPECT_TRUE(Resource("KubernetesNamespace", "shop").deployed());
+
+  // The branch moves: the next job runs the new commit.
+  std::ofstream(repo_ + "/sim/NOTES") << "v2\n";
+  Git("add -A");
+  Git("commit -q -m v2");
+  pb::StackJob next = Wait(Create("KubernetesNamespace", "shop", "preview").id());
+  ASSERT_EQ(next.state(), "succeeded") << next.error();
+  EXPECT_EQ(next.module_revision(), Git("rev-parse main"));
+  EXPECT_NE(next.module_revision(), job.module_revision());
+
+  Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata: {name: creds}\n"
+        "spec: {type: Opaque}\n");
+  pb::StackJob bad = Wait(Create("KubernetesSecret", "creds", "update").id());
+  EXPECT_EQ(bad.state(), "failed");
+  EXPECT_THAT(bad.error(), HasSubstr("no branch, tag or commit \"no-such-branch\""));
 }
 
 }  // namespace

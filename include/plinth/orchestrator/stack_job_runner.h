@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "plinth/core/clock.h"
 #include "plinth/core/secret_box.h"
+#include "plinth/engine/module_cache.h"
 #include "plinth/engine/process.h"
 #include "plinth/engine/stack_job.h"
 #include "plinth/manifest/kind_catalog.h"
@@ -35,7 +36,8 @@ namespace plinth::orchestrator {
 
 struct ModuleConfig {
   std::string engine;  // tofu, terraform or pulumi
-  std::string source;  // a local module directory
+  std::string source;  // a local module directory, or a Git URL
+  std::string ref, subdir, connection;  // Git sources only
 };
 
 struct EngineSettings {
@@ -79,6 +81,7 @@ class StackJobRunner {
   bool NextJob(std::string* job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EngineSettings settings_;
+  engine::ModuleCache modules_;  // <data_dir>/modules
   store::StackJobStore* const jobs_;
   store::CloudResourceStore* const resources_;
   store::ConnectionStore* const connections_;

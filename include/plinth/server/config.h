@@ -11,6 +11,8 @@
 //   modules:
 //     default: {engine: tofu, source: /opt/openmcf/modules/default}
 //     AwsVpc: {engine: tofu, source: /opt/openmcf/modules/aws/awsvpc/tf}
+//     GcpGkeCluster: {engine: tofu, source: https://github.com/acme/modules.git,
+//                     ref: v1.4.0, subdir: gcp/gkecluster/tf, connection: github}
 //   jobs: {max_concurrent_jobs: 4, step_timeout_seconds: 7200, cancel_grace_seconds: 30,
 //          max_log_bytes: 67108864}
 //
@@ -41,9 +43,14 @@ struct Config {
   // Stack jobs: engine binaries (a path, or a name looked up on PATH) ...
   std::map<std::string, std::string> engine_binaries;  // tofu, terraform, pulumi
   // ... modules per kind ("default" for the rest): engine and module dir ...
+  // A source that is a file://, https:// or http:// URL is a Git repository:
+  // `ref` (branch, tag or commit; default the remote's HEAD) and `subdir`
+  // choose the module in it, and `connection` names the Git token connection
+  // for https (default: the org's or env's default git connection).
   struct Module {
     std::string engine;
     std::string source;
+    std::string ref, subdir, connection;
   };
   std::map<std::string, Module> modules;
   // ... and limits.

@@ -50,6 +50,30 @@ TEST(ConfigTest, UnknownKeysAndWrongTypesNameTheSetting) {
   EXPECT_EQ(LoadConfigFile("/nonexistent.yaml", Config{}).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ConfigTest, ModulesAreLocalDirectoriesOrGitRepositories) {
+  testing::TempDir dir;
+  auto c = LoadConfigFile(Write(dir.path(), R"(
+modules:
+  default: {engine: tofu, source: modules/default}
+  AwsVpc: {engine: tofu, source: "https://git.example.com/acme/modules.git", ref: v1.4.0, subdir: aws/vpc, connection: gitea}
+)"), Config{});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->modules.at("default").source, dir.path() + "/modules/default");
+  const Config::Module& vpc = c->modules.at("AwsVpc");
+  EXPECT_EQ(vpc.source, "https://git.example.com/acme/modules.git") << "a URL is not a relative path";
+  EXPECT_EQ(vpc.ref, "v1.4.0");
+  EXPECT_EQ(vpc.subdir, "aws/vpc");
+  EXPECT_EQ(vpc.connection, "gitea");
+
+  auto local_ref = LoadConfigFile(Write(dir.path(), "modules: {default: {engine: tofu, source: m, ref: main}}\n"), Config{});
+  EXPECT_EQ(local_ref.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(local_ref.status().message(), HasSubstr("modules.default: ref, subdir and connection apply only to a Git URL"));
+  auto ssh = LoadConfigFile(Write(dir.path(), "modules: {default: {engine: tofu, source: 'ssh://git@host/m.git'}}\n"), Config{});
+  EXPECT_THAT(ssh.status().message(), HasSubstr("modules.default.source: ssh is not supported"));
+  auto typo = LoadConfigFile(Write(dir.path(), "modules: {default: {engine: tofu, source: m, revision: x}}\n"), Config{});
+  EXPECT_THAT(typo.status().message(), HasSubstr("modules.default.revision: unknown setting"));
+}
+
 TEST(ConfigTest, ValidationRejectsOutOfDomainValues) {
   Config c;
   c.log_level = "loud";
