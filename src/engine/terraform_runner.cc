@@ -40,7 +40,7 @@ class Step {
     ps.timeout = spec_.step_timeout;
     ps.kill_grace = spec_.kill_grace;
     listener_->OnLine(JobListener::Stream::kSystem, name,
-                      absl::StrCat("$ ", spec_.engine, " ", absl::StrJoin(args, " ")));
+                      redactor_.Redact(absl::StrCat("$ ", spec_.engine, " ", absl::StrJoin(args, " "))));
     StepRecord record{name, -1, absl::Now(), {}};
     auto on_line = [&](const OutputLine& line) {
       std::string text = redactor_.Redact(line.text);
@@ -140,6 +140,9 @@ absl::Status PrepareWorkspace(const JobSpec& spec) {
   fs::create_directories(spec.state_dir, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create state dir ", spec.state_dir, ": ", ec.message()));
   json backend = {{"terraform", {{"backend", {{"local", {{"path", (fs::path(spec.state_dir) / "terraform.tfstate").string()}}}}}}}};
+  // A remote backend is an empty block; its settings go to init as
+  // -backend-config, so they are never written into the module.
+  if (!spec.backend_type.empty()) backend = {{"terraform", {{"backend", {{spec.backend_type, json::object()}}}}}};
   absl::Status s = WriteFile(fs::path(spec.workspace_dir) / "backend.tf.json", backend.dump(2) + "\n");
   if (!s.ok()) return s;
   for (const auto& [name, content] : spec.files) {
@@ -201,7 +204,9 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
                                            why.empty() ? "" : absl::StrCat(" (", why, ")")));
   };
 
-  absl::Status s = check(step.Run("init", {"init", "-input=false", "-no-color"}, false), "init", {0});
+  std::vector<std::string> init_args = {"init", "-input=false", "-no-color"};
+  for (const auto& [k, v] : spec.backend_config) init_args.push_back(absl::StrCat("-backend-config=", k, "=", v));
+  absl::Status s = check(step.Run("init", init_args, false), "init", {0});
   if (!s.ok()) return fail(s);
   if (spec.operation == Operation::kInit) {
     out.state = JobOutcome::State::kSucceeded;

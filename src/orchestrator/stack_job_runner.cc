@@ -413,6 +413,30 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr}})
         .IgnoreError();
   }
+  // Remote state: the env's backend, else the default one, else local.
+  auto backend = settings_.backends.find(job.key.env);
+  if (backend == settings_.backends.end()) backend = settings_.backends.find("default");
+  if (backend != settings_.backends.end() && job.engine != "pulumi") {
+    spec.backend_type = backend->second.type;
+    spec.backend_config = backend->second.config;
+    // Backend credentials (an azurerm access_key, an s3 secret_key ...) go
+    // to init as arguments: keep them out of the logged command line.
+    for (const auto& [k, v] : spec.backend_config) {
+      if (k != "key" && (absl::StrContains(k, "key") || absl::StrContains(k, "secret") || absl::StrContains(k, "token") ||
+                         absl::StrContains(k, "password") || absl::StrContains(k, "credentials"))) {
+        spec.secrets.push_back(v);
+      }
+    }
+    const std::string setting = spec.backend_type == "gcs" ? "prefix" : "key";
+    std::string path = absl::StrCat(job.key.org, "/", job.key.env, "/", job.key.kind, "/", job.key.name);
+    if (spec.backend_type != "gcs") absl::StrAppend(&path, ".tfstate");
+    std::string prefix = spec.backend_config[setting];
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    spec.backend_config[setting] = prefix.empty() ? path : absl::StrCat(prefix, "/", path);
+    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "",
+                                  absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr}})
+        .IgnoreError();
+  }
   spec.skip_refresh = job.options.value("skipRefresh", false);
   spec.step_timeout = settings_.step_timeout;
   spec.kill_grace = settings_.kill_grace;

@@ -117,6 +117,25 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         }
         config.modules[kind] = module;
       }
+    } else if (key == "backends") {
+      if (!v.is_object()) return wrong(key, "a mapping of env (or default) to {type, config}");
+      for (const auto& [env, b] : v.items()) {
+        std::string full = "backends." + env;
+        if (!b.is_object() || !b.contains("type") || !b["type"].is_string()) return wrong(full, "{type: s3|gcs|azurerm, config: {...}}");
+        Config::Backend backend;
+        backend.type = b["type"].get<std::string>();
+        for (const auto& [k, bv] : b.items()) {
+          if (k == "type") continue;
+          if (k != "config") return unknown(full + "." + k);
+          if (!bv.is_object()) return wrong(full + ".config", "a mapping of backend setting to value");
+          for (const auto& [ck, cv] : bv.items()) {
+            if (cv.is_string()) backend.config[ck] = cv.get<std::string>();
+            else if (cv.is_number() || cv.is_boolean()) backend.config[ck] = cv.dump();
+            else return wrong(full + ".config." + ck, "a string, number or boolean");
+          }
+        }
+        config.backends[env] = backend;
+      }
     } else if (key == "jobs") {
       if (!v.is_object()) return wrong(key, "a mapping");
       for (const auto& [k, jv] : v.items()) {
@@ -161,6 +180,17 @@ absl::Status ValidateConfig(const Config& c) {
   for (const auto& [kind, m] : c.modules) {
     if (m.engine != "tofu" && m.engine != "terraform" && m.engine != "pulumi") {
       return absl::InvalidArgumentError(absl::StrCat("modules.", kind, ".engine: \"", m.engine, "\" is not tofu, terraform or pulumi"));
+    }
+  }
+  for (const auto& [env, b] : c.backends) {
+    std::vector<std::string> required;
+    if (b.type == "s3" || b.type == "gcs") required = {"bucket"};
+    else if (b.type == "azurerm") required = {"storage_account_name", "container_name"};
+    else return absl::InvalidArgumentError(absl::StrCat("backends.", env, ".type: \"", b.type, "\" is not s3, gcs or azurerm"));
+    for (const auto& r : required) {
+      if (b.config.count(r) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("backends.", env, ".config.", r, ": required for the ", b.type, " backend"));
+      }
     }
   }
   return absl::OkStatus();

@@ -58,6 +58,7 @@ absl::Status Daemon::Start() {
   orchestrator::EngineSettings settings;
   settings.binaries = config_.engine_binaries;
   for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source, m.ref, m.subdir, m.connection};
+  for (const auto& [env, b] : config_.backends) settings.backends[env] = {b.type, b.config};
   settings.max_concurrent_jobs = config_.max_concurrent_jobs;
   settings.step_timeout = absl::Seconds(config_.step_timeout_seconds);
   settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);

@@ -10,6 +10,12 @@
 // with {name}, {kind}, {env}, {org} and {spec.<field>} filled in; the kind
 // comes from $PLINTH_KIND, which plinth sets for every step.
 //
+// A remote backend (s3, gcs, azurerm: an empty block in backend.tf.json with
+// `init -backend-config=k=v`) is simulated in a local directory: the bucket
+// (s3, gcs) or storage_account_name (azurerm) must be an absolute path, and
+// the state lives at <bucket>/<key> (or <bucket>/<prefix>/default.tfstate).
+// Like the real engine, init saves the backend settings in $TF_DATA_DIR.
+//
 // Faults, asked for through metadata.annotations (module variables):
 //   sim.plinth.dev/fail-at: init|plan|apply|output   exit 1 with an error diagnostic
 //   sim.plinth.dev/sleep-seconds: N                   sleep before plan and apply
@@ -100,6 +106,15 @@ Module Load() {
   if (backend.is_object()) {
     auto local = backend["terraform"]["backend"]["local"];
     if (local.is_object() && local.contains("path")) m.state_path = local["path"].get<std::string>();
+  }
+  const char* data_dir = std::getenv("TF_DATA_DIR");
+  json remote = ReadJson(fs::path(data_dir ? data_dir : ".terraform") / "sim-backend.json");
+  if (remote.is_object() && remote.contains("type")) {
+    json c = remote["config"];
+    std::string type = remote["type"];
+    std::string root = c.value(type == "azurerm" ? "storage_account_name" : "bucket", "");
+    fs::path key = type == "gcs" ? fs::path(c.value("prefix", "")) / "default.tfstate" : fs::path(c.value("key", ""));
+    m.state_path = fs::path(root) / key;
   }
   json map = ReadJson("plinth-sim.json");
   if (map.is_object()) m.outputs_map = map;
@@ -319,7 +334,34 @@ int main(int argc, char** argv) {
   if (cmd == "init") {
     Module m = Load();
     Faults(m, "init");
-    if (const char* dir = std::getenv("TF_DATA_DIR")) fs::create_directories(dir);
+    const char* data_dir = std::getenv("TF_DATA_DIR");
+    fs::path dd = data_dir ? data_dir : ".terraform";
+    fs::create_directories(dd);
+    // The backend: local (its path in backend.tf.json) or remote, configured
+    // by -backend-config, remembered for the later steps.
+    json backend = ReadJson("backend.tf.json");
+    json remote = json::object();
+    if (backend.is_object() && backend["terraform"]["backend"].is_object()) {
+      for (const auto& [type, unused] : backend["terraform"]["backend"].items()) {
+        if (type == "local") continue;
+        json config = json::object();
+        for (const auto& a : args) {
+          if (a.rfind("-backend-config=", 0) != 0) continue;
+          std::string kv = a.substr(16);
+          size_t eq = kv.find('=');
+          if (eq != std::string::npos) config[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        std::string root = config.value(type == "azurerm" ? "storage_account_name" : "bucket", "");
+        if (root.empty() || root[0] != '/') {
+          std::cerr << "Error: plinth-sim-tofu simulates the " << type
+                    << " backend in a local directory; its bucket (storage_account_name for azurerm) must be an absolute path\n";
+          return 1;
+        }
+        remote = {{"type", type}, {"config", config}};
+        std::cout << "\nSuccessfully configured the backend \"" << type << "\"! (simulated in " << root << ")\n";
+      }
+    }
+    std::ofstream(dd / "sim-backend.json") << remote.dump() << "\n";
     std::cout << "\nInitializing the backend...\n\nOpenTofu has been successfully initialized! (simulated)\n";
     return 0;
   }

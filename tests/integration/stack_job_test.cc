@@ -292,6 +292,46 @@ TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
   EXPECT_FALSE(Resource("KubernetesSecret", "creds").deployed());
 }
 
+// Terraform state in a remote backend per env. The simulated engine keeps an
+// s3 "bucket" in a local directory, so the test sees where the state went.
+class RemoteBackendJobTest : public StackJobTest {
+ protected:
+  std::string Modules(const std::string& sim) override {
+    bucket_ = dir_.path() + "/bucket";
+    return StackJobTest::Modules(sim) + "\nbackends: {dev: {type: s3, config: {bucket: '" + bucket_ +
+           "', region: us-east-1, key: team-a/, secret_key: backend-CANARY-51d2}}}";
+  }
+  std::string bucket_;
+};
+
+TEST_F(RemoteBackendJobTest, StateGoesToTheEnvsBackendUnderAPerResourceKey) {
+  Apply(Ns("shop"));
+  pb::StackJob job = Wait(Create("KubernetesNamespace", "shop", "update").id());
+  ASSERT_EQ(job.state(), "succeeded") << job.error();
+  std::string state = bucket_ + "/team-a/acme/dev/KubernetesNamespace/shop.tfstate";
+  ASSERT_TRUE(std::filesystem::exists(state)) << state;
+  std::ifstream in(state);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("shop"));
+  // Nothing in the local state directory.
+  CommandResult local = RunCommand({"/bin/sh", "-c", "find " + daemon_.data_dir() + "/state -name terraform.tfstate"});
+  EXPECT_EQ(local.out, "");
+
+  CommandResult logs = daemon_.Cli({"job", "logs", job.id()});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("state: s3 backend, key team-a/acme/dev/KubernetesNamespace/shop.tfstate"));
+  EXPECT_THAT(logs.out, HasSubstr("-backend-config=bucket=" + bucket_));
+  EXPECT_THAT(logs.out, ::testing::Not(HasSubstr("backend-CANARY-51d2")));
+
+  // A second run reads the same state: no changes; a destroy empties it.
+  pb::StackJob again = Wait(Create("KubernetesNamespace", "shop", "update").id());
+  ASSERT_EQ(again.state(), "succeeded") << again.error();
+  EXPECT_EQ(again.summary().add() + again.summary().change(), 0);
+  pb::StackJob destroyed = Wait(Create("KubernetesNamespace", "shop", "destroy").id());
+  ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error();
+  EXPECT_EQ(destroyed.summary().remove(), 1);
+}
+
 }  // namespace
 }  // namespace plinth::testing
 

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,11 @@ struct JobSpec {
   std::string workspace_dir;  // created for this job; must not exist yet
   std::string state_dir;      // per resource: terraform.tfstate and TF_DATA_DIR live here
   std::string plugin_cache_dir;
+  // Terraform/OpenTofu state: empty = local, under state_dir; else "s3",
+  // "gcs" or "azurerm" with its settings passed as -backend-config (the
+  // per-resource key or prefix already in them).
+  std::string backend_type;
+  std::map<std::string, std::string> backend_config;
   // The whole child environment besides what the runner adds (TF_*, PLINTH_*):
   // the daemon's allowlisted variables plus the connection's.
   std::vector<std::string> env;

@@ -40,9 +40,17 @@ struct ModuleConfig {
   std::string ref, subdir, connection;  // Git sources only
 };
 
+// Terraform/OpenTofu remote state for one env. Each resource's state is at
+// <key or prefix setting>/<org>/<env>/<kind>/<name>.
+struct BackendConfig {
+  std::string type;  // s3, gcs or azurerm
+  std::map<std::string, std::string> config;
+};
+
 struct EngineSettings {
   std::map<std::string, std::string> binaries;  // engine -> binary (path or name on PATH)
   std::map<std::string, ModuleConfig> modules;  // kind, or "default"
+  std::map<std::string, BackendConfig> backends;  // env, or "default"; none = local
   int max_concurrent_jobs = 4;
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);

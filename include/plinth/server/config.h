@@ -13,6 +13,8 @@
 //     AwsVpc: {engine: tofu, source: /opt/openmcf/modules/aws/awsvpc/tf}
 //     GcpGkeCluster: {engine: tofu, source: https://github.com/acme/modules.git,
 //                     ref: v1.4.0, subdir: gcp/gkecluster/tf, connection: github}
+//   backends:   # Terraform/OpenTofu state per env (default: local files)
+//     prod: {type: s3, config: {bucket: acme-tfstate, region: us-east-1}}
 //   jobs: {max_concurrent_jobs: 4, step_timeout_seconds: 7200, cancel_grace_seconds: 30,
 //          max_log_bytes: 67108864}
 //
@@ -53,6 +55,12 @@ struct Config {
     std::string ref, subdir, connection;
   };
   std::map<std::string, Module> modules;
+  // ... remote state backends per env ("default" for the rest) ...
+  struct Backend {
+    std::string type;  // s3, gcs or azurerm
+    std::map<std::string, std::string> config;
+  };
+  std::map<std::string, Backend> backends;
   // ... and limits.
   int max_concurrent_jobs = 4;
   int step_timeout_seconds = 7200;

@@ -74,6 +74,29 @@ modules:
   EXPECT_THAT(typo.status().message(), HasSubstr("modules.default.revision: unknown setting"));
 }
 
+TEST(ConfigTest, BackendsPerEnvAreCheckedForTheirRequiredSettings) {
+  testing::TempDir dir;
+  auto c = LoadConfigFile(Write(dir.path(), R"(
+backends:
+  prod: {type: s3, config: {bucket: acme-tf, region: us-east-1, encrypt: true}}
+  default: {type: gcs, config: {bucket: acme-tf-gcs}}
+)"), Config{});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->backends.at("prod").type, "s3");
+  EXPECT_EQ(c->backends.at("prod").config.at("encrypt"), "true");
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+
+  Config bad;
+  bad.backends["prod"] = {"s3", {{"region", "us-east-1"}}};
+  EXPECT_THAT(ValidateConfig(bad).message(), HasSubstr("backends.prod.config.bucket: required for the s3 backend"));
+  bad.backends["prod"] = {"consul", {}};
+  EXPECT_THAT(ValidateConfig(bad).message(), HasSubstr("backends.prod.type: \"consul\" is not s3, gcs or azurerm"));
+  bad.backends["prod"] = {"azurerm", {{"storage_account_name", "acme"}}};
+  EXPECT_THAT(ValidateConfig(bad).message(), HasSubstr("container_name"));
+  auto nested = LoadConfigFile(Write(dir.path(), "backends: {prod: {type: s3, config: {bucket: {x: 1}}}}\n"), Config{});
+  EXPECT_THAT(nested.status().message(), HasSubstr("backends.prod.config.bucket"));
+}
+
 TEST(ConfigTest, ValidationRejectsOutOfDomainValues) {
   Config c;
   c.log_level = "loud";
