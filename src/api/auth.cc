@@ -44,9 +44,19 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(const std
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
     std::vector<absl::string_view> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (parts.size() != 2) {
+    if (parts.size() != 2 && parts.size() != 3) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "auth token file ", origin, ": line ", line_no, ": expected \"<token> <actor-name>\""));
+          "auth token file ", origin, ": line ", line_no, ": expected \"<token> <actor-name> [permission,...]\""));
+    }
+    if (parts.size() == 3) {
+      for (absl::string_view p : absl::StrSplit(parts[2], ',', absl::SkipEmpty())) {
+        if (p != kRevealSensitivePermission) {
+          return absl::InvalidArgumentError(absl::StrCat("auth token file ", origin, ": line ", line_no,
+                                                         ": unknown permission \"", p, "\" (known: ",
+                                                         kRevealSensitivePermission, ")"));
+        }
+        auth->permissions_[std::string(parts[1])].insert(std::string(p));
+      }
     }
     if (parts[0].size() < 16) {
       return absl::InvalidArgumentError(absl::StrCat("auth token file ", origin, ": line ", line_no,
@@ -59,6 +69,12 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(const std
         absl::StrCat("auth token file ", origin, ": holds no token"));
   }
   return auth;
+}
+
+bool Authenticator::Allows(const std::string& actor, absl::string_view permission) const {
+  if (!enabled_) return true;
+  auto it = permissions_.find(actor);
+  return it != permissions_.end() && it->second.count(std::string(permission)) > 0;
 }
 
 absl::StatusOr<std::string> Authenticator::Authenticate(

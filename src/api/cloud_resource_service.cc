@@ -105,12 +105,32 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::CreateCloudResource(
 grpc::ServerUnaryReactor* CloudResourceServiceImpl::GetCloudResource(
     grpc::CallbackServerContext* ctx, const pb::GetCloudResourceRequest* req,
     pb::CloudResource* resp) {
-  return RunUnary(ctx, env_, "GetCloudResource", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetCloudResource", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
+    if (req->reveal_sensitive_outputs() && !env_.auth->Allows(actor, kRevealSensitivePermission)) {
+      return absl::PermissionDeniedError(absl::StrCat("reveal_sensitive_outputs: ", actor, " lacks the ",
+                                                      kRevealSensitivePermission, " permission (auth token file)"));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel, /*parse_manifest=*/false));
+    if (req->reveal_sensitive_outputs()) PLINTH_RETURN_IF_ERROR(RevealSensitive(actor, &record));
     api::ToProto(record, resp);
     return absl::OkStatus();
   });
+}
+
+absl::Status CloudResourceServiceImpl::RevealSensitive(const std::string& actor, store::CloudResourceRecord* record) const {
+  if (options_.jobs == nullptr || options_.secrets == nullptr) {
+    return absl::FailedPreconditionError("reveal_sensitive_outputs: this server keeps no sensitive outputs");
+  }
+  PLINTH_ASSIGN_OR_RETURN(std::string sealed, options_.jobs->SealedOutputs(record->id));
+  if (sealed.empty()) return absl::OkStatus();
+  PLINTH_ASSIGN_OR_RETURN(std::string plain, options_.secrets->Open(sealed));
+  nlohmann::json values = nlohmann::json::parse(plain, nullptr, false);
+  if (!values.is_object()) return absl::InternalError("the sealed outputs are not a JSON object");
+  if (!record->outputs.is_object()) record->outputs = nlohmann::json::object();
+  for (const auto& [name, value] : values.items()) record->outputs[name] = value;
+  core::Logger("audit")->info("{} revealed the sensitive outputs of {}", actor, record->key.ToString());
+  return absl::OkStatus();
 }
 
 grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResources(

@@ -181,9 +181,10 @@ int ListResources(const Client& client, const ClientOptions& opts, const ListArg
 }
 
 int GetResource(const Client& client, const ClientOptions& opts, const std::string& ref,
-                const std::string& output) {
+                const std::string& output, bool show_sensitive) {
   if (output != "yaml" && output != "json") return Usage("-o: use yaml or json");
   pb::GetCloudResourceRequest req;
+  req.set_reveal_sensitive_outputs(show_sensitive);
   if (!SetSelector(ref, &req)) return Usage(absl::StrCat("\"", ref, "\": expected ORG/ENV/KIND/NAME or an id"));
   auto stub = pb::CloudResourceService::NewStub(client.channel());
   pb::CloudResource resp;

@@ -22,7 +22,7 @@ struct ListArgs {
 int ListResources(const Client& client, const ClientOptions& opts, const ListArgs& args);
 
 int GetResource(const Client& client, const ClientOptions& opts, const std::string& ref,
-                const std::string& output);
+                const std::string& output, bool show_sensitive);
 int DeleteResource(const Client& client, const ClientOptions& opts, const std::string& ref,
                    long long version);
 int History(const Client& client, const ClientOptions& opts, const std::string& ref,

@@ -45,7 +45,10 @@ int main(int argc, char** argv) {
   auto* one_cmd = get_cmd->add_subcommand("cloud-resource", "show one cloud resource");
   one_cmd->add_option("ref", ref, "ORG/ENV/KIND/NAME or id")->required();
   one_cmd->add_option("-o,--output", output, "yaml (the manifest) or json (the whole record)");
-  one_cmd->callback(run([&](const Client& c) { return GetResource(c, opts, ref, output); }));
+  bool show_sensitive = false;
+  one_cmd->add_flag("--show-sensitive", show_sensitive,
+                    "show sensitive outputs in the clear (needs the reveal-sensitive permission)");
+  one_cmd->callback(run([&](const Client& c) { return GetResource(c, opts, ref, output, show_sensitive); }));
 
   auto* delete_cmd = app.add_subcommand("delete", "delete records (never infrastructure)");
   delete_cmd->require_subcommand(1);

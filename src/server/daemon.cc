@@ -78,7 +78,7 @@ absl::Status Daemon::Start() {
   api::CallEnv env{auth_.get(), workers_.get()};
   cloud_resource_service_ = std::make_unique<api::CloudResourceServiceImpl>(
       env, catalog_.get(), resources_.get(),
-      api::CloudResourceServiceOptions{config_.max_manifest_bytes});
+      api::CloudResourceServiceOptions{config_.max_manifest_bytes, jobs_.get(), secret_box_.get()});
   kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
   infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get());
   stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get(),

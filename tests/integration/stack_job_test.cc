@@ -35,6 +35,8 @@ class StackJobTest : public ::testing::Test {
     return "modules: {default: {engine: tofu, source: " + sim + "}, KubernetesSecret: {engine: pulumi, source: " + sim + "}}";
   }
 
+  std::unique_ptr<grpc::ClientContext> Ctx() const { return DaemonProcess::Context(token_); }
+
   void Connect() {
     jobs_ = pb::StackJobService::NewStub(daemon_.Channel());
     resources_ = pb::CloudResourceService::NewStub(daemon_.Channel());
@@ -46,7 +48,7 @@ class StackJobTest : public ::testing::Test {
     req.set_org("acme");
     req.set_env("dev");
     pb::ApplyCloudResourcesResponse resp;
-    grpc::Status s = resources_->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp);
+    grpc::Status s = resources_->ApplyCloudResources(Ctx().get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -69,7 +71,7 @@ class StackJobTest : public ::testing::Test {
     key->set_name(name);
     req.set_operation(op);
     pb::StackJob job;
-    grpc::Status s = jobs_->CreateStackJob(DaemonProcess::Context().get(), req, &job);
+    grpc::Status s = jobs_->CreateStackJob(Ctx().get(), req, &job);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return job;
   }
@@ -79,7 +81,7 @@ class StackJobTest : public ::testing::Test {
       pb::GetStackJobRequest req;
       req.set_id(id);
       pb::StackJob job;
-      grpc::Status s = jobs_->GetStackJob(DaemonProcess::Context().get(), req, &job);
+      grpc::Status s = jobs_->GetStackJob(Ctx().get(), req, &job);
       EXPECT_TRUE(s.ok()) << s.error_message();
       if (job.state() != "queued" && job.state() != "running") return job;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -96,11 +98,12 @@ class StackJobTest : public ::testing::Test {
     key->set_kind(kind);
     key->set_name(name);
     pb::CloudResource r;
-    EXPECT_TRUE(resources_->GetCloudResource(DaemonProcess::Context().get(), req, &r).ok());
+    EXPECT_TRUE(resources_->GetCloudResource(Ctx().get(), req, &r).ok());
     return r;
   }
 
   TempDir dir_;
+  std::string token_;  // sent by the helpers when auth is on
   DaemonProcess daemon_;
   std::unique_ptr<pb::StackJobService::Stub> jobs_;
   std::unique_ptr<pb::CloudResourceService::Stub> resources_;
@@ -393,6 +396,56 @@ TEST_F(GitModuleJobTest, JobsRunTheBranchCommitAndRecordIt) {
   pb::StackJob bad = Wait(Create("KubernetesSecret", "creds", "update").id());
   EXPECT_EQ(bad.state(), "failed");
   EXPECT_THAT(bad.error(), HasSubstr("no branch, tag or commit \"no-such-branch\""));
+}
+
+// Sensitive outputs are stored sealed and shown as <sensitive>; only an
+// actor with the reveal-sensitive permission sees them in the clear.
+class SensitiveOutputTest : public StackJobTest {
+ protected:
+  std::string Modules(const std::string& sim) override {
+    std::ofstream(dir_.path() + "/tokens") << "token-for-alice-000001 alice reveal-sensitive\n"
+                                           << "token-for-bob-00000001 bob\n";
+    token_ = "token-for-alice-000001";
+    return StackJobTest::Modules(sim) + "\nauth_token_file: " + dir_.path() + "/tokens";
+  }
+  grpc::Status Get(const std::string& token, bool reveal, pb::CloudResource* out) {
+    pb::GetCloudResourceRequest req;
+    auto* key = req.mutable_key();
+    key->set_org("acme");
+    key->set_env("dev");
+    key->set_kind("KubernetesNamespace");
+    key->set_name("vault");
+    req.set_reveal_sensitive_outputs(reveal);
+    return resources_->GetCloudResource(DaemonProcess::Context(token).get(), req, out);
+  }
+};
+
+TEST_F(SensitiveOutputTest, OnlyAnActorWithThePermissionSeesThemInTheClear) {
+  Apply(Ns("vault", "{sim.plinth.dev/sensitive-output: namespace}"));
+  pb::StackJob job = Wait(Create("KubernetesNamespace", "vault", "update").id());
+  ASSERT_EQ(job.state(), "succeeded") << job.error();
+
+  pb::CloudResource hidden;
+  ASSERT_TRUE(Get("token-for-bob-00000001", false, &hidden).ok());
+  EXPECT_EQ(hidden.outputs().fields().at("namespace").string_value(), "<sensitive>");
+
+  pb::CloudResource denied;
+  grpc::Status s = Get("token-for-bob-00000001", true, &denied);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("bob lacks the reveal-sensitive permission"));
+
+  pb::CloudResource shown;
+  ASSERT_TRUE(Get("token-for-alice-000001", true, &shown).ok());
+  EXPECT_EQ(shown.outputs().fields().at("namespace").string_value(), "vault");
+
+  CommandResult cli = daemon_.Cli({"--token", "token-for-alice-000001", "get", "cloud-resource",
+                                   "acme/dev/KubernetesNamespace/vault", "--show-sensitive", "-o", "json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_THAT(cli.out, HasSubstr("\"namespace\": \"vault\""));
+  CommandResult bob = daemon_.Cli({"--token", "token-for-bob-00000001", "get", "cloud-resource",
+                                   "acme/dev/KubernetesNamespace/vault", "--show-sensitive"});
+  EXPECT_NE(bob.exit_code, 0);
+  EXPECT_THAT(bob.err, HasSubstr("reveal-sensitive"));
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 // Bearer-token authentication for every RPC but health.
 //
-// With a token file (lines "token actor-name", '#' comments), a call must
-// carry "authorization: Bearer <token>"; the actor name is what audit
-// records. Without one, every call is the actor "anonymous".
+// With a token file (lines "token actor-name [permission,...]", '#'
+// comments), a call must carry "authorization: Bearer <token>"; the actor
+// name is what audit records. Without one, every call is the actor
+// "anonymous", who may do everything (a single-user daemon).
+//
+// Permissions beyond the default (everything but what is listed here):
+//   reveal-sensitive   read sensitive outputs in the clear
 //
 //   auto auth = Authenticator::FromFile("/etc/plinth/tokens");
 //   absl::StatusOr<std::string> actor = (*auth)->Authenticate(ctx->client_metadata());
@@ -13,14 +17,18 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace plinth::api {
+
+inline constexpr absl::string_view kRevealSensitivePermission = "reveal-sensitive";
 
 class Authenticator {
  public:
@@ -34,6 +42,9 @@ class Authenticator {
 
   bool enabled() const { return enabled_; }
 
+  // Whether `actor` holds `permission`; always true without a token file.
+  bool Allows(const std::string& actor, absl::string_view permission) const;
+
   // The actor, or UNAUTHENTICATED with a message that never echoes a token.
   absl::StatusOr<std::string> Authenticate(
       const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
@@ -41,6 +52,7 @@ class Authenticator {
  private:
   bool enabled_ = false;
   std::vector<std::pair<std::string, std::string>> tokens_;  // token, actor
+  std::map<std::string, std::set<std::string>> permissions_;  // actor -> permissions
 };
 
 }  // namespace plinth::api

@@ -7,13 +7,19 @@
 #include "plinth/api/arena_allocator.h"
 #include "plinth/api/call.h"
 #include "plinth/manifest/kind_catalog.h"
+#include "plinth/core/secret_box.h"
 #include "plinth/store/cloud_resource_store.h"
+#include "plinth/store/stack_job_store.h"
 #include "plinth/v1/cloud_resource.grpc.pb.h"
 
 namespace plinth::api {
 
 struct CloudResourceServiceOptions {
   size_t max_manifest_bytes = manifest::kDefaultMaxManifestBytes;
+  // Where sensitive outputs are kept sealed; without them, revealing them
+  // is FAILED_PRECONDITION.
+  const store::StackJobStore* jobs = nullptr;
+  const core::SecretBox* secrets = nullptr;
 };
 
 class CloudResourceServiceImpl final : public plinth::v1::CloudResourceService::CallbackService {
@@ -52,6 +58,9 @@ class CloudResourceServiceImpl final : public plinth::v1::CloudResourceService::
   // Parses exactly one manifest for Create/Update.
   absl::StatusOr<manifest::Manifest> ParseOne(const std::string& text, const std::string& org,
                                               const std::string& env) const;
+
+  // Replaces "<sensitive>" outputs with their values, opened from the seal.
+  absl::Status RevealSensitive(const std::string& actor, store::CloudResourceRecord* record) const;
 
   const CallEnv env_;
   const manifest::KindCatalog* const catalog_;

@@ -33,6 +33,19 @@ TEST(AuthTest, TokensMapToActors) {
   }
 }
 
+TEST(AuthTest, PermissionsBelongToActors) {
+  auto auth = Authenticator::FromText("aaaaaaaaaaaaaaaa alice reveal-sensitive\nbbbbbbbbbbbbbbbb bob\n", "tokens");
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_TRUE((*auth)->Allows("alice", kRevealSensitivePermission));
+  EXPECT_FALSE((*auth)->Allows("bob", kRevealSensitivePermission));
+  EXPECT_FALSE((*auth)->Allows("mallory", kRevealSensitivePermission));
+  EXPECT_TRUE(Authenticator::Anonymous()->Allows("anonymous", kRevealSensitivePermission));
+
+  auto unknown = Authenticator::FromText("aaaaaaaaaaaaaaaa alice reveal-everything\n", "tokens");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.status().message(), ::testing::HasSubstr("line 1: unknown permission \"reveal-everything\""));
+}
+
 TEST(AuthTest, MalformedFilesAreRejected) {
   EXPECT_EQ(Authenticator::FromText("only-one-field-here-long\n", "f").status().code(),
             absl::StatusCode::kInvalidArgument);
