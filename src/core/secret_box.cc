@@ -43,6 +43,16 @@ absl::StatusOr<std::unique_ptr<SecretBox>> SecretBox::FromKeyFile(const std::str
 
 SecretBox::~SecretBox() { sodium_memzero(key_, sizeof(key_)); }
 
+std::string SecretBox::Derive(absl::string_view purpose) const {
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(), key_,
+                     sizeof key_);
+  char hex[sizeof out * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  sodium_memzero(out, sizeof out);
+  return hex;
+}
+
 std::string SecretBox::Seal(absl::string_view plaintext) const {
   std::string out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plaintext.size(), '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());

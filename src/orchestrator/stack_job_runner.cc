@@ -437,6 +437,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
                                   absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr}})
         .IgnoreError();
   }
+  spec.pulumi_passphrase = settings_.pulumi_passphrase;
+  if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
   spec.skip_refresh = job.options.value("skipRefresh", false);
   spec.step_timeout = settings_.step_timeout;
   spec.kill_grace = settings_.kill_grace;

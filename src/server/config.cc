@@ -80,8 +80,13 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
           return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full, ": unknown engine (tofu, terraform or pulumi)"));
         }
         if (!e.is_object() || !e.contains("binary") || !e["binary"].is_string()) return wrong(full, "{binary: path-or-name}");
-        for (const auto& [k, unused] : e.items()) {
-          if (k != "binary") return unknown(full + "." + k);
+        for (const auto& [k, ev] : e.items()) {
+          if (k == "passphrase_file" && engine == "pulumi") {
+            if (!ev.is_string()) return wrong(full + "." + k, "a path");
+            config.pulumi_passphrase_file = Resolve(dir, ev.get<std::string>());
+          } else if (k != "binary") {
+            return unknown(full + "." + k);
+          }
         }
         std::string binary = e["binary"].get<std::string>();
         // A bare name is looked up on PATH; anything with a '/' is a path.

@@ -59,6 +59,21 @@ absl::Status Daemon::Start() {
   settings.binaries = config_.engine_binaries;
   for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source, m.ref, m.subdir, m.connection};
   for (const auto& [env, b] : config_.backends) settings.backends[env] = {b.type, b.config};
+  if (config_.pulumi_passphrase_file.empty()) {
+    settings.pulumi_passphrase = secret_box_->Derive("plinth pulumi stack passphrase v1");
+  } else {
+    std::ifstream in(config_.pulumi_passphrase_file);
+    if (in.is_open()) std::getline(in, settings.pulumi_passphrase);
+    if (!settings.pulumi_passphrase.empty() && settings.pulumi_passphrase.back() == '\r') settings.pulumi_passphrase.pop_back();
+    if (!in.is_open()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engines.pulumi.passphrase_file ", config_.pulumi_passphrase_file, ": cannot read a passphrase"));
+    }
+    if (settings.pulumi_passphrase.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("engines.pulumi.passphrase_file ", config_.pulumi_passphrase_file, ": the first line is empty"));
+    }
+  }
   settings.max_concurrent_jobs = config_.max_concurrent_jobs;
   settings.step_timeout = absl::Seconds(config_.step_timeout_seconds);
   settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);

@@ -172,6 +172,12 @@ TEST(DaemonLifecycleTest, BadStartupInputIsAClearErrorNotACrash) {
                   "--auth-token-file", dir.path() + "/none"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("auth token file"));
+
+  std::ofstream(dir.path() + "/pulumi.yaml") << "engines: {pulumi: {binary: pulumi, passphrase_file: missing}}\n";
+  r = RunCommand({PlinthdPath(), "--config", dir.path() + "/pulumi.yaml", "--data-dir", dir.path() + "/d",
+                  "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("engines.pulumi.passphrase_file " + dir.path() + "/missing: cannot read a passphrase"));
 }
 
 }  // namespace

@@ -279,10 +279,14 @@ TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProces
 }
 
 TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
-  Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata: {name: creds}\nspec: {type: Opaque}\n");
+  Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata:\n  name: creds\n  annotations:\n"
+        "    sim.plinth.dev/print-env: PULUMI_CONFIG_PASSPHRASE\nspec: {type: Opaque}\n");
   pb::StackJob job = Wait(Create("KubernetesSecret", "creds", "update").id());
   ASSERT_EQ(job.state(), "succeeded") << job.error();
   EXPECT_EQ(job.engine(), "pulumi");
+  // The stack's passphrase (derived from the daemon key) is set and never shown.
+  CommandResult preview_logs = daemon_.Cli({"job", "logs", Wait(Create("KubernetesSecret", "creds", "preview").id()).id()});
+  EXPECT_THAT(preview_logs.out, HasSubstr("debug: credential is [REDACTED]"));
   ASSERT_TRUE(job.has_summary());
   EXPECT_EQ(job.summary().add(), 1);
   pb::CloudResource r = Resource("KubernetesSecret", "creds");

@@ -28,6 +28,9 @@ class SecretBox {
   std::string Seal(absl::string_view plaintext) const;
   // DATA_LOSS when the text was not sealed with this key or was altered.
   absl::StatusOr<std::string> Open(absl::string_view sealed) const;
+  // A secret derived from the key for one purpose (64 hex digits): stable
+  // for this key, unrelated across purposes and installations.
+  std::string Derive(absl::string_view purpose) const;
 
  private:
   SecretBox() = default;

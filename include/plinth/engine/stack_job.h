@@ -59,7 +59,7 @@ struct JobSpec {
   // Pulumi only: the connection's settings as the module's provider_config,
   // and the passphrase of the stack's secrets when the connection gives none.
   nlohmann::json provider_config;
-  std::string pulumi_passphrase = "plinth";
+  std::string pulumi_passphrase;
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);
 };

@@ -51,6 +51,7 @@ struct EngineSettings {
   std::map<std::string, std::string> binaries;  // engine -> binary (path or name on PATH)
   std::map<std::string, ModuleConfig> modules;  // kind, or "default"
   std::map<std::string, BackendConfig> backends;  // env, or "default"; none = local
+  std::string pulumi_passphrase;  // unless a Pulumi connection gives one
   int max_concurrent_jobs = 4;
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);

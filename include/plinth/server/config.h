@@ -44,6 +44,10 @@ struct Config {
 
   // Stack jobs: engine binaries (a path, or a name looked up on PATH) ...
   std::map<std::string, std::string> engine_binaries;  // tofu, terraform, pulumi
+  // engines.pulumi.passphrase_file: the passphrase of Pulumi stacks' secrets.
+  // Default: one derived from the daemon's key (a Pulumi connection's
+  // passphrase still wins).
+  std::string pulumi_passphrase_file;
   // ... modules per kind ("default" for the rest): engine and module dir ...
   // A source that is a file://, https:// or http:// URL is a Git repository:
   // `ref` (branch, tag or commit; default the remote's HEAD) and `subdir`

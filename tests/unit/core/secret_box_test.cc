@@ -9,6 +9,21 @@
 namespace plinth::core {
 namespace {
 
+TEST(SecretBoxTest, DerivedSecretsAreStablePerKeyAndPurpose) {
+  testing::TempDir dir;
+  auto a = SecretBox::FromKeyFile(dir.path() + "/a.key");
+  auto b = SecretBox::FromKeyFile(dir.path() + "/b.key");
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::string pulumi = (*a)->Derive("pulumi");
+  EXPECT_EQ(pulumi.size(), 64u);
+  EXPECT_EQ((*a)->Derive("pulumi"), pulumi);
+  EXPECT_NE((*a)->Derive("other"), pulumi);
+  EXPECT_NE((*b)->Derive("pulumi"), pulumi);
+  auto again = SecretBox::FromKeyFile(dir.path() + "/a.key");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Derive("pulumi"), pulumi) << "the same after a restart";
+}
+
 TEST(SecretBoxTest, SealsOpensAndKeepsTheKeyAcrossRestarts) {
   testing::TempDir dir;
   std::string key = dir.path() + "/secret.key";

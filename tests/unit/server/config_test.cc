@@ -74,6 +74,15 @@ modules:
   EXPECT_THAT(typo.status().message(), HasSubstr("modules.default.revision: unknown setting"));
 }
 
+TEST(ConfigTest, PulumiPassphraseFileIsRelativeToTheConfig) {
+  testing::TempDir dir;
+  auto c = LoadConfigFile(Write(dir.path(), "engines: {pulumi: {binary: pulumi, passphrase_file: secrets/pulumi}}\n"), Config{});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->pulumi_passphrase_file, dir.path() + "/secrets/pulumi");
+  auto tofu = LoadConfigFile(Write(dir.path(), "engines: {tofu: {binary: tofu, passphrase_file: x}}\n"), Config{});
+  EXPECT_THAT(tofu.status().message(), HasSubstr("engines.tofu.passphrase_file: unknown setting"));
+}
+
 TEST(ConfigTest, BackendsPerEnvAreCheckedForTheirRequiredSettings) {
   testing::TempDir dir;
   auto c = LoadConfigFile(Write(dir.path(), R"(
