@@ -68,6 +68,7 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
   if (j.ended_at) ToTimestamp(*j.ended_at, out->mutable_end_time());
   out->set_log_bytes(j.log_bytes);
   out->set_skip_refresh(j.options.value("skipRefresh", false));
+  out->set_require_approval(j.options.value("requireApproval", false));
 }
 
 template <typename Request>
@@ -206,6 +207,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
     if (id.empty()) return absl::InvalidArgumentError("selector: give resource_id or key (org, env, kind, name)");
     if (req->operation().empty()) return absl::InvalidArgumentError("operation: required");
     json options = {{"skipRefresh", req->skip_refresh()}};
+    if (req->require_approval()) options["requireApproval"] = true;
     if (!req->connection().empty()) {
       PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = id}, false));
       PLINTH_RETURN_IF_ERROR(connections_->Get(resource.key.org, req->connection()).status());
@@ -261,22 +263,22 @@ grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJob
 }
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::ApproveStackJob(grpc::CallbackServerContext* ctx,
-                                                               const pb::ResolveStackJobRequest* req, pb::StackJob*) {
-  return RunUnary(ctx, env_, "ApproveStackJob", [=, this](const std::string&) -> absl::Status {
+                                                               const pb::ResolveStackJobRequest* req, pb::StackJob* resp) {
+  return RunUnary(ctx, env_, "ApproveStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
-    PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(req->id()));
-    // Flow-control gates (the projects-and-pipelines issue) are what put a
-    // job in awaiting_approval; until then no job waits for one.
-    return absl::FailedPreconditionError(absl::StrCat("stack job ", job.id, " is ", job.state, ", not awaiting approval"));
+    PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Resolve(req->id(), /*approve=*/true, actor, req->comment()));
+    ToProto(job, resp);
+    return absl::OkStatus();
   });
 }
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::RejectStackJob(grpc::CallbackServerContext* ctx,
-                                                              const pb::ResolveStackJobRequest* req, pb::StackJob*) {
-  return RunUnary(ctx, env_, "RejectStackJob", [=, this](const std::string&) -> absl::Status {
+                                                              const pb::ResolveStackJobRequest* req, pb::StackJob* resp) {
+  return RunUnary(ctx, env_, "RejectStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
-    PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(req->id()));
-    return absl::FailedPreconditionError(absl::StrCat("stack job ", job.id, " is ", job.state, ", not awaiting approval"));
+    PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Resolve(req->id(), /*approve=*/false, actor, req->comment()));
+    ToProto(job, resp);
+    return absl::OkStatus();
   });
 }
 

@@ -96,6 +96,7 @@ int JobRun(const Client& client, const ClientOptions& opts, const JobRunArgs& ar
   if (!SetResource(args.resource, &req)) return Usage(absl::StrCat("\"", args.resource, "\": expected ORG/ENV/KIND/NAME or a resource id"));
   req.set_operation(args.operation);
   req.set_skip_refresh(args.skip_refresh);
+  req.set_require_approval(args.require_approval);
   req.set_connection(args.connection);
   auto stub = pb::StackJobService::NewStub(client.channel());
   pb::StackJob job;
@@ -172,6 +173,20 @@ int JobCancel(const Client& client, const ClientOptions& opts, const std::string
   grpc::Status s = stub->CancelStackJob(ctx.get(), req, &job);
   if (!s.ok()) return Fail(s, opts.server);
   std::cout << "job " << job.id() << ": cancel requested (" << job.state() << ")\n";
+  return 0;
+}
+
+int JobResolve(const Client& client, const ClientOptions& opts, const std::string& id, bool approve,
+               const std::string& comment) {
+  auto stub = pb::StackJobService::NewStub(client.channel());
+  pb::ResolveStackJobRequest req;
+  req.set_id(id);
+  req.set_comment(comment);
+  pb::StackJob job;
+  auto ctx = client.Context();
+  grpc::Status s = approve ? stub->ApproveStackJob(ctx.get(), req, &job) : stub->RejectStackJob(ctx.get(), req, &job);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::cout << "job " << job.id() << ": " << (approve ? "approved, the plan will be applied" : "rejected") << "\n";
   return 0;
 }
 

@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   job_run_cmd->add_option("resource", job_run.resource, "ORG/ENV/KIND/NAME or resource id")->required();
   job_run_cmd->add_option("--op", job_run.operation, "init, refresh, preview, update, destroy_preview or destroy");
   job_run_cmd->add_flag("--skip-refresh", job_run.skip_refresh, "plan without refreshing state first");
+  job_run_cmd->add_flag("--require-approval", job_run.require_approval,
+                        "stop after the plan until `plinth job approve` (or reject)");
   job_run_cmd->add_option("--connection", job_run.connection, "connection name (default: the env's, else the org's)");
   job_run_cmd->add_flag("-f,--follow", job_run.follow, "stream the job's output until it ends; exit 1 unless it succeeded");
   job_run_cmd->add_flag("--raw", job_run.raw, "show the engine's JSON lines as they are");
@@ -133,6 +135,15 @@ int main(int argc, char** argv) {
   auto* job_cancel_cmd = job_cmd->add_subcommand("cancel", "cancel a queued or running job");
   job_cancel_cmd->add_option("job", job_id, "job id")->required();
   job_cancel_cmd->callback(run([&](const Client& c) { return JobCancel(c, opts, job_id); }));
+  std::string comment;
+  auto* job_approve_cmd = job_cmd->add_subcommand("approve", "apply the plan of a job awaiting approval");
+  job_approve_cmd->add_option("job", job_id, "job id")->required();
+  job_approve_cmd->add_option("-m,--comment", comment, "why, for the job's log");
+  job_approve_cmd->callback(run([&](const Client& c) { return JobResolve(c, opts, job_id, true, comment); }));
+  auto* job_reject_cmd = job_cmd->add_subcommand("reject", "reject the plan of a job awaiting approval (it ends cancelled)");
+  job_reject_cmd->add_option("job", job_id, "job id")->required();
+  job_reject_cmd->add_option("-m,--comment", comment, "why, for the job's log");
+  job_reject_cmd->callback(run([&](const Client& c) { return JobResolve(c, opts, job_id, false, comment); }));
   auto* job_logs_cmd = job_cmd->add_subcommand("logs", "a job's output");
   job_logs_cmd->add_option("job", job_id, "job id")->required();
   job_logs_cmd->add_flag("-f,--follow", job_follow, "keep streaming until the job ends");

@@ -174,6 +174,11 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
   }
   bool run = spec.operation == Operation::kUpdate || spec.operation == Operation::kDestroy ||
              spec.operation == Operation::kRefresh;
+  if (run && spec.before_apply &&
+      (!out.has_summary || out.summary.add + out.summary.change + out.summary.remove + out.summary.replace > 0)) {
+    absl::Status gate = spec.before_apply(out);
+    if (!gate.ok()) return fail(gate);
+  }
   if (run) {
     std::vector<std::string> args;
     if (spec.operation == Operation::kUpdate) args = {"up", "--yes", "--skip-preview", "--json", "--stack", stack, "--non-interactive"};

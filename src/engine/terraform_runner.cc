@@ -234,6 +234,10 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
 
   bool apply = spec.operation == Operation::kUpdate || spec.operation == Operation::kDestroy ||
                spec.operation == Operation::kRefresh;
+  if (apply && has_changes && spec.before_apply) {
+    s = spec.before_apply(out);
+    if (!s.ok()) return fail(s);
+  }
   if (apply && has_changes) {
     // Apply exactly the saved plan: never a fresh, unreviewed one.
     s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});

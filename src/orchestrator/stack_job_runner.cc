@@ -191,6 +191,11 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Submit(const std::string& 
     return absl::InvalidArgumentError(absl::StrCat(
         "operation: \"", operation, "\" is not one of init, refresh, preview, update, destroy_preview, destroy"));
   }
+  if (options.value("requireApproval", false) && op != engine::Operation::kUpdate &&
+      op != engine::Operation::kDestroy && op != engine::Operation::kRefresh) {
+    return absl::InvalidArgumentError(absl::StrCat("require_approval: ", operation,
+                                                   " changes nothing; only update, destroy and refresh apply a plan"));
+  }
   PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = resource_id}));
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Create(resource, operation, options, actor));
   absl::MutexLock lock(&mu_);
@@ -220,6 +225,23 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& 
         .IgnoreError();
   }
   return job;
+}
+
+absl::StatusOr<store::StackJobRecord> StackJobRunner::Resolve(const std::string& job_id, bool approve,
+                                                              const std::string& actor, const std::string& comment) {
+  bool waiting = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = decisions_.find(job_id);
+    if (it != decisions_.end() && !it->second.decided) {
+      it->second = {true, approve, actor, comment};
+      waiting = true;
+    }
+  }
+  // The worker saves the decision; return the job as it is now.
+  if (waiting) return jobs_->Get(job_id);
+  PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
+  return absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", job.state, ", not awaiting approval"));
 }
 
 int StackJobRunner::running() const {
@@ -436,6 +458,56 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "",
                                   absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr}})
         .IgnoreError();
+  }
+  // Flow control: with require_approval the job stops after the plan, in
+  // awaiting_approval, until someone approves (the saved plan is applied)
+  // or rejects it (the job ends cancelled). Cancel works while it waits.
+  if (job.options.value("requireApproval", false)) {
+    spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
+      job.state = "awaiting_approval";
+      job.summary = {{"add", planned.summary.add}, {"change", planned.summary.change},
+                     {"remove", planned.summary.remove}, {"replace", planned.summary.replace},
+                     {"operation", planned.summary.operation}};
+      job.resources = json::array();
+      for (const auto& r : planned.resources) {
+        job.resources.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
+                                 {"elapsedSeconds", r.elapsed_seconds}});
+      }
+      std::string plan = absl::StrCat(planned.summary.add, " to add, ", planned.summary.change, " to change, ",
+                                      planned.summary.remove, " to remove");
+      {
+        // Open for decisions before anyone can see the state.
+        absl::MutexLock lock(&mu_);
+        decisions_[job.id] = Decision{};
+      }
+      absl::Status saved = jobs_->Save(job, absl::StrCat("awaiting approval: ", plan));
+      if (!saved.ok()) {
+        absl::MutexLock lock(&mu_);
+        decisions_.erase(job.id);
+        return saved;
+      }
+      jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("awaiting approval of the plan (", plan, ")"), nullptr}})
+          .IgnoreError();
+      log->info("job={} resource={} awaiting approval ({})", job.id, job.key.ToString(), plan);
+      Decision decision;
+      {
+        absl::MutexLock lock(&mu_);
+        auto decided = [this, &job] { return decisions_[job.id].decided; };
+        while (!mu_.AwaitWithTimeout(absl::Condition(&decided), absl::Milliseconds(200))) {
+          if (cancel->cancelled()) break;
+        }
+        decision = decisions_[job.id];
+        decisions_.erase(job.id);
+      }
+      if (!decision.decided) return absl::CancelledError("cancelled while awaiting approval");
+      std::string said = decision.comment.empty() ? "" : absl::StrCat(": ", decision.comment);
+      if (!decision.approved) return absl::CancelledError(absl::StrCat("plan rejected by ", decision.actor, said));
+      job.state = "running";
+      PLINTH_RETURN_IF_ERROR(jobs_->Save(job, absl::StrCat("approved by ", decision.actor, said)));
+      jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("plan approved by ", decision.actor, said), nullptr}})
+          .IgnoreError();
+      return absl::OkStatus();
+    };
   }
   spec.pulumi_passphrase = settings_.pulumi_passphrase;
   if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);

@@ -83,7 +83,7 @@ class StackJobTest : public ::testing::Test {
       pb::StackJob job;
       grpc::Status s = jobs_->GetStackJob(Ctx().get(), req, &job);
       EXPECT_TRUE(s.ok()) << s.error_message();
-      if (job.state() != "queued" && job.state() != "running") return job;
+      if (job.state() != "queued" && job.state() != "running" && job.state() != "awaiting_approval") return job;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ADD_FAILURE() << "job " << id << " did not end";
@@ -297,6 +297,88 @@ TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
   pb::StackJob destroyed = Wait(Create("KubernetesSecret", "creds", "destroy").id());
   ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error();
   EXPECT_FALSE(Resource("KubernetesSecret", "creds").deployed());
+}
+
+// Flow control: a job created with require_approval stops after its plan;
+// approve applies that plan, reject ends the job cancelled, and cancel works
+// while it waits.
+TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
+  Apply(Ns("gated"));
+  auto create = [&](const std::string& op) {
+    pb::CreateStackJobRequest req;
+    auto* key = req.mutable_key();
+    key->set_org("acme");
+    key->set_env("dev");
+    key->set_kind("KubernetesNamespace");
+    key->set_name("gated");
+    req.set_operation(op);
+    req.set_require_approval(true);
+    pb::StackJob job;
+    grpc::Status s = jobs_->CreateStackJob(Ctx().get(), req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  };
+  auto wait_for = [&](const std::string& id, const std::string& state) {
+    pb::StackJob job;
+    for (int i = 0; i < 600 && job.state() != state; ++i) {
+      pb::GetStackJobRequest req;
+      req.set_id(id);
+      EXPECT_TRUE(jobs_->GetStackJob(Ctx().get(), req, &job).ok());
+      if (job.state() != state) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(job.state(), state);
+    return job;
+  };
+  auto resolve = [&](const std::string& id, bool approve) {
+    pb::ResolveStackJobRequest req;
+    req.set_id(id);
+    req.set_comment("reviewed");
+    pb::StackJob job;
+    return approve ? jobs_->ApproveStackJob(Ctx().get(), req, &job) : jobs_->RejectStackJob(Ctx().get(), req, &job);
+  };
+
+  // Rejected: nothing applied.
+  pb::StackJob first = create("update");
+  EXPECT_TRUE(first.require_approval());
+  pb::StackJob waiting = wait_for(first.id(), "awaiting_approval");
+  EXPECT_EQ(waiting.summary().add(), 1) << "the plan is there to review";
+  ASSERT_TRUE(resolve(first.id(), false).ok());
+  pb::StackJob rejected = Wait(first.id());
+  EXPECT_EQ(rejected.state(), "cancelled");
+  EXPECT_THAT(rejected.error(), HasSubstr("plan rejected by anonymous: reviewed"));
+  EXPECT_FALSE(Resource("KubernetesNamespace", "gated").deployed());
+  EXPECT_EQ(resolve(first.id(), true).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+
+  // Approved through the CLI: the saved plan is applied.
+  pb::StackJob second = create("update");
+  wait_for(second.id(), "awaiting_approval");
+  CommandResult approve = daemon_.Cli({"job", "approve", second.id(), "-m", "lgtm"});
+  ASSERT_EQ(approve.exit_code, 0) << approve.err;
+  pb::StackJob applied = Wait(second.id());
+  ASSERT_EQ(applied.state(), "succeeded") << applied.error();
+  EXPECT_TRUE(Resource("KubernetesNamespace", "gated").deployed());
+  CommandResult logs = daemon_.Cli({"job", "logs", second.id()});
+  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (1 to add, 0 to change, 0 to remove)"));
+  EXPECT_THAT(logs.out, HasSubstr("plan approved by anonymous: lgtm"));
+
+  // Cancelled while waiting; and a preview cannot ask for approval.
+  pb::StackJob third = create("destroy");
+  wait_for(third.id(), "awaiting_approval");
+  pb::CancelStackJobRequest cancel;
+  cancel.set_id(third.id());
+  pb::StackJob cancelled;
+  ASSERT_TRUE(jobs_->CancelStackJob(Ctx().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(Wait(third.id()).state(), "cancelled");
+  EXPECT_TRUE(Resource("KubernetesNamespace", "gated").deployed());
+
+  pb::CreateStackJobRequest preview;
+  preview.set_resource_id(applied.resource_id());
+  preview.set_operation("preview");
+  preview.set_require_approval(true);
+  pb::StackJob none;
+  grpc::Status bad = jobs_->CreateStackJob(Ctx().get(), preview, &none);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("require_approval"));
 }
 
 // Terraform state in a remote backend per env. The simulated engine keeps an

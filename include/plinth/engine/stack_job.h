@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -29,6 +30,8 @@ enum class Operation { kInit, kRefresh, kPreview, kUpdate, kDestroyPreview, kDes
 
 absl::string_view OperationName(Operation op);  // "init", "refresh", "preview", "update", "destroy_preview", "destroy"
 bool ParseOperation(absl::string_view name, Operation* op);
+
+struct JobOutcome;
 
 struct JobSpec {
   std::string job_id;
@@ -62,6 +65,10 @@ struct JobSpec {
   std::string pulumi_passphrase;
   absl::Duration step_timeout = absl::Hours(2);
   absl::Duration kill_grace = absl::Seconds(30);
+  // Called between the plan and the apply when the plan has changes, with
+  // the outcome so far (summary, planned resources); the apply runs only if
+  // it returns OK. A CANCELLED status ends the job cancelled.
+  std::function<absl::Status(const JobOutcome&)> before_apply;
 };
 
 struct StepRecord {

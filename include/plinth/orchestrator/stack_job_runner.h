@@ -80,6 +80,10 @@ class StackJobRunner {
   // A queued job is cancelled at once; a running one gets SIGINT (then
   // SIGKILL after the grace period). FAILED_PRECONDITION for a finished job.
   absl::StatusOr<store::StackJobRecord> Cancel(const std::string& job_id, const std::string& actor);
+  // Approves (the saved plan is applied) or rejects (the job ends cancelled)
+  // a job awaiting approval; FAILED_PRECONDITION for any other job.
+  absl::StatusOr<store::StackJobRecord> Resolve(const std::string& job_id, bool approve, const std::string& actor,
+                                                const std::string& comment);
 
   int running() const;
   int queued() const;
@@ -99,7 +103,14 @@ class StackJobRunner {
   const core::SecretBox* const secrets_;
   core::Clock* const clock_;
 
+  struct Decision {
+    bool decided = false;
+    bool approved = false;
+    std::string actor, comment;
+  };
+
   mutable absl::Mutex mu_;
+  std::map<std::string, Decision> decisions_ ABSL_GUARDED_BY(mu_);  // jobs awaiting approval
   std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // job id, resource id
   std::set<std::string> busy_resources_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<engine::CancelToken>> cancels_ ABSL_GUARDED_BY(mu_);
