@@ -26,11 +26,12 @@ class StackJobTest : public ::testing::Test {
     std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
                           << PLINTH_BIN_DIR << "/plinth-sim-pulumi}}\n"
                           << Modules(sim) << "\n"
-                          << "jobs: {max_concurrent_jobs: 4, cancel_grace_seconds: 2}\n";
+                          << Jobs() << "\n";
     ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
     Connect();
   }
 
+  virtual std::string Jobs() { return "jobs: {max_concurrent_jobs: 4, cancel_grace_seconds: 2}"; }
   virtual std::string Modules(const std::string& sim) {
     return "modules: {default: {engine: tofu, source: " + sim + "}, KubernetesSecret: {engine: pulumi, source: " + sim + "}}";
   }
@@ -379,6 +380,32 @@ TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
   grpc::Status bad = jobs_->CreateStackJob(Ctx().get(), preview, &none);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), HasSubstr("require_approval"));
+}
+
+// The daemon config's job limits: a job's stored log is capped (with the cut
+// said in the log) and a step that outlives its timeout fails the job.
+class JobLimitsTest : public StackJobTest {
+ protected:
+  std::string Jobs() override {
+    return "jobs: {max_concurrent_jobs: 2, cancel_grace_seconds: 1, max_log_bytes: 200000, step_timeout_seconds: 3}";
+  }
+};
+
+TEST_F(JobLimitsTest, LogsAreCappedAndSlowStepsTimeOut) {
+  // One 3 MB line: far beyond 64 KiB, and beyond the job's log budget.
+  Apply(Ns("chatty", "{sim.plinth.dev/huge-line-bytes: '3000000'}"));
+  pb::StackJob chatty = Wait(Create("KubernetesNamespace", "chatty", "update").id());
+  ASSERT_EQ(chatty.state(), "succeeded") << chatty.error();
+  EXPECT_LE(chatty.log_bytes(), 200000);
+  CommandResult logs = daemon_.Cli({"job", "logs", chatty.id()});
+  EXPECT_THAT(logs.out, HasSubstr("log truncated: this job's stored output reached 200000 bytes"));
+  EXPECT_LT(logs.out.size(), 300000u);
+
+  Apply(Ns("slow", "{sim.plinth.dev/sleep-seconds: '60'}"));
+  pb::StackJob slow = Wait(Create("KubernetesNamespace", "slow", "update").id());
+  EXPECT_EQ(slow.state(), "failed");
+  EXPECT_THAT(slow.error(), HasSubstr("did not finish within"));
+  EXPECT_FALSE(Resource("KubernetesNamespace", "slow").deployed());
 }
 
 // Terraform state in a remote backend per env. The simulated engine keeps an
