@@ -474,7 +474,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
                                  {"elapsedSeconds", r.elapsed_seconds}});
       }
       std::string plan = absl::StrCat(planned.summary.add, " to add, ", planned.summary.change, " to change, ",
-                                      planned.summary.remove, " to remove");
+                                      planned.summary.remove, " to destroy");
       {
         // Open for decisions before anyone can see the state.
         absl::MutexLock lock(&mu_);

@@ -359,7 +359,7 @@ TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
   ASSERT_EQ(applied.state(), "succeeded") << applied.error();
   EXPECT_TRUE(Resource("KubernetesNamespace", "gated").deployed());
   CommandResult logs = daemon_.Cli({"job", "logs", second.id()});
-  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (1 to add, 0 to change, 0 to remove)"));
+  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (1 to add, 0 to change, 0 to destroy)"));
   EXPECT_THAT(logs.out, HasSubstr("plan approved by anonymous: lgtm"));
 
   // Cancelled while waiting; and a preview cannot ask for approval.
