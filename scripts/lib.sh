@@ -11,6 +11,7 @@ PLINTH_PACKAGES=(
   libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-dev libgit2-dev
   libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libsodium-dev
   python3 python3-grpcio python3-jinja2 python3-yaml zlib1g-dev
+  git  # tests make fixture repositories for Git module sources with it
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
