@@ -53,6 +53,19 @@ json StepsJson(const std::vector<engine::StepRecord>& steps) {
   return out;
 }
 
+json SummaryJson(const engine::ChangeSummary& c) {
+  return {{"add", c.add}, {"change", c.change}, {"remove", c.remove}, {"replace", c.replace}, {"operation", c.operation}};
+}
+
+json ResourcesJson(const std::vector<engine::ResourceChange>& resources) {
+  json out = json::array();
+  for (const auto& r : resources) {
+    out.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
+                   {"elapsedSeconds", r.elapsed_seconds}});
+  }
+  return out;
+}
+
 // Buffers a job's lines and events and writes them in batches; stops
 // storing log lines past the byte limit (saying so once).
 class StoringListener : public engine::JobListener {
@@ -465,14 +478,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   if (job.options.value("requireApproval", false)) {
     spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
       job.state = "awaiting_approval";
-      job.summary = {{"add", planned.summary.add}, {"change", planned.summary.change},
-                     {"remove", planned.summary.remove}, {"replace", planned.summary.replace},
-                     {"operation", planned.summary.operation}};
-      job.resources = json::array();
-      for (const auto& r : planned.resources) {
-        job.resources.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
-                                 {"elapsedSeconds", r.elapsed_seconds}});
-      }
+      job.summary = SummaryJson(planned.summary);
+      job.resources = ResourcesJson(planned.resources);
       std::string plan = absl::StrCat(planned.summary.add, " to add, ", planned.summary.change, " to change, ",
                                       planned.summary.remove, " to destroy");
       {
@@ -530,15 +537,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
 
   job.engine_version = out.engine_version;
   job.steps = StepsJson(out.steps);
-  if (out.has_summary) {
-    job.summary = {{"add", out.summary.add}, {"change", out.summary.change}, {"remove", out.summary.remove},
-                   {"replace", out.summary.replace}, {"operation", out.summary.operation}};
-  }
-  job.resources = json::array();
-  for (const auto& r : out.resources) {
-    job.resources.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
-                             {"elapsedSeconds", r.elapsed_seconds}});
-  }
+  if (out.has_summary) job.summary = SummaryJson(out.summary);
+  job.resources = ResourcesJson(out.resources);
   job.diagnostics = json::array();
   for (const auto& d : out.diagnostics) {
     job.diagnostics.push_back({{"severity", d.severity}, {"summary", d.summary}, {"detail", d.detail}, {"address", d.address}});

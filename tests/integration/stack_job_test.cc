@@ -448,22 +448,6 @@ TEST_F(RemoteBackendJobTest, StateGoesToTheEnvsBackendUnderAPerResourceKey) {
   EXPECT_EQ(destroyed.summary().remove(), 1);
 }
 
-}  // namespace
-}  // namespace plinth::testing
-
-namespace plinth::testing {
-namespace {
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  EXPECT_EQ(p != nullptr ? pclose(p) : -1, 0) << command << "\n" << out;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
-
 // The module comes from a Git repository (made with the git CLI, fetched by
 // plinthd with libgit2 over file://): the job runs the branch's commit and
 // records it; a bad ref fails the job saying which.
@@ -482,7 +466,10 @@ class GitModuleJobTest : public StackJobTest {
            " KubernetesSecret: {engine: tofu, source: 'file://" + repo_ + "', ref: no-such-branch}}";
   }
   std::string Git(const std::string& args) {
-    return Shell("git -C " + repo_ + " -c user.name=t -c user.email=t@example.com " + args);
+    CommandResult r = RunCommand({"/bin/sh", "-c", "git -C " + repo_ + " -c user.name=t -c user.email=t@example.com " + args});
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    return r.out;
   }
   std::string repo_;
 };
