@@ -19,7 +19,7 @@ constexpr int kMaxPageSize = 1000;
 
 constexpr char kColumns[] =
     "id, org, env, kind, name, api_version, manifest, outputs, version, created_at, created_by, "
-    "updated_at, updated_by, deployed";
+    "updated_at, updated_by, deployed, COALESCE(project_id, ''), deployed_digest";
 
 CloudResourceRecord ReadRow(const Statement& st, bool parse_manifest = true) {
   CloudResourceRecord r;
@@ -36,6 +36,8 @@ CloudResourceRecord ReadRow(const Statement& st, bool parse_manifest = true) {
   r.updated_at = absl::FromUnixMicros(st.ColumnInt64(11));
   r.updated_by = st.ColumnText(12);
   r.deployed = st.ColumnInt64(13) != 0;
+  r.project_id = st.ColumnText(14);
+  r.deployed_digest = st.ColumnText(15);
   return r;
 }
 
@@ -118,9 +120,21 @@ struct Planned {
   std::optional<int64_t> before;
 };
 
+// `owner`: the project writing (empty for direct API writes). A resource
+// owned by a project changes only through that project.
 absl::StatusOr<Planned> Plan(Connection& c, const manifest::Manifest& m, const std::string& actor,
-                             absl::Time now) {
+                             absl::Time now, const std::string& owner = "") {
   PLINTH_ASSIGN_OR_RETURN(auto existing, Find(c, KeyOf(m)));
+  if (existing && existing->project_id != owner) {
+    if (existing->project_id.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          m.source, " (", m.KindName(), "): cloud resource ", existing->key.ToString(),
+          " already exists outside this project; delete it or rename the project's resource"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        m.source.empty() ? std::string() : m.source + ": ", "cloud resource ", existing->key.ToString(),
+        " is owned by infra project ", existing->project_id, "; change it through that project"));
+  }
   if (!m.id.empty() && (!existing || existing->id != m.id)) {
     return absl::InvalidArgumentError(absl::StrCat(
         m.source, " (", m.KindName(), "): metadata.id: \"", m.id, "\" ",
@@ -156,15 +170,15 @@ absl::StatusOr<Planned> Plan(Connection& c, const manifest::Manifest& m, const s
   return p;
 }
 
-absl::Status Commit(Connection& c, const Planned& p, const std::string& actor) {
+absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, const std::string& owner = "") {
   if (p.action == ApplyAction::kUnchanged) return absl::OkStatus();
   const CloudResourceRecord& r = p.record;
   int64_t at = absl::ToUnixMicros(r.updated_at);
   if (p.action == ApplyAction::kCreated) {
     Statement& st = c.Prepare(
         "INSERT INTO cloud_resources (id, org, env, kind, name, api_version, manifest, labels, "
-        "outputs, version, created_at, created_by, updated_at, updated_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)");
+        "outputs, version, created_at, created_by, updated_at, updated_by, project_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)");
     st.Bind(1, r.id);
     st.Bind(2, r.key.org);
     st.Bind(3, r.key.env);
@@ -178,6 +192,7 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor) {
     st.Bind(11, r.created_by);
     st.Bind(12, at);
     st.Bind(13, r.updated_by);
+    if (owner.empty()) st.BindNull(14); else st.Bind(14, owner);
     PLINTH_RETURN_IF_ERROR(st.Run());
   } else {
     Statement& st = c.Prepare(
@@ -241,7 +256,45 @@ absl::StatusOr<int> PageSize(int requested) {
 
 std::string LabelPath(const std::string& key) { return absl::StrCat("$.\"", key, "\""); }
 
+absl::Status DeleteRow(Connection& c, const CloudResourceRecord& existing, const std::string& actor, absl::Time now) {
+  Statement& st = c.Prepare("DELETE FROM cloud_resources WHERE id = ?");
+  st.Bind(1, existing.id);
+  PLINTH_RETURN_IF_ERROR(st.Run());
+  int64_t at = absl::ToUnixMicros(now);
+  CloudResourceRecord tombstone = existing;
+  tombstone.version = existing.version + 1;
+  PLINTH_RETURN_IF_ERROR(WriteRevision(c, tombstone, "delete", actor, at));
+  return WriteAudit(c, "delete", existing, existing.version, std::nullopt, actor, at);
+}
+
 }  // namespace
+
+namespace internal {
+
+absl::StatusOr<ApplyOutcome> WriteOwnedResource(Connection& c, const manifest::Manifest& m,
+                                                const std::string& project_id, const std::string& actor,
+                                                absl::Time now) {
+  PLINTH_ASSIGN_OR_RETURN(Planned p, Plan(c, m, actor, now, project_id));
+  PLINTH_RETURN_IF_ERROR(Commit(c, p, actor, project_id));
+  return ApplyOutcome{p.action, std::move(p.record), m.source};
+}
+
+absl::StatusOr<std::optional<CloudResourceRecord>> FindResource(Connection& c, const std::string& id) {
+  return Find(c, ResourceSelector{id, {}});
+}
+
+absl::Status DeleteResourceRow(Connection& c, const CloudResourceRecord& r, const std::string& actor, absl::Time now) {
+  return DeleteRow(c, r, actor, now);
+}
+
+absl::Status SetResourceOwner(Connection& c, const std::string& id, const std::string& project_id) {
+  Statement& st = c.Prepare("UPDATE cloud_resources SET project_id = ? WHERE id = ?");
+  if (project_id.empty()) st.BindNull(1); else st.Bind(1, project_id);
+  st.Bind(2, id);
+  return st.Run();
+}
+
+}  // namespace internal
 
 absl::StatusOr<std::vector<ApplyOutcome>> CloudResourceStore::Apply(
     const std::vector<manifest::Manifest>& manifests, const std::string& actor, bool dry_run) {
@@ -390,20 +443,17 @@ absl::StatusOr<CloudResourceRecord> CloudResourceStore::Delete(const ResourceSel
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto existing, Find(c, sel));
     if (!existing) return NotFound(sel);
+    if (!existing->project_id.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cloud resource ", existing->key.ToString(), " is owned by infra project ", existing->project_id,
+          "; remove it from the project (update, undeploy or purge the project)"));
+    }
     if (expected_version > 0 && existing->version != expected_version) {
       return absl::AbortedError(absl::StrCat("cloud resource ", existing->key.ToString(),
                                              " is at version ", existing->version, ", not ",
                                              expected_version, ": it changed since you read it"));
     }
-    Statement& st = c.Prepare("DELETE FROM cloud_resources WHERE id = ?");
-    st.Bind(1, existing->id);
-    PLINTH_RETURN_IF_ERROR(st.Run());
-    int64_t at = absl::ToUnixMicros(clock_->Now());
-    int64_t before = existing->version;
-    CloudResourceRecord tombstone = *existing;
-    tombstone.version = before + 1;
-    PLINTH_RETURN_IF_ERROR(WriteRevision(c, tombstone, "delete", actor, at));
-    PLINTH_RETURN_IF_ERROR(WriteAudit(c, "delete", *existing, before, std::nullopt, actor, at));
+    PLINTH_RETURN_IF_ERROR(DeleteRow(c, *existing, actor, clock_->Now()));
     out = std::move(*existing);
     return absl::OkStatus();
   }));

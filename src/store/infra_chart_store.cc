@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 #include "plinth/core/status_macros.h"
 
@@ -160,6 +161,24 @@ absl::StatusOr<InfraChartPage> InfraChartStore::List(const std::string& name, in
 absl::Status InfraChartStore::Delete(const std::string& name, const std::string& version,
                                      const std::string& actor) {
   return db_->Write([&](Connection& c) -> absl::Status {
+    // A project's current revision pins its chart version (the project
+    // keeps its own copy, but the version is what people roll forward from).
+    Statement& used = c.Prepare(
+        "SELECT org || '/' || env || '/' || name FROM infra_projects WHERE chart_source = 'stored' AND "
+        "chart_name = ? AND chart_version = ? ORDER BY org, env, name LIMIT 3");
+    used.Bind(1, name);
+    used.Bind(2, version);
+    std::vector<std::string> projects;
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, used.Step());
+      if (!row) break;
+      projects.push_back(used.ColumnText(0));
+    }
+    if (!projects.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("infra chart ", name, "@", version,
+                                                        " is used by infra project(s) ", absl::StrJoin(projects, ", "),
+                                                        "; update or delete them first"));
+    }
     Statement& st = c.Prepare("DELETE FROM infra_charts WHERE name = ? AND version = ?");
     st.Bind(1, name);
     st.Bind(2, version);

@@ -143,6 +143,125 @@ CREATE TABLE connection_defaults (
   PRIMARY KEY (org, env, provider)
 );
 )sql"},
+      {5, "infra projects, their revisions, infra pipelines, gates and flow control", R"sql(
+-- The project that owns a resource (NULL: none), and the digest of the
+-- manifest last deployed successfully (pipelines skip unchanged resources).
+ALTER TABLE cloud_resources ADD COLUMN project_id TEXT;
+ALTER TABLE cloud_resources ADD COLUMN deployed_digest TEXT NOT NULL DEFAULT '';
+CREATE INDEX cloud_resources_by_project ON cloud_resources (project_id);
+
+CREATE TABLE infra_projects (
+  id            TEXT PRIMARY KEY,
+  org           TEXT NOT NULL,
+  env           TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  revision      INTEGER NOT NULL,
+  chart_name    TEXT NOT NULL,
+  chart_version TEXT NOT NULL,
+  chart_source  TEXT NOT NULL,            -- stored or inline
+  settings      TEXT NOT NULL DEFAULT '{}',
+  version       INTEGER NOT NULL,
+  created_at    INTEGER NOT NULL,
+  created_by    TEXT NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  updated_by    TEXT NOT NULL,
+  UNIQUE (org, env, name)
+);
+CREATE INDEX infra_projects_by_chart ON infra_projects (chart_name, chart_version);
+
+-- Kept with the project; deleted with it.
+CREATE TABLE infra_project_revisions (
+  project_id    TEXT NOT NULL REFERENCES infra_projects (id) ON DELETE CASCADE,
+  revision      INTEGER NOT NULL,
+  chart_name    TEXT NOT NULL,
+  chart_version TEXT NOT NULL,
+  chart_files   TEXT NOT NULL,            -- JSON [{path, content}]: the chart as copied
+  vals          TEXT NOT NULL,            -- JSON: the user's values
+  manifests     TEXT NOT NULL,            -- JSON array, metadata.id filled in
+  graph         TEXT NOT NULL,            -- JSON (graph::Graph::ToJson)
+  diff          TEXT NOT NULL,
+  rollback_of   INTEGER NOT NULL DEFAULT 0,
+  actor         TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  PRIMARY KEY (project_id, revision)
+);
+
+CREATE TABLE infra_pipelines (
+  id            TEXT PRIMARY KEY,
+  seq           INTEGER NOT NULL,
+  project_id    TEXT NOT NULL,
+  org           TEXT NOT NULL,
+  env           TEXT NOT NULL,
+  project_name  TEXT NOT NULL,
+  revision      INTEGER NOT NULL,
+  kind          TEXT NOT NULL CHECK (kind IN ('deploy', 'undeploy')),
+  trigger       TEXT NOT NULL,
+  state         TEXT NOT NULL,
+  preview_only  INTEGER NOT NULL DEFAULT 0,
+  purge_after   INTEGER NOT NULL DEFAULT 0,
+  gate          TEXT NOT NULL DEFAULT '',
+  max_parallel  INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  planned       INTEGER NOT NULL DEFAULT 0,  -- nodes computed (at start)
+  notes         TEXT NOT NULL DEFAULT '[]',
+  error         TEXT NOT NULL DEFAULT '',
+  change        INTEGER NOT NULL DEFAULT 0,
+  created_at    INTEGER NOT NULL,
+  created_by    TEXT NOT NULL,
+  started_at    INTEGER,
+  ended_at      INTEGER
+);
+CREATE UNIQUE INDEX infra_pipelines_by_seq ON infra_pipelines (seq);
+CREATE INDEX infra_pipelines_by_project ON infra_pipelines (project_id, seq);
+CREATE INDEX infra_pipelines_by_state ON infra_pipelines (state, seq);
+
+CREATE TABLE infra_pipeline_nodes (
+  pipeline_id   TEXT NOT NULL REFERENCES infra_pipelines (id) ON DELETE CASCADE,
+  idx           INTEGER NOT NULL,
+  env           TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  resource_id   TEXT NOT NULL,
+  layer         INTEGER NOT NULL,
+  operation     TEXT NOT NULL,
+  upstream      TEXT NOT NULL DEFAULT '[]',
+  state         TEXT NOT NULL,
+  job_id        TEXT NOT NULL DEFAULT '',
+  gate          TEXT NOT NULL DEFAULT '',
+  awaiting      TEXT NOT NULL DEFAULT '',
+  gate_approved INTEGER NOT NULL DEFAULT 0,
+  summary       TEXT,
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  error         TEXT NOT NULL DEFAULT '',
+  started_at    INTEGER,
+  ended_at      INTEGER,
+  PRIMARY KEY (pipeline_id, idx)
+);
+
+CREATE TABLE infra_pipeline_decisions (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  pipeline_id   TEXT NOT NULL REFERENCES infra_pipelines (id) ON DELETE CASCADE,
+  node          INTEGER NOT NULL,           -- -1: the pipeline's gate
+  target        TEXT NOT NULL,
+  stage         TEXT NOT NULL,              -- gate or plan
+  approved      INTEGER NOT NULL,
+  actor         TEXT NOT NULL,
+  comment       TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+CREATE INDEX infra_pipeline_decisions_by_pipeline ON infra_pipeline_decisions (pipeline_id, id);
+
+CREATE TABLE flow_control_policies (
+  org           TEXT NOT NULL,
+  env           TEXT NOT NULL,              -- '' at org scope
+  kind          TEXT NOT NULL,              -- '' at org and env scope
+  name          TEXT NOT NULL,
+  policy        TEXT NOT NULL,              -- JSON
+  updated_at    INTEGER NOT NULL,
+  updated_by    TEXT NOT NULL,
+  PRIMARY KEY (org, env, kind, name)
+);
+)sql"},
   };
   return *migrations;
 }

@@ -320,13 +320,16 @@ absl::StatusOr<std::vector<JobEvent>> StackJobStore::Events(const std::string& j
 }
 
 absl::Status StackJobStore::SetResourceOutputs(const std::string& resource_id, const json& outputs,
-                                               const std::string& sealed, bool deployed) {
+                                               const std::string& sealed, bool deployed,
+                                               const std::string& deployed_digest) {
   return db_->Write([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare("UPDATE cloud_resources SET outputs = ?, sealed_outputs = ?, deployed = ? WHERE id = ?");
+    Statement& st = c.Prepare(
+        "UPDATE cloud_resources SET outputs = ?, sealed_outputs = ?, deployed = ?, deployed_digest = ? WHERE id = ?");
     if (outputs.is_null()) st.BindNull(1); else st.Bind(1, outputs.dump());
     if (sealed.empty()) st.BindNull(2); else st.Bind(2, sealed);
     st.Bind(3, static_cast<int64_t>(deployed ? 1 : 0));
-    st.Bind(4, resource_id);
+    st.Bind(4, deployed ? deployed_digest : std::string());
+    st.Bind(5, resource_id);
     return st.Run();
   });
 }

@@ -52,6 +52,11 @@ struct CloudResourceRecord {
   nlohmann::json outputs;
   // True after a successful update/refresh job, false after a destroy.
   bool deployed = false;
+  // The infra project that owns the resource ("" = none): only the
+  // project's revisions and pipelines change it.
+  std::string project_id;
+  // Digest of the manifest last deployed successfully ("" = none).
+  std::string deployed_digest;
   int64_t version = 0;
   absl::Time created_at;
   std::string created_by;

@@ -90,9 +90,11 @@ class StackJobStore {
   absl::StatusOr<std::vector<JobEvent>> Events(const std::string& job_id, int64_t after_seq, int limit) const;
 
   // The resource's outputs after a job: `outputs` (sensitive values replaced
-  // by "<sensitive>"), the sealed sensitive values, and whether deployed.
+  // by "<sensitive>"), the sealed sensitive values, whether deployed, and
+  // the digest of the manifest that was deployed (pipelines compare it).
   absl::Status SetResourceOutputs(const std::string& resource_id, const nlohmann::json& outputs,
-                                  const std::string& sealed_sensitive, bool deployed);
+                                  const std::string& sealed_sensitive, bool deployed,
+                                  const std::string& deployed_digest = "");
   // The sealed sensitive outputs of a resource ("" when none).
   absl::StatusOr<std::string> SealedOutputs(const std::string& resource_id) const;
 

@@ -1,0 +1,121 @@
+// The infra-pipeline repository: pipelines, their nodes and gate decisions.
+// The scheduler (src/orchestrator) owns the state machine; this stores it.
+// A pipeline row is also written by InfraProjectStore, in the transaction of
+// the project change that starts it.
+//
+// Thread-safe; every method blocks on SQLite.
+#ifndef PLINTH_STORE_INFRA_PIPELINE_STORE_H_
+#define PLINTH_STORE_INFRA_PIPELINE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nlohmann/json.hpp"
+#include "plinth/core/clock.h"
+#include "plinth/store/database.h"
+
+namespace plinth::store {
+
+struct PipelineNodeRecord {
+  int idx = 0;
+  std::string env, kind, name, resource_id;
+  int layer = 0;
+  std::string operation;  // update, destroy, preview, destroy_preview
+  std::vector<int> upstream;
+  std::string state = "queued";  // queued, running, awaiting_approval, succeeded, failed, cancelled, skipped
+  std::string job_id;
+  std::string gate;      // "" or "manual"
+  std::string awaiting;  // "gate" or "plan" while awaiting_approval
+  bool gate_approved = false;
+  nlohmann::json summary;  // null until a plan is known
+  int attempts = 0;
+  std::string error;
+  std::optional<absl::Time> started_at, ended_at;
+
+  bool Terminal() const {
+    return state == "succeeded" || state == "failed" || state == "cancelled" || state == "skipped";
+  }
+  std::string Target() const { return kind + "/" + name; }
+};
+
+struct GateDecisionRecord {
+  int node = -1;  // -1: the pipeline's gate
+  std::string target;
+  std::string stage;  // gate or plan
+  bool approved = false;
+  std::string actor, comment;
+  absl::Time at;
+};
+
+struct PipelineRecord {
+  std::string id;
+  int64_t seq = 0;
+  std::string project_id, org, env, project_name;
+  int64_t revision = 0;
+  std::string kind = "deploy";  // deploy or undeploy
+  std::string trigger;          // create, update, rollback, run, undeploy, purge
+  std::string state = "queued";
+  bool preview_only = false;
+  bool purge_after = false;
+  std::string gate;  // "", waiting, approved, rejected
+  int max_parallel = 0;
+  bool cancel_requested = false;
+  bool planned = false;  // nodes computed
+  nlohmann::json notes = nlohmann::json::array();
+  std::string error;
+  int64_t change = 0;
+  absl::Time created_at;
+  std::string created_by;
+  std::optional<absl::Time> started_at, ended_at;
+  std::vector<PipelineNodeRecord> nodes;
+  std::vector<GateDecisionRecord> decisions;
+
+  bool Terminal() const { return state == "succeeded" || state == "failed" || state == "cancelled"; }
+};
+
+struct PipelinePage {
+  std::vector<PipelineRecord> items;
+  std::string next_page_token;
+};
+
+// One pipeline's changes, written with others in one transaction.
+struct PipelineWrite {
+  const PipelineRecord* pipeline = nullptr;  // the row (change already bumped by the caller)
+  std::vector<int> nodes;                    // node indexes to write (inserted or replaced)
+  std::vector<GateDecisionRecord> decisions;  // new decisions (also audited)
+  // After a destroy removed them from the project: delete these resource rows.
+  std::vector<std::string> delete_resources;
+  // Purge succeeded: delete the project record and its remaining resources.
+  bool delete_project = false;
+};
+
+class InfraPipelineStore {
+ public:
+  InfraPipelineStore(Database* db, core::Clock* clock) : db_(db), clock_(clock) {}
+
+  // With nodes and decisions. NOT_FOUND when missing.
+  absl::StatusOr<PipelineRecord> Get(const std::string& id) const;
+  // A project's pipelines, newest first, with nodes.
+  absl::StatusOr<PipelinePage> List(const std::string& project_id, int page_size, const std::string& page_token) const;
+  // The newest pipeline of a project; NOT_FOUND when it has none.
+  absl::StatusOr<PipelineRecord> Last(const std::string& project_id) const;
+  // Pipelines not yet ended, oldest first, with nodes.
+  absl::StatusOr<std::vector<PipelineRecord>> ListActive() const;
+  // Pipeline ids of a project revision, oldest first.
+  absl::StatusOr<std::vector<std::string>> IdsForRevision(const std::string& project_id, int64_t revision) const;
+
+  // Everything in one transaction.
+  absl::Status Save(const std::vector<PipelineWrite>& writes);
+
+ private:
+  Database* db_;
+  core::Clock* clock_;
+};
+
+}  // namespace plinth::store
+
+#endif  // PLINTH_STORE_INFRA_PIPELINE_STORE_H_

@@ -1,0 +1,23 @@
+// Pipeline row operations shared by the project and pipeline repositories.
+// Private to src/store.
+#ifndef PLINTH_STORE_PIPELINE_ROWS_H_
+#define PLINTH_STORE_PIPELINE_ROWS_H_
+
+#include <string>
+
+#include "plinth/store/infra_pipeline_store.h"
+#include "plinth/store/sqlite.h"
+
+namespace plinth::store::internal {
+
+// Fills seq; inserts or replaces the pipeline row.
+absl::Status InsertPipeline(Connection& c, PipelineRecord* p);
+// True when the project has a pipeline that has not ended.
+absl::StatusOr<bool> ProjectHasActivePipeline(Connection& c, const std::string& project_id);
+absl::Status Audit(Connection& c, const std::string& action, const std::string& target_type,
+                   const std::string& target_id, const std::string& target_name, const std::string& actor,
+                   absl::Time at);
+
+}  // namespace plinth::store::internal
+
+#endif  // PLINTH_STORE_PIPELINE_ROWS_H_
