@@ -13,6 +13,20 @@
 
 namespace plinth::core {
 
+std::string ContentDigest(absl::string_view data) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  unsigned char out[32];
+  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(data.data()), data.size(), nullptr, 0);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char b : out) {
+    hex.push_back(kHex[b >> 4]);
+    hex.push_back(kHex[b & 15]);
+  }
+  return hex;
+}
+
 absl::StatusOr<std::unique_ptr<SecretBox>> SecretBox::FromKeyFile(const std::string& path) {
   if (sodium_init() < 0) return absl::InternalError("libsodium: initialisation failed");
   std::unique_ptr<SecretBox> box(new SecretBox());

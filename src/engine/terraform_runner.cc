@@ -213,35 +213,45 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
     return out;
   }
   bool destroy = spec.operation == Operation::kDestroy || spec.operation == Operation::kDestroyPreview;
-  std::vector<std::string> plan_args = {"plan", "-input=false", "-json", "-out=plinth.tfplan", "-detailed-exitcode"};
-  if (spec.operation == Operation::kRefresh) plan_args.push_back("-refresh-only");
-  if (spec.skip_refresh && spec.operation != Operation::kRefresh) plan_args.push_back("-refresh=false");
-  if (destroy) plan_args.push_back("-destroy");
-  auto plan_rc = step.Run("plan", plan_args, true);
-  s = check(plan_rc, "plan", {0, 2});
-  if (!s.ok()) return fail(s);
-  bool has_changes = *plan_rc == 2;
-
-  std::string plan_json;
-  s = check(step.Run("show", {"show", "-json", "plinth.tfplan"}, false, &plan_json), "show", {0});
-  if (!s.ok()) return fail(s);
-  auto plan = ParseTerraformPlanJson(plan_json);
-  if (!plan.ok()) return fail(absl::InternalError(absl::StrCat("cannot read the plan: ", plan.status().message())));
-  out.summary = plan->summary;
-  out.summary.operation = destroy ? "destroy" : "plan";
-  out.has_summary = true;
-  out.resources = plan->changes;
-
   bool apply = spec.operation == Operation::kUpdate || spec.operation == Operation::kDestroy ||
                spec.operation == Operation::kRefresh;
-  if (apply && has_changes && spec.before_apply) {
-    s = spec.before_apply(out);
+  if (spec.direct_apply && spec.operation != Operation::kRefresh && apply) {
+    // Flow control without a preview: the engine plans and applies in one
+    // step, with no saved plan and nothing to review.
+    std::vector<std::string> args = {"apply", "-input=false", "-json", "-auto-approve"};
+    if (spec.skip_refresh) args.push_back("-refresh=false");
+    if (destroy) args.push_back("-destroy");
+    s = check(step.Run("apply", args, true), "apply", {0});
     if (!s.ok()) return fail(s);
-  }
-  if (apply && has_changes) {
-    // Apply exactly the saved plan: never a fresh, unreviewed one.
-    s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});
+  } else {
+    std::vector<std::string> plan_args = {"plan", "-input=false", "-json", "-out=plinth.tfplan", "-detailed-exitcode"};
+    if (spec.operation == Operation::kRefresh) plan_args.push_back("-refresh-only");
+    if (spec.skip_refresh && spec.operation != Operation::kRefresh) plan_args.push_back("-refresh=false");
+    if (destroy) plan_args.push_back("-destroy");
+    auto plan_rc = step.Run("plan", plan_args, true);
+    s = check(plan_rc, "plan", {0, 2});
     if (!s.ok()) return fail(s);
+    bool has_changes = *plan_rc == 2;
+
+    std::string plan_json;
+    s = check(step.Run("show", {"show", "-json", "plinth.tfplan"}, false, &plan_json), "show", {0});
+    if (!s.ok()) return fail(s);
+    auto plan = ParseTerraformPlanJson(plan_json);
+    if (!plan.ok()) return fail(absl::InternalError(absl::StrCat("cannot read the plan: ", plan.status().message())));
+    out.summary = plan->summary;
+    out.summary.operation = destroy ? "destroy" : "plan";
+    out.has_summary = true;
+    out.resources = plan->changes;
+
+    if (apply && has_changes && spec.before_apply) {
+      s = spec.before_apply(out);
+      if (!s.ok()) return fail(s);
+    }
+    if (apply && has_changes) {
+      // Apply exactly the saved plan: never a fresh, unreviewed one.
+      s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});
+      if (!s.ok()) return fail(s);
+    }
   }
   if (apply) {
     std::string outputs_json;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "plinth/core/logging.h"
+#include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
 #include "plinth/manifest/module_variables.h"
@@ -229,6 +230,12 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& 
       job.ended_at = clock_->Now();
       job.error = absl::StrCat("cancelled by ", actor, " before it started");
       PLINTH_RETURN_IF_ERROR(jobs_->Save(job, job.error));
+      if (observer_) {
+        // Not under the lock: the observer may call back into the runner.
+        mu_.Unlock();
+        observer_(job);
+        mu_.Lock();
+      }
       return job;
     }
   }
@@ -326,6 +333,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     job.ended_at = clock_->Now();
     absl::Status s = jobs_->Save(job, error.empty() ? state : absl::StrCat(state, ": ", error));
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+    if (observer_) observer_(job);
     log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, state,
               error.empty() ? "" : ": " + error);
   };
@@ -359,6 +367,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   if (cancel->cancelled()) return finish("cancelled", "cancelled before it started");
   absl::Status s = jobs_->Save(job, absl::StrCat("running: ", job.operation, " with ", job.engine));
   if (!s.ok()) return finish("failed", std::string(s.message()));
+  if (observer_) observer_(job);
   log->info("job={} resource={} op={} started", job.id, job.key.ToString(), job.operation);
 
   // References resolve from the stored outputs of the resources they name.
@@ -370,6 +379,12 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   m.env = resource->key.env;
   m.id = resource->id;
   m.body = resource->manifest;
+  // A pipeline deploys its revision's manifest, whatever is stored now.
+  if (auto it = job.options.find("manifest"); it != job.options.end() && it->is_object()) {
+    m.body = *it;
+    m.api_version = m.body.value("apiVersion", m.api_version);
+  }
+  const std::string digest = core::ContentDigest(m.body.dump());
   auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
     PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
     std::string path = r.field_path;
@@ -392,7 +407,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   spec.job_id = job.id;
   engine::ParseOperation(job.operation, &spec.operation);
   spec.kind = job.key.kind;
-  spec.api_version = resource->api_version;
+  spec.api_version = m.api_version;
   spec.resource_id = job.resource_id;
   spec.module_variables = *vars;
   spec.engine = job.engine;
@@ -495,6 +510,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       }
       jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("awaiting approval of the plan (", plan, ")"), nullptr}})
           .IgnoreError();
+      if (observer_) observer_(job);
       log->info("job={} resource={} awaiting approval ({})", job.id, job.key.ToString(), plan);
       Decision decision;
       {
@@ -511,6 +527,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       if (!decision.approved) return absl::CancelledError(absl::StrCat("plan rejected by ", decision.actor, said));
       job.state = "running";
       PLINTH_RETURN_IF_ERROR(jobs_->Save(job, absl::StrCat("approved by ", decision.actor, said)));
+      if (observer_) observer_(job);
       jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("plan approved by ", decision.actor, said), nullptr}})
           .IgnoreError();
       return absl::OkStatus();
@@ -519,6 +536,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   spec.pulumi_passphrase = settings_.pulumi_passphrase;
   if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
   spec.skip_refresh = job.options.value("skipRefresh", false);
+  spec.direct_apply = job.options.value("directApply", false);
   spec.step_timeout = settings_.step_timeout;
   spec.kill_grace = settings_.kill_grace;
 
@@ -553,7 +571,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     std::string sealed = sensitive.empty() || secrets_ == nullptr ? "" : secrets_->Seal(sensitive.dump());
     bool destroyed = spec.operation == engine::Operation::kDestroy;
     job.outputs = destroyed ? json(nullptr) : shown;
-    s = jobs_->SetResourceOutputs(job.resource_id, destroyed ? json(nullptr) : shown, destroyed ? "" : sealed, !destroyed);
+    s = jobs_->SetResourceOutputs(job.resource_id, destroyed ? json(nullptr) : shown, destroyed ? "" : sealed, !destroyed,
+                                  spec.operation == engine::Operation::kUpdate ? digest : resource->deployed_digest);
     if (!s.ok()) return finish("failed", absl::StrCat("the engine succeeded but its outputs could not be stored: ", s.message()));
   }
   switch (out.state) {

@@ -258,6 +258,14 @@ int Show(const std::vector<std::string>& args) {
 
 int Apply(const std::vector<std::string>& args) {
   std::string file = args.empty() ? "" : args.back();
+  if (Has(args, "-auto-approve")) {
+    // No saved plan: plan into a private file first, then apply it, as
+    // `tofu apply -auto-approve` does in one command.
+    std::vector<std::string> plan_args = {"-out=.sim-direct.tfplan"};
+    if (Has(args, "-destroy")) plan_args.push_back("-destroy");
+    if (int rc = Plan(plan_args); rc != 0) return rc;
+    file = ".sim-direct.tfplan";
+  }
   json plan = ReadJson(file);
   if (!plan.is_object()) return Fail("Failed to load \"" + file + "\" as a plan file");
   Module m = Load();

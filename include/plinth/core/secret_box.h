@@ -17,6 +17,10 @@
 
 namespace plinth::core {
 
+// A 32-byte BLAKE2b digest of `data` as 64 hex digits (content identity,
+// not a secret).
+std::string ContentDigest(absl::string_view data);
+
 class SecretBox {
  public:
   // Reads the key, or creates it (mode 0600) when the file does not exist.

@@ -59,6 +59,10 @@ struct JobSpec {
   // Files the connection needs in the workspace (a kubeconfig), written 0600.
   std::vector<std::pair<std::string, std::string>> files;
   bool skip_refresh = false;
+  // Terraform/OpenTofu update and destroy: `apply -auto-approve` without a
+  // saved plan (flow control's preview_before_update_or_destroy off).
+  // Pulumi always previews first, so it ignores this.
+  bool direct_apply = false;
   // Pulumi only: the connection's settings as the module's provider_config,
   // and the passphrase of the stack's secrets when the connection gives none.
   nlohmann::json provider_config;

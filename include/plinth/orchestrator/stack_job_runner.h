@@ -14,6 +14,7 @@
 #define PLINTH_ORCHESTRATOR_STACK_JOB_RUNNER_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -72,9 +73,18 @@ class StackJobRunner {
   // marked interrupted (their leftover process groups killed); queued jobs
   // are queued again.
   absl::Status Recover();
+  // Called (on a worker thread, without the runner's lock) after every
+  // stored state change of a job: running, awaiting_approval, back to
+  // running after an approval, and its end. Set before Start().
+  using JobObserver = std::function<void(const store::StackJobRecord&)>;
+  void SetObserver(JobObserver observer) { observer_ = std::move(observer); }
   void Start();
 
   // INVALID_ARGUMENT for an unknown operation; NOT_FOUND for the resource.
+  // Options: skipRefresh, requireApproval, connection, directApply (no saved
+  // plan), manifest (deploy this manifest instead of the stored one: a
+  // pipeline deploys its revision's), and anything else the caller wants
+  // kept on the job (pipeline, node).
   absl::StatusOr<store::StackJobRecord> Submit(const std::string& resource_id, const std::string& operation,
                                                const nlohmann::json& options, const std::string& actor);
   // A queued job is cancelled at once; a running one gets SIGINT (then
@@ -102,6 +112,7 @@ class StackJobRunner {
   engine::ProcessLauncher* const launcher_;
   const core::SecretBox* const secrets_;
   core::Clock* const clock_;
+  JobObserver observer_;
 
   struct Decision {
     bool decided = false;

@@ -1,0 +1,109 @@
+// Infra projects: render a chart with values into a revision (checked,
+// validated, graphed, diffed against the current one), store it with the
+// resources it owns and the pipeline it starts in one transaction, and wake
+// the scheduler.
+//
+//   ProjectManager projects(catalog, &charts, &project_store, &pipeline_store, &scheduler, clock);
+//   auto created = projects.Create({.org = "acme", .env = "prod", .name = "web", ...}, "alice");
+//
+// Thread-safe; every method blocks on SQLite.
+#ifndef PLINTH_ORCHESTRATOR_PROJECT_MANAGER_H_
+#define PLINTH_ORCHESTRATOR_PROJECT_MANAGER_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "plinth/chart/chart.h"
+#include "plinth/manifest/kind_catalog.h"
+#include "plinth/orchestrator/pipeline_scheduler.h"
+#include "plinth/store/infra_chart_store.h"
+#include "plinth/store/infra_pipeline_store.h"
+#include "plinth/store/infra_project_store.h"
+
+namespace plinth::orchestrator {
+
+// Where a revision's chart comes from.
+struct ChartInput {
+  enum class Source { kNone, kStored, kInline };
+  Source source = Source::kNone;
+  std::string name, version;              // kStored; version "" = newest
+  std::vector<chart::ChartFile> files;    // kInline
+};
+
+struct CreateProjectRequest {
+  std::string org, env, name;
+  ChartInput chart;
+  std::string values_yaml;
+  std::vector<std::string> set;
+  store::ProjectSettings settings;
+  bool no_deploy = false;
+};
+
+struct UpdateProjectRequest {
+  store::ProjectRef project;
+  int64_t expected_version = 0;
+  ChartInput chart;                       // kNone: the project's copy
+  std::optional<std::string> values_yaml;  // replaces the values when set
+  std::vector<std::string> set;
+  std::optional<store::ProjectSettings> settings;
+  bool no_deploy = false;
+};
+
+struct ProjectResult {
+  store::InfraProjectRecord project;
+  store::ProjectRevisionRecord revision;
+  std::optional<store::PipelineRecord> pipeline;
+  std::string note;  // why no pipeline started
+};
+
+class ProjectManager {
+ public:
+  ProjectManager(const manifest::KindCatalog* catalog, store::InfraChartStore* charts,
+                 store::InfraProjectStore* projects, store::InfraPipelineStore* pipelines,
+                 PipelineScheduler* scheduler, chart::ChartLimits limits)
+      : catalog_(catalog), charts_(charts), projects_(projects), pipelines_(pipelines), scheduler_(scheduler),
+        limits_(limits) {}
+
+  absl::StatusOr<ProjectResult> Create(const CreateProjectRequest& req, const std::string& actor);
+  // A settings-only change writes no revision and starts no pipeline.
+  absl::StatusOr<ProjectResult> Update(const UpdateProjectRequest& req, const std::string& actor);
+  absl::StatusOr<ProjectResult> Rollback(const store::ProjectRef& ref, int64_t revision, const std::string& actor);
+  // trigger: run (deploy every resource of the current revision), undeploy,
+  // or purge (undeploy, then delete the record).
+  absl::StatusOr<ProjectResult> StartPipeline(const store::ProjectRef& ref, const std::string& trigger,
+                                              const std::string& actor);
+  absl::StatusOr<std::vector<std::string>> Delete(const store::ProjectRef& ref, bool orphan, const std::string& actor);
+
+ private:
+  struct Rendered {
+    std::string chart_name, chart_version, chart_source;
+    std::vector<chart::ChartFile> files;
+    nlohmann::json values;
+    std::vector<manifest::Manifest> manifests;
+    nlohmann::json graph;
+  };
+  absl::StatusOr<Rendered> Render(const ChartInput& input, const store::ProjectRevisionRecord* current,
+                                  const store::InfraProjectRecord* project, const std::string& org,
+                                  const std::string& env, const std::optional<std::string>& values_yaml,
+                                  const std::vector<std::string>& set) const;
+  store::PipelineRecord NewPipeline(const std::string& kind, const std::string& trigger,
+                                    const store::ProjectSettings& settings) const;
+  void Started(ProjectResult* result);
+
+  const manifest::KindCatalog* const catalog_;
+  store::InfraChartStore* const charts_;
+  store::InfraProjectStore* const projects_;
+  store::InfraPipelineStore* const pipelines_;
+  PipelineScheduler* const scheduler_;
+  const chart::ChartLimits limits_;
+};
+
+// {"added": [...], "changed": [...], "removed": [...], "unchanged": n} by
+// "env/kind/name", comparing manifests without metadata.id.
+nlohmann::json DiffManifests(const nlohmann::json& before, const std::vector<manifest::Manifest>& after);
+
+}  // namespace plinth::orchestrator
+
+#endif  // PLINTH_ORCHESTRATOR_PROJECT_MANAGER_H_
