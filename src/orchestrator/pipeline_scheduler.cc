@@ -49,7 +49,9 @@ PipelineScheduler::PipelineScheduler(SchedulerSettings settings, store::InfraPip
     : settings_(settings), pipelines_(pipelines), projects_(projects), policies_(policies), jobs_(jobs),
       runner_(runner), clock_(clock) {}
 
-PipelineScheduler::~PipelineScheduler() {
+PipelineScheduler::~PipelineScheduler() { Stop(); }
+
+void PipelineScheduler::Stop() {
   {
     absl::MutexLock lock(&events_mu_);
     stopping_ = true;

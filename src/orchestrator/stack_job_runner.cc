@@ -329,13 +329,25 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   auto finish = [&](const std::string& state, const std::string& error) {
     job.state = state;
     job.error = error;
+    bool shutting_down;
+    {
+      absl::MutexLock lock(&mu_);
+      shutting_down = stopping_;
+    }
+    auto stored = shutting_down && state == "cancelled" ? jobs_->Get(job.id) : absl::StatusOr<store::StackJobRecord>(job);
+    if (state == "cancelled" && shutting_down && stored.ok() && !stored->cancel_requested) {
+      // plinthd is stopping, nobody cancelled the job: like a crash, it
+      // is interrupted (a pipeline resumes it from a fresh plan).
+      job.state = "interrupted";
+      job.error = "plinthd shut down during the job; nothing more was applied. It runs again from a fresh plan.";
+    }
     job.pgid = 0;
     job.ended_at = clock_->Now();
-    absl::Status s = jobs_->Save(job, error.empty() ? state : absl::StrCat(state, ": ", error));
+    absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error));
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
     if (observer_) observer_(job);
-    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, state,
-              error.empty() ? "" : ": " + error);
+    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, job.state,
+              job.error.empty() ? "" : ": " + job.error);
   };
 
   // Resource, kind and module.

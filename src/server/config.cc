@@ -148,6 +148,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         if (!jv.is_number_integer() || jv.get<int64_t>() < 0) return wrong(full, "a non-negative integer");
         int64_t n = jv.get<int64_t>();
         if (k == "max_concurrent_jobs") config.max_concurrent_jobs = static_cast<int>(std::min<int64_t>(n, 1000));
+        else if (k == "max_jobs_per_pipeline") config.max_jobs_per_pipeline = static_cast<int>(std::min<int64_t>(n, 1000));
         else if (k == "step_timeout_seconds") config.step_timeout_seconds = static_cast<int>(std::min<int64_t>(n, 86400 * 7));
         else if (k == "cancel_grace_seconds") config.cancel_grace_seconds = static_cast<int>(std::min<int64_t>(n, 3600));
         else if (k == "max_log_bytes") config.max_log_bytes = static_cast<size_t>(n);

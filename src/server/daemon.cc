@@ -84,7 +84,22 @@ absl::Status Daemon::Start() {
                                                            catalog_.get(), launcher_.get(), secret_box_.get(),
                                                            core::SystemClock());
   PLINTH_RETURN_IF_ERROR(runner_->Recover());
+  projects_ = std::make_unique<store::InfraProjectStore>(db_.get(), core::SystemClock());
+  pipelines_ = std::make_unique<store::InfraPipelineStore>(db_.get(), core::SystemClock());
+  policies_ = std::make_unique<store::FlowControlStore>(db_.get(), core::SystemClock());
+  orchestrator::SchedulerSettings scheduler_settings;
+  scheduler_settings.default_max_parallel =
+      config_.max_jobs_per_pipeline > 0 ? config_.max_jobs_per_pipeline : config_.max_concurrent_jobs;
+  scheduler_ = std::make_unique<orchestrator::PipelineScheduler>(scheduler_settings, pipelines_.get(), projects_.get(),
+                                                                 policies_.get(), jobs_.get(), runner_.get(),
+                                                                 core::SystemClock());
+  // Before the runner starts: pipelines settle on the jobs as they ended.
+  PLINTH_RETURN_IF_ERROR(scheduler_->Recover());
   runner_->Start();
+  scheduler_->Start();
+  project_manager_ = std::make_unique<orchestrator::ProjectManager>(catalog_.get(), charts_.get(), projects_.get(),
+                                                                    pipelines_.get(), scheduler_.get(),
+                                                                    chart::ChartLimits{});
   if (config_.modules.empty()) {
     log->warn("no modules: configured; stack jobs will fail until the config maps kinds to engines and modules");
   }
@@ -99,6 +114,11 @@ absl::Status Daemon::Start() {
   stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get(),
                                                                   connections_.get());
   connection_service_ = std::make_unique<api::ConnectionServiceImpl>(env, connections_.get());
+  infra_project_service_ = std::make_unique<api::InfraProjectServiceImpl>(env, project_manager_.get(), projects_.get(),
+                                                                          pipelines_.get());
+  infra_pipeline_service_ = std::make_unique<api::InfraPipelineServiceImpl>(env, scheduler_.get(), pipelines_.get(),
+                                                                            projects_.get());
+  flow_control_service_ = std::make_unique<api::FlowControlServiceImpl>(env, policies_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -115,6 +135,9 @@ absl::Status Daemon::Start() {
   builder.RegisterService(infra_chart_service_.get());
   builder.RegisterService(stack_job_service_.get());
   builder.RegisterService(connection_service_.get());
+  builder.RegisterService(infra_project_service_.get());
+  builder.RegisterService(infra_pipeline_service_.get());
+  builder.RegisterService(flow_control_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -142,13 +165,24 @@ void Daemon::Shutdown() {
     server_->Wait();
     server_.reset();
   }
+  // The scheduler stops first (it submits to the runner); jobs that the
+  // runner's shutdown interrupts are resumed by the next start's Recover.
+  if (scheduler_) scheduler_->Stop();
   runner_.reset();   // running jobs get the graceful cancel
+  scheduler_.reset();
+  project_manager_.reset();
   workers_.reset();  // runs what is queued, then joins
   cloud_resource_service_.reset();
   kind_service_.reset();
   infra_chart_service_.reset();
   stack_job_service_.reset();
   connection_service_.reset();
+  infra_project_service_.reset();
+  infra_pipeline_service_.reset();
+  flow_control_service_.reset();
+  policies_.reset();
+  pipelines_.reset();
+  projects_.reset();
   connections_.reset();
   jobs_.reset();
   charts_.reset();

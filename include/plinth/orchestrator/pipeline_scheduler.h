@@ -57,6 +57,9 @@ class PipelineScheduler {
   // runner's observer.
   absl::Status Recover();
   void Start();
+  // Stops the scheduler thread (pipelines stay as stored). Job changes
+  // still arrive but are not applied; Recover settles them at the next start.
+  void Stop();
 
   // A pipeline row was stored (by a project change): schedule it.
   void Wake(const std::string& pipeline_id);

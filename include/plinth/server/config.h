@@ -15,8 +15,8 @@
 //                     ref: v1.4.0, subdir: gcp/gkecluster/tf, connection: github}
 //   backends:   # Terraform/OpenTofu state per env (default: local files)
 //     prod: {type: s3, config: {bucket: acme-tfstate, region: us-east-1}}
-//   jobs: {max_concurrent_jobs: 4, step_timeout_seconds: 7200, cancel_grace_seconds: 30,
-//          max_log_bytes: 67108864}
+//   jobs: {max_concurrent_jobs: 4, max_jobs_per_pipeline: 4, step_timeout_seconds: 7200,
+//          cancel_grace_seconds: 30, max_log_bytes: 67108864}
 //
 // Relative paths in the file are taken from the file's directory.
 #ifndef PLINTH_SERVER_CONFIG_H_
@@ -67,6 +67,8 @@ struct Config {
   std::map<std::string, Backend> backends;
   // ... and limits.
   int max_concurrent_jobs = 4;
+  // Jobs of one pipeline at once unless the project says; 0 = max_concurrent_jobs.
+  int max_jobs_per_pipeline = 0;
   int step_timeout_seconds = 7200;
   int cancel_grace_seconds = 30;
   size_t max_log_bytes = 64 << 20;

@@ -16,10 +16,13 @@
 #include "plinth/api/cloud_resource_service.h"
 #include "plinth/api/connection_service.h"
 #include "plinth/api/infra_chart_service.h"
+#include "plinth/api/infra_project_service.h"
 #include "plinth/api/kind_service.h"
 #include "plinth/api/stack_job_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
+#include "plinth/orchestrator/pipeline_scheduler.h"
+#include "plinth/orchestrator/project_manager.h"
 #include "plinth/orchestrator/stack_job_runner.h"
 #include "plinth/store/stack_job_store.h"
 #include "plinth/core/thread_pool.h"
@@ -60,6 +63,11 @@ class Daemon {
   std::unique_ptr<core::SecretBox> secret_box_;
   std::unique_ptr<engine::PosixProcessLauncher> launcher_;
   std::unique_ptr<orchestrator::StackJobRunner> runner_;
+  std::unique_ptr<store::InfraProjectStore> projects_;
+  std::unique_ptr<store::InfraPipelineStore> pipelines_;
+  std::unique_ptr<store::FlowControlStore> policies_;
+  std::unique_ptr<orchestrator::PipelineScheduler> scheduler_;
+  std::unique_ptr<orchestrator::ProjectManager> project_manager_;
   std::unique_ptr<api::Authenticator> auth_;
   std::unique_ptr<core::ThreadPool> workers_;
   std::unique_ptr<api::CloudResourceServiceImpl> cloud_resource_service_;
@@ -67,6 +75,9 @@ class Daemon {
   std::unique_ptr<api::InfraChartServiceImpl> infra_chart_service_;
   std::unique_ptr<api::StackJobServiceImpl> stack_job_service_;
   std::unique_ptr<api::ConnectionServiceImpl> connection_service_;
+  std::unique_ptr<api::InfraProjectServiceImpl> infra_project_service_;
+  std::unique_ptr<api::InfraPipelineServiceImpl> infra_pipeline_service_;
+  std::unique_ptr<api::FlowControlServiceImpl> flow_control_service_;
   std::unique_ptr<grpc::Server> server_;
 };
 

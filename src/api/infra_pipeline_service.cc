@@ -1,0 +1,243 @@
+#include <deque>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "plinth/api/infra_project_service.h"
+#include "plinth/core/status_macros.h"
+
+namespace plinth::api {
+namespace {
+
+namespace pb = plinth::v1;
+
+template <typename Request>
+absl::StatusOr<std::string> ProjectIdOf(const Request& req, store::InfraProjectStore* projects) {
+  if (!req.project_id().empty()) return req.project_id();
+  if (req.project_name().empty()) return absl::InvalidArgumentError("project_id: required (or org, env, project_name)");
+  PLINTH_ASSIGN_OR_RETURN(auto p, projects->Get({"", req.org().empty() ? "default" : req.org(), req.env(),
+                                                 req.project_name()}));
+  return p.id;
+}
+
+// Streams a pipeline: a snapshot, then the pipeline again whenever its
+// change counter moved (the store is polled every 100 ms on a worker),
+// until it has ended and the final state was sent.
+class PipelineWatch : public grpc::ServerWriteReactor<pb::InfraPipeline> {
+ public:
+  PipelineWatch(const CallEnv& env, store::InfraPipelineStore* pipelines, core::Timer* timer, std::string id)
+      : env_(env), pipelines_(pipelines), timer_(timer), state_(std::make_shared<State>()) {
+    state_->id = std::move(id);
+    state_->self = this;
+    Schedule(absl::ZeroDuration());
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(state_->mu);
+    state_->writing = false;
+    if (!ok || state_->finished) return Finish(grpc::Status::CANCELLED, lock);
+    if (state_->over) return Finish(grpc::Status::OK, lock);
+    Schedule(absl::Milliseconds(100));
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::recursive_mutex> lock(state_->mu);
+    state_->cancelled = true;
+    if (!state_->writing) Finish(grpc::Status::CANCELLED, lock);
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard<std::recursive_mutex> lock(state_->mu);
+      state_->self = nullptr;
+    }
+    delete this;
+  }
+
+ private:
+  struct State {
+    std::recursive_mutex mu;
+    PipelineWatch* self = nullptr;
+    std::string id;
+    int64_t sent_change = -1;
+    bool writing = false, finished = false, cancelled = false, over = false;
+  };
+
+  void Finish(grpc::Status status, const std::lock_guard<std::recursive_mutex>&) {
+    if (state_->finished) return;
+    state_->finished = true;
+    grpc::ServerWriteReactor<pb::InfraPipeline>::Finish(status);
+  }
+
+  void Schedule(absl::Duration delay) {
+    auto state = state_;
+    store::InfraPipelineStore* pipelines = pipelines_;
+    core::ThreadPool* workers = env_.workers;
+    core::Timer* timer = timer_;
+    auto fetch = [state, pipelines, timer, workers]() {
+      auto p = pipelines->Get(state->id);
+      std::lock_guard<std::recursive_mutex> lock(state->mu);
+      PipelineWatch* self = state->self;
+      if (self == nullptr || state->finished) return;
+      if (state->cancelled) return self->Finish(grpc::Status::CANCELLED, lock);
+      if (!p.ok()) return self->Finish(ToGrpcStatus(p.status()), lock);
+      if (p->change == state->sent_change) {
+        self->Schedule(absl::Milliseconds(100));
+        return;
+      }
+      state->sent_change = p->change;
+      state->over = p->Terminal();
+      self->current_.Clear();
+      ToProto(*p, &self->current_);
+      state->writing = true;
+      self->StartWrite(&self->current_);
+    };
+    if (delay == absl::ZeroDuration()) {
+      workers->Submit(fetch);
+    } else {
+      timer->After(delay, [workers, fetch] { workers->Submit(fetch); });
+    }
+  }
+
+  const CallEnv env_;
+  store::InfraPipelineStore* const pipelines_;
+  core::Timer* const timer_;
+  std::shared_ptr<State> state_;
+  pb::InfraPipeline current_;
+};
+
+class FailedWatch : public grpc::ServerWriteReactor<pb::InfraPipeline> {
+ public:
+  explicit FailedWatch(const grpc::Status& s) { Finish(s); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
+  out->set_id(p.id);
+  out->set_project_id(p.project_id);
+  out->set_project_name(p.project_name);
+  out->set_org(p.org);
+  out->set_env(p.env);
+  out->set_revision(p.revision);
+  out->set_kind(p.kind);
+  out->set_trigger(p.trigger);
+  out->set_state(p.state);
+  out->set_preview_only(p.preview_only);
+  out->set_gate(p.gate);
+  out->set_error(p.error);
+  for (const auto& n : p.notes) {
+    if (n.is_string()) out->add_notes(n.get<std::string>());
+  }
+  ToTimestamp(p.created_at, out->mutable_create_time());
+  out->set_created_by(p.created_by);
+  if (p.started_at) ToTimestamp(*p.started_at, out->mutable_start_time());
+  if (p.ended_at) ToTimestamp(*p.ended_at, out->mutable_end_time());
+  out->set_change(p.change);
+  out->set_max_parallel_jobs(p.max_parallel);
+  for (const auto& n : p.nodes) {
+    auto* node = out->add_nodes();
+    node->set_index(n.idx);
+    node->set_env(n.env);
+    node->set_kind(n.kind);
+    node->set_name(n.name);
+    node->set_resource_id(n.resource_id);
+    node->set_layer(n.layer);
+    node->set_operation(n.operation);
+    node->set_state(n.state);
+    node->set_stack_job_id(n.job_id);
+    node->set_error(n.error);
+    if (n.started_at) ToTimestamp(*n.started_at, node->mutable_start_time());
+    if (n.ended_at) ToTimestamp(*n.ended_at, node->mutable_end_time());
+    for (int u : n.upstream) node->add_upstream(u);
+    node->set_gate(n.gate);
+    node->set_awaiting(n.awaiting);
+    if (n.summary.is_object()) {
+      auto* s = node->mutable_summary();
+      s->set_add(n.summary.value("add", 0));
+      s->set_change(n.summary.value("change", 0));
+      s->set_remove(n.summary.value("remove", 0));
+      s->set_replace(n.summary.value("replace", 0));
+      s->set_operation(n.summary.value("operation", ""));
+    }
+    node->set_attempts(n.attempts);
+  }
+  for (const auto& d : p.decisions) {
+    auto* dec = out->add_decisions();
+    dec->set_node(d.node);
+    dec->set_target(d.target);
+    dec->set_stage(d.stage);
+    dec->set_approved(d.approved);
+    dec->set_actor(d.actor);
+    dec->set_comment(d.comment);
+    ToTimestamp(d.at, dec->mutable_time());
+  }
+}
+
+grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetInfraPipeline(grpc::CallbackServerContext* ctx,
+                                                                     const pb::GetInfraPipelineRequest* req,
+                                                                     pb::InfraPipeline* resp) {
+  return RunUnary(ctx, env_, "GetInfraPipeline", [=, this](const std::string&) -> absl::Status {
+    if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_ASSIGN_OR_RETURN(auto p, pipelines_->Get(req->id()));
+    ToProto(p, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ListInfraPipelines(grpc::CallbackServerContext* ctx,
+                                                                       const pb::ListInfraPipelinesRequest* req,
+                                                                       pb::ListInfraPipelinesResponse* resp) {
+  return RunUnary(ctx, env_, "ListInfraPipelines", [=, this](const std::string&) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ProjectIdOf(*req, projects_));
+    PLINTH_ASSIGN_OR_RETURN(auto page, pipelines_->List(project_id, req->page_size(), req->page_token()));
+    for (const auto& p : page.items) ToProto(p, resp->add_pipelines());
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetLastInfraPipeline(grpc::CallbackServerContext* ctx,
+                                                                         const pb::GetLastInfraPipelineRequest* req,
+                                                                         pb::InfraPipeline* resp) {
+  return RunUnary(ctx, env_, "GetLastInfraPipeline", [=, this](const std::string&) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ProjectIdOf(*req, projects_));
+    PLINTH_ASSIGN_OR_RETURN(auto p, pipelines_->Last(project_id));
+    ToProto(p, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerWriteReactor<pb::InfraPipeline>* InfraPipelineServiceImpl::WatchInfraPipeline(
+    grpc::CallbackServerContext* ctx, const pb::WatchInfraPipelineRequest* req) {
+  auto actor = env_.auth->Authenticate(ctx->client_metadata());
+  if (!actor.ok()) return new FailedWatch(ToGrpcStatus(actor.status()));
+  if (req->id().empty()) return new FailedWatch(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required"));
+  return new PipelineWatch(env_, pipelines_, &timer_, req->id());
+}
+
+grpc::ServerUnaryReactor* InfraPipelineServiceImpl::CancelInfraPipeline(grpc::CallbackServerContext* ctx,
+                                                                        const pb::CancelInfraPipelineRequest* req,
+                                                                        pb::InfraPipeline* resp) {
+  return RunUnary(ctx, env_, "CancelInfraPipeline", [=, this](const std::string& actor) -> absl::Status {
+    if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_ASSIGN_OR_RETURN(auto p, scheduler_->Cancel(req->id(), actor));
+    ToProto(p, resp);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ResolveGate(grpc::CallbackServerContext* ctx,
+                                                                const pb::ResolveGateRequest* req,
+                                                                pb::InfraPipeline* resp) {
+  return RunUnary(ctx, env_, "ResolveGate", [=, this](const std::string& actor) -> absl::Status {
+    if (req->pipeline_id().empty()) return absl::InvalidArgumentError("pipeline_id: required");
+    if (req->comment().size() > 4096) return absl::InvalidArgumentError("comment: longer than 4096 bytes");
+    PLINTH_ASSIGN_OR_RETURN(auto p, scheduler_->ResolveGate(req->pipeline_id(), req->node(), req->approve(), actor,
+                                                            req->comment()));
+    ToProto(p, resp);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace plinth::api
