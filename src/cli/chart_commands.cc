@@ -57,20 +57,6 @@ bool ReadAll(const std::string& path, std::string* out) {
   return true;
 }
 
-// Merges every -f file (later files win) into one values text for the server,
-// or one JSON object offline.
-absl::StatusOr<nlohmann::json> LoadValues(const std::vector<std::string>& files) {
-  nlohmann::json merged = nlohmann::json::object();
-  for (const auto& f : files) {
-    std::string text;
-    if (!ReadAll(f, &text)) return absl::NotFoundError(absl::StrCat(f, ": cannot read"));
-    auto values = chart::ParseValuesFile(text, f);
-    if (!values.ok()) return values.status();
-    for (const auto& [k, v] : values->items()) merged[k] = v;
-  }
-  return merged;
-}
-
 int PrintRender(const std::string& output, const nlohmann::json& manifests, const std::string& yaml,
                 const nlohmann::json& graph, const std::string& dot) {
   if (output == "json") {
@@ -123,6 +109,21 @@ int RenderOffline(const RenderArgs& args) {
 }
 
 }  // namespace
+
+// Merges every -f file (later files win) into one values text for the server,
+// or one JSON object offline.
+absl::StatusOr<nlohmann::json> LoadValues(const std::vector<std::string>& files) {
+  nlohmann::json merged = nlohmann::json::object();
+  for (const auto& f : files) {
+    std::string text;
+    if (!ReadAll(f, &text)) return absl::NotFoundError(absl::StrCat(f, ": cannot read"));
+    auto values = chart::ParseValuesFile(text, f);
+    if (!values.ok()) return values.status();
+    for (const auto& [k, v] : values->items()) merged[k] = v;
+  }
+  return merged;
+}
+
 
 int ChartPush(const Client& client, const ClientOptions& opts, const std::string& dir, const std::string& version) {
   auto files = chart::ReadChartDir(dir);

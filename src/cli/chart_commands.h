@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "client.h"
+#include "nlohmann/json.hpp"
 
 namespace plinth::cli {
 
@@ -22,6 +24,9 @@ struct RenderArgs {
   std::string output = "yaml";
   std::vector<std::string> kinds_descriptor_sets;  // offline only
 };
+// Merges every -f values file (later files win) into one JSON object.
+absl::StatusOr<nlohmann::json> LoadValues(const std::vector<std::string>& files);
+
 int ChartRender(const Client& client, const ClientOptions& opts, const RenderArgs& args);
 
 }  // namespace plinth::cli

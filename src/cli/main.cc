@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "connection_commands.h"
 #include "job_commands.h"
+#include "project_commands.h"
 
 int main(int argc, char** argv) {
   using namespace plinth::cli;
@@ -107,6 +108,145 @@ int main(int argc, char** argv) {
   render_cmd->add_option("--kinds-descriptor-set", render.kinds_descriptor_sets,
                          "more kinds for offline rendering; repeatable");
   render_cmd->callback(run([&](const Client& c) { return ChartRender(c, opts, render); }));
+
+
+  // ---- projects and pipelines
+  ProjectArgs proj;
+  proj.org = "default";
+  auto* install_cmd = chart_cmd->add_subcommand("install", "create an infra project from a chart and deploy it");
+  install_cmd->add_option("name", proj.name, "project name")->required();
+  install_cmd->add_option("chart", proj.chart, "chart directory, or NAME[@VERSION] pushed to the server")->required();
+  install_cmd->add_option("--env", proj.env, "environment")->required();
+  install_cmd->add_option("--org", proj.org, "organization (default: default)");
+  install_cmd->add_option("-f,--values", proj.values_files, "values file; repeatable, later files win");
+  install_cmd->add_option("--set", proj.sets, "param=value; repeatable, wins over -f");
+  install_cmd->add_flag("--no-deploy", proj.no_deploy, "store the project without starting a pipeline");
+  install_cmd->add_flag("--wait", proj.wait, "watch the pipeline until it ends; exit 1 unless it succeeded");
+  install_cmd->add_flag("--disable-pipelines", proj.disable_pipelines, "no automatic pipelines for this project");
+  install_cmd->add_flag("--disable-deployments", proj.disable_deployments, "pipelines run previews only");
+  install_cmd->add_flag("--manual-gate", proj.manual_gate, "every pipeline waits for an approval before it starts");
+  install_cmd->add_option("--max-parallel", proj.max_parallel, "most stack jobs of one pipeline at once");
+  install_cmd->callback(run([&](const Client& c) { return ChartInstall(c, opts, proj); }));
+
+  auto* project_cmd = app.add_subcommand("project", "infra projects: a chart and values, versioned, deployed by pipelines");
+  project_cmd->require_subcommand(1);
+  auto add_ref = [&](CLI::App* cmd) {
+    cmd->add_option("name", proj.name, "project name or id")->required();
+    cmd->add_option("--env", proj.env, "environment (needed when the name exists in several)");
+    cmd->add_option("--org", proj.org, "organization (default: default)");
+  };
+  auto* pget = project_cmd->add_subcommand("get", "a project: chart, values, resources, last pipeline");
+  add_ref(pget);
+  pget->add_option("-o,--output", proj.output, "text or json");
+  pget->callback(run([&](const Client& c) { return ProjectGet(c, opts, proj); }));
+  auto* plist = project_cmd->add_subcommand("list", "projects");
+  plist->add_option("--env", proj.env, "only this env");
+  plist->add_option("--org", proj.org, "only this org");
+  plist->add_option("-o,--output", proj.output, "table or json");
+  plist->callback(run([&](const Client& c) { return ProjectList(c, opts, proj); }));
+  auto* phist = project_cmd->add_subcommand("history", "every revision: chart, values, who, when, what changed");
+  add_ref(phist);
+  phist->add_option("-o,--output", proj.output, "table or json");
+  phist->callback(run([&](const Client& c) { return ProjectHistory(c, opts, proj); }));
+  auto* pgraph = project_cmd->add_subcommand("graph", "the dependency graph of a revision");
+  add_ref(pgraph);
+  pgraph->add_option("--revision", proj.revision, "revision (default: current)");
+  pgraph->add_option("-o,--output", proj.output, "text, dot or json");
+  pgraph->callback(run([&](const Client& c) { return ProjectGraph(c, opts, proj); }));
+  auto* pupdate = project_cmd->add_subcommand("update", "new values and/or chart: a new revision, then a pipeline");
+  add_ref(pupdate);
+  pupdate->add_option("--chart", proj.chart, "chart directory or NAME[@VERSION] (default: the project's copy)");
+  pupdate->add_option("-f,--values", proj.values_files, "values file: replaces the values; repeatable");
+  pupdate->add_option("--set", proj.sets, "param=value on top of the (new or current) values; repeatable");
+  pupdate->add_flag("--no-deploy", proj.no_deploy, "store the revision without starting a pipeline");
+  pupdate->add_flag("--wait", proj.wait, "watch the pipeline until it ends");
+  pupdate->callback(run([&](const Client& c) { return ProjectUpdate(c, opts, proj); }));
+  auto* prollback = project_cmd->add_subcommand("rollback", "a new revision equal to revision N, then a pipeline");
+  add_ref(prollback);
+  prollback->add_option("revision", proj.revision, "revision to go back to")->required();
+  prollback->add_flag("--wait", proj.wait, "watch the pipeline until it ends");
+  prollback->callback(run([&](const Client& c) { return ProjectRollback(c, opts, proj); }));
+  for (const char* action : {"run-pipeline", "undeploy", "purge"}) {
+    const char* help = std::string(action) == "run-pipeline"
+                           ? "deploy every resource of the current revision again"
+                           : std::string(action) == "undeploy" ? "destroy every resource in reverse order; keep the record"
+                                                               : "undeploy, then delete the record";
+    auto* cmd = project_cmd->add_subcommand(action, help);
+    add_ref(cmd);
+    cmd->add_flag("--wait", proj.wait, "watch the pipeline until it ends");
+    std::string a = action;
+    cmd->callback(run([&, a](const Client& c) { return ProjectAction(c, opts, proj, a); }));
+  }
+  auto* pdelete = project_cmd->add_subcommand("delete", "delete the record only (never infrastructure)");
+  add_ref(pdelete);
+  pdelete->add_flag("--orphan-resources", proj.orphan, "leave deployed resources running, unowned");
+  pdelete->callback(run([&](const Client& c) { return ProjectDelete(c, opts, proj); }));
+
+  auto* pipeline_cmd = app.add_subcommand("pipeline", "infra pipelines: list, get, watch, cancel, approve, reject");
+  pipeline_cmd->require_subcommand(1);
+  std::string pipeline_id, node, pipeline_output = "text", gate_comment;
+  auto* pl_list = pipeline_cmd->add_subcommand("list", "a project's pipelines, newest first");
+  pl_list->add_option("--project", proj.name, "project name or id")->required();
+  pl_list->add_option("--env", proj.env, "environment");
+  pl_list->add_option("--org", proj.org, "organization");
+  pl_list->callback(run([&](const Client& c) { return PipelineList(c, opts, proj); }));
+  auto* pl_last = pipeline_cmd->add_subcommand("last", "a project's newest pipeline");
+  add_ref(pl_last);
+  pl_last->add_option("-o,--output", proj.output, "text or json");
+  pl_last->callback(run([&](const Client& c) { return PipelineLast(c, opts, proj); }));
+  auto* pl_get = pipeline_cmd->add_subcommand("get", "a pipeline and every node");
+  pl_get->add_option("id", pipeline_id, "pipeline id")->required();
+  pl_get->add_option("-o,--output", pipeline_output, "text or json");
+  pl_get->callback(run([&](const Client& c) { return PipelineGet(c, opts, pipeline_id, pipeline_output); }));
+  auto* pl_watch = pipeline_cmd->add_subcommand("watch", "live view until the pipeline ends; exit 0 only if it succeeded");
+  pl_watch->add_option("id", pipeline_id, "pipeline id")->required();
+  pl_watch->callback(run([&](const Client& c) { return PipelineWatch(c, opts, pipeline_id); }));
+  auto* pl_cancel = pipeline_cmd->add_subcommand("cancel", "cancel: running jobs get the graceful cancel");
+  pl_cancel->add_option("id", pipeline_id, "pipeline id")->required();
+  pl_cancel->callback(run([&](const Client& c) { return PipelineCancel(c, opts, pipeline_id); }));
+  for (bool approve : {true, false}) {
+    auto* cmd = pipeline_cmd->add_subcommand(approve ? "approve" : "reject",
+                                             approve ? "approve a waiting gate (the pipeline's, or --node's)"
+                                                     : "reject a waiting gate: the node (or pipeline) fails");
+    cmd->add_option("id", pipeline_id, "pipeline id")->required();
+    cmd->add_option("--node", node, "node: KIND/NAME or index (default: the pipeline gate)");
+    cmd->add_option("-m,--comment", gate_comment, "why; audited");
+    cmd->callback(run([&, approve](const Client& c) {
+      return PipelineResolve(c, opts, pipeline_id, node, approve, gate_comment);
+    }));
+  }
+
+  auto* policy_cmd = app.add_subcommand("policy", "flow-control policies (org, env or resource scope)");
+  policy_cmd->require_subcommand(1);
+  PolicyArgs pol;
+  pol.org = "default";
+  auto add_scope = [&](CLI::App* cmd) {
+    cmd->add_option("--org", pol.org, "organization (default: default)");
+    cmd->add_option("--env", pol.env, "env scope");
+    cmd->add_option("--kind", pol.kind, "resource scope: kind (with --name and --env)");
+    cmd->add_option("--name", pol.name, "resource scope: name");
+  };
+  auto* pol_set = policy_cmd->add_subcommand("set", "set the policy of a scope (replaces it whole)");
+  add_scope(pol_set);
+  pol_set->add_flag("--manual", pol.manual, "a job waits for an approval before it starts");
+  pol_set->add_flag("--no-preview", pol.no_preview, "apply without a saved plan (terraform apply -auto-approve)");
+  pol_set->add_flag("--pause", pol.pause, "after the plan, wait for an approval");
+  pol_set->add_flag("--skip-refresh", pol.skip_refresh, "plan without refreshing state");
+  pol_set->add_flag("--disable-on-lifecycle-events", pol.disable_on_lifecycle,
+                    "create/update/rollback pipelines leave the resource out");
+  pol_set->add_flag("--manual-gate", pol.manual_gate, "org/env: every pipeline waits for an approval");
+  pol_set->callback(run([&](const Client& c) { return PolicySet(c, opts, pol); }));
+  auto* pol_get = policy_cmd->add_subcommand("get", "the policy of exactly a scope (or --effective)");
+  add_scope(pol_get);
+  pol_get->add_flag("--effective", pol.effective, "the policy that applies (resource, else env, else org, else defaults)");
+  pol_get->add_option("-o,--output", pol.output, "text or json");
+  pol_get->callback(run([&](const Client& c) { return PolicyGet(c, opts, pol); }));
+  auto* pol_list = policy_cmd->add_subcommand("list", "stored policies");
+  pol_list->add_option("--org", pol.org, "only this org");
+  pol_list->callback(run([&](const Client& c) { return PolicyList(c, opts, pol); }));
+  auto* pol_delete = policy_cmd->add_subcommand("delete", "delete the policy of a scope");
+  add_scope(pol_delete);
+  pol_delete->callback(run([&](const Client& c) { return PolicyDelete(c, opts, pol); }));
 
   auto* job_cmd = app.add_subcommand("job", "stack jobs: run the engine for one cloud resource");
   job_cmd->require_subcommand(1);

@@ -178,8 +178,15 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
     p->seq = row ? seq.ColumnInt64(0) : 1;
     seq.Reset();
   }
-  Statement& st = c.Prepare(absl::StrCat("INSERT OR REPLACE INTO infra_pipelines (", kPipelineColumns,
-                                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  // An upsert, never REPLACE: a REPLACE deletes the row first, and the
+  // delete would cascade to the pipeline's nodes and decisions.
+  Statement& st = c.Prepare(absl::StrCat(
+      "INSERT INTO infra_pipelines (", kPipelineColumns,
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+      "state = excluded.state, gate = excluded.gate, max_parallel = excluded.max_parallel, "
+      "cancel_requested = excluded.cancel_requested, planned = excluded.planned, notes = excluded.notes, "
+      "error = excluded.error, change = excluded.change, started_at = excluded.started_at, "
+      "ended_at = excluded.ended_at"));
   st.Bind(1, p->id);
   st.Bind(2, p->seq);
   st.Bind(3, p->project_id);

@@ -64,8 +64,14 @@ absl::StatusOr<std::optional<InfraProjectRecord>> FindById(Connection& c, const 
 }
 
 absl::Status WriteProject(Connection& c, const InfraProjectRecord& p) {
-  Statement& st = c.Prepare(absl::StrCat("INSERT OR REPLACE INTO infra_projects (", kColumns,
-                                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  // An upsert, never REPLACE: a REPLACE's delete would cascade to the
+  // project's revisions.
+  Statement& st = c.Prepare(absl::StrCat(
+      "INSERT INTO infra_projects (", kColumns,
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+      "revision = excluded.revision, chart_name = excluded.chart_name, chart_version = excluded.chart_version, "
+      "chart_source = excluded.chart_source, settings = excluded.settings, version = excluded.version, "
+      "updated_at = excluded.updated_at, updated_by = excluded.updated_by"));
   st.Bind(1, p.id);
   st.Bind(2, p.org);
   st.Bind(3, p.env);

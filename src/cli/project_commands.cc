@@ -1,0 +1,577 @@
+#include "project_commands.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "chart_commands.h"
+#include "output.h"
+#include "plinth/chart/chart.h"
+#include "plinth/v1/flow_control.grpc.pb.h"
+#include "plinth/v1/infra_pipeline.grpc.pb.h"
+#include "plinth/v1/infra_project.grpc.pb.h"
+
+namespace plinth::cli {
+namespace {
+
+namespace pb = plinth::v1;
+
+int Usage(const std::string& message) {
+  std::cerr << "error: " << message << "\n";
+  return 2;
+}
+
+void SetRef(const ProjectArgs& a, pb::ProjectRef* ref) {
+  if (a.name.rfind("prj-", 0) == 0) {
+    ref->set_id(a.name);
+    return;
+  }
+  ref->set_org(a.org);
+  ref->set_env(a.env);
+  ref->set_name(a.name);
+}
+
+// The chart as a request wants it: a local directory inline, else NAME[@VERSION].
+template <typename Request>
+int SetChart(const std::string& chart, Request* req) {
+  if (chart.empty()) return 0;
+  std::error_code ec;
+  if (std::filesystem::is_directory(chart, ec)) {
+    auto files = chart::ReadChartDir(chart);
+    if (!files.ok()) {
+      std::cerr << "error: " << files.status().message() << "\n";
+      return 1;
+    }
+    for (const auto& f : *files) {
+      auto* out = req->mutable_inline_()->add_files();
+      out->set_path(f.path);
+      out->set_content(f.content);
+    }
+    return 0;
+  }
+  size_t at = chart.find('@');
+  req->mutable_chart()->set_name(chart.substr(0, at));
+  if (at != std::string::npos) req->mutable_chart()->set_version(chart.substr(at + 1));
+  return 0;
+}
+
+std::string Elapsed(const pb::PipelineNode& n) {
+  if (!n.has_start_time()) return "";
+  int64_t start = n.start_time().seconds();
+  int64_t end = n.has_end_time() ? n.end_time().seconds() : static_cast<int64_t>(time(nullptr));
+  int64_t s = std::max<int64_t>(0, end - start);
+  return s >= 60 ? absl::StrCat(s / 60, "m", s % 60, "s") : absl::StrCat(s, "s");
+}
+
+std::string NodeLine(const pb::PipelineNode& n) {
+  std::string state = n.state();
+  if (n.state() == "awaiting_approval") state = absl::StrCat("awaiting_approval (", n.awaiting(), ")");
+  std::string extra;
+  if (n.has_summary() && !n.summary().operation().empty()) {
+    extra = absl::StrCat("  +", n.summary().add(), " ~", n.summary().change(), " -", n.summary().remove());
+  }
+  if (!n.error().empty() && (n.state() == "failed" || n.state() == "skipped" || n.state() == "cancelled")) {
+    extra += "  " + n.error();
+  }
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "  L%-2d %-44s %-9s %-28s %6s", n.layer(),
+                absl::StrCat(n.kind(), "/", n.name()).c_str(), n.operation().c_str(), state.c_str(),
+                Elapsed(n).c_str());
+  return std::string(buf) + extra;
+}
+
+void PrintPipeline(const pb::InfraPipeline& p) {
+  std::cout << "pipeline " << p.id() << "  " << p.kind() << " of " << p.org() << "/" << p.env() << "/"
+            << p.project_name() << " revision " << p.revision() << " (" << p.trigger() << ")"
+            << (p.preview_only() ? " [preview only]" : "") << "\n";
+  std::cout << "state:   " << p.state();
+  if (!p.gate().empty()) std::cout << "  (pipeline gate " << p.gate() << ")";
+  std::cout << "\n";
+  if (!p.error().empty()) std::cout << "error:   " << p.error() << "\n";
+  for (const auto& n : p.nodes()) std::cout << NodeLine(n) << "\n";
+  if (p.nodes().empty()) std::cout << "  (no nodes)\n";
+  for (const auto& note : p.notes()) std::cout << "  note: " << note << "\n";
+  for (const auto& d : p.decisions()) {
+    std::cout << "  " << (d.approved() ? "approved " : "rejected ") << d.target() << " (" << d.stage() << ") by "
+              << d.actor() << " at " << FormatTime(d.time()) << (d.comment().empty() ? "" : ": " + d.comment())
+              << "\n";
+  }
+}
+
+void PrintProject(const pb::InfraProject& p) {
+  std::cout << "project  " << p.org() << "/" << p.env() << "/" << p.name() << "  (" << p.id() << ")\n";
+  std::cout << "chart    " << p.chart_name() << "@" << p.chart_version() << " (" << p.chart_source() << ")\n";
+  std::cout << "revision " << p.revision() << "  version " << p.version() << "  updated "
+            << FormatTime(p.update_time()) << " by " << p.updated_by() << "\n";
+  const auto& s = p.settings();
+  std::vector<std::string> flags;
+  if (s.disable_pipelines()) flags.push_back("pipelines disabled");
+  if (s.disable_deployments()) flags.push_back("deployments disabled (previews only)");
+  if (s.requires_manual_gate()) flags.push_back("manual gate");
+  if (s.max_parallel_jobs() > 0) flags.push_back(absl::StrCat("max ", s.max_parallel_jobs(), " jobs at once"));
+  if (!flags.empty()) std::cout << "settings " << absl::StrJoin(flags, ", ") << "\n";
+  if (p.has_values()) std::cout << "values   " << ToJson(p.values()).dump() << "\n";
+  std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "DEPLOYED", "IN REVISION"}};
+  for (const auto& r : p.resources()) {
+    rows.push_back({r.kind(), r.name(), r.deployed() ? "yes" : "no", r.in_current_revision() ? "yes" : "no (removed)"});
+  }
+  PrintTable(std::cout, rows);
+  if (p.has_last_pipeline()) {
+    const auto& l = p.last_pipeline();
+    std::cout << "last pipeline " << l.id() << ": " << l.kind() << " (" << l.trigger() << ") " << l.state()
+              << (l.error().empty() ? "" : ": " + l.error()) << "\n";
+  }
+}
+
+int Respond(const Client& client, const ClientOptions& opts, const pb::InfraProjectResponse& resp, bool wait,
+            const std::string& what) {
+  const auto& p = resp.project();
+  std::cout << what << " " << p.org() << "/" << p.env() << "/" << p.name() << " revision " << p.revision();
+  bool new_revision = what == "installed" || what == "updated" || what.rfind("rolled back", 0) == 0;
+  if (new_revision && resp.revision().has_diff() && resp.note().rfind("settings changed", 0) != 0) {
+    const auto& d = resp.revision().diff();
+    std::cout << " (" << d.added_size() << " added, " << d.changed_size() << " changed, " << d.removed_size()
+              << " removed, " << d.unchanged() << " unchanged)";
+  }
+  std::cout << "\n";
+  if (!resp.has_pipeline()) {
+    if (!resp.note().empty()) std::cout << resp.note() << "\n";
+    return 0;
+  }
+  std::cout << "pipeline " << resp.pipeline().id() << " " << resp.pipeline().state() << " ("
+            << resp.pipeline().kind() << ")\n";
+  if (!wait) {
+    std::cout << "watch it: plinth pipeline watch " << resp.pipeline().id() << "\n";
+    return 0;
+  }
+  return PipelineWatch(client, opts, resp.pipeline().id());
+}
+
+template <typename Request>
+void SetProjectSelector(const ProjectArgs& a, Request* req) {
+  if (a.name.rfind("prj-", 0) == 0) {
+    req->set_project_id(a.name);
+  } else {
+    req->set_org(a.org);
+    req->set_env(a.env);
+    req->set_project_name(a.name);
+  }
+}
+
+}  // namespace
+
+int ChartInstall(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::CreateInfraProjectRequest req;
+  req.set_org(a.org);
+  req.set_env(a.env);
+  req.set_name(a.name);
+  if (int rc = SetChart(a.chart, &req); rc != 0) return rc;
+  auto values = LoadValues(a.values_files);
+  if (!values.ok()) return Usage(std::string(values.status().message()));
+  if (!values->empty()) req.set_values_yaml(values->dump());
+  for (const auto& s : a.sets) req.add_set(s);
+  req.set_no_deploy(a.no_deploy);
+  auto* settings = req.mutable_settings();
+  settings->set_disable_pipelines(a.disable_pipelines);
+  settings->set_disable_deployments(a.disable_deployments);
+  settings->set_requires_manual_gate(a.manual_gate);
+  settings->set_max_parallel_jobs(a.max_parallel);
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->CreateInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  return Respond(client, opts, resp, a.wait, "installed");
+}
+
+int ProjectGet(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::GetInfraProjectRequest req;
+  SetRef(a, req.mutable_project());
+  pb::InfraProject resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->GetInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.output == "json") {
+    std::cout << MessageToJson(resp).dump(2) << "\n";
+  } else {
+    PrintProject(resp);
+  }
+  return 0;
+}
+
+int ProjectList(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  auto stub = pb::InfraProjectService::NewStub(client.channel());
+  std::vector<std::vector<std::string>> rows = {{"ORG", "ENV", "NAME", "CHART", "REVISION", "RESOURCES", "LAST PIPELINE"}};
+  nlohmann::json all = nlohmann::json::array();
+  std::string token;
+  do {
+    pb::ListInfraProjectsRequest req;
+    req.set_org(a.org == "default" ? "" : a.org);
+    req.set_env(a.env);
+    req.set_page_token(token);
+    pb::ListInfraProjectsResponse resp;
+    auto ctx = client.Context();
+    grpc::Status s = stub->ListInfraProjects(ctx.get(), req, &resp);
+    if (!s.ok()) return Fail(s, opts.server);
+    for (const auto& p : resp.projects()) {
+      int deployed = 0;
+      for (const auto& r : p.resources()) deployed += r.deployed();
+      rows.push_back({p.org(), p.env(), p.name(), p.chart_name() + "@" + p.chart_version(), std::to_string(p.revision()),
+                      absl::StrCat(deployed, "/", p.resources_size(), " deployed"),
+                      p.has_last_pipeline() ? p.last_pipeline().state() : "-"});
+      all.push_back(MessageToJson(p));
+    }
+    token = resp.next_page_token();
+  } while (!token.empty());
+  if (a.output == "json") {
+    std::cout << all.dump(2) << "\n";
+  } else {
+    PrintTable(std::cout, rows);
+  }
+  return 0;
+}
+
+int ProjectHistory(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::ListInfraProjectRevisionsRequest req;
+  SetRef(a, req.mutable_project());
+  req.set_page_size(100);
+  pb::ListInfraProjectRevisionsResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->ListInfraProjectRevisions(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.output == "json") {
+    std::cout << MessageToJson(resp).dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"REVISION", "CHART", "WHEN", "BY", "CHANGES", "PIPELINES"}};
+  for (const auto& r : resp.revisions()) {
+    const auto& d = r.diff();
+    std::string changes = absl::StrCat("+", d.added_size(), " ~", d.changed_size(), " -", d.removed_size());
+    if (r.rollback_of() > 0) changes += absl::StrCat(" (rollback to ", r.rollback_of(), ")");
+    rows.push_back({std::to_string(r.revision()), r.chart_name() + "@" + r.chart_version(), FormatTime(r.create_time()),
+                    r.actor(), changes, absl::StrJoin(r.pipeline_ids(), ",")});
+  }
+  PrintTable(std::cout, rows);
+  return 0;
+}
+
+int ProjectGraph(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::GetInfraProjectGraphRequest req;
+  SetRef(a, req.mutable_project());
+  req.set_revision(a.revision);
+  pb::InfraProjectGraph resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->GetInfraProjectGraph(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.output == "dot") {
+    std::cout << resp.dot();
+  } else if (a.output == "json") {
+    std::cout << MessageToJson(resp.graph()).dump(2) << "\n";
+  } else {
+    std::cout << "revision " << resp.revision() << "\n";
+    const auto& g = resp.graph();
+    for (int l = 0; l < g.layers_size(); ++l) {
+      for (int i : g.layers(l).nodes()) {
+        const auto& n = g.nodes(i);
+        std::vector<std::string> deps;
+        for (const auto& e : g.edges()) {
+          if (e.to() == i) deps.push_back(g.nodes(e.from()).kind() + "/" + g.nodes(e.from()).name());
+        }
+        std::cout << "  L" << l << " " << n.kind() << "/" << n.name();
+        if (!deps.empty()) std::cout << "  <- " << absl::StrJoin(deps, ", ");
+        std::cout << "\n";
+      }
+    }
+  }
+  return 0;
+}
+
+int ProjectUpdate(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::UpdateInfraProjectRequest req;
+  SetRef(a, req.mutable_project());
+  if (int rc = SetChart(a.chart, &req); rc != 0) return rc;
+  if (!a.values_files.empty()) {
+    auto values = LoadValues(a.values_files);
+    if (!values.ok()) return Usage(std::string(values.status().message()));
+    req.set_values_yaml(values->dump());
+  }
+  for (const auto& s : a.sets) req.add_set(s);
+  req.set_no_deploy(a.no_deploy);
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->UpdateInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  return Respond(client, opts, resp, a.wait, "updated");
+}
+
+int ProjectRollback(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::RollbackInfraProjectRequest req;
+  SetRef(a, req.mutable_project());
+  req.set_revision(a.revision);
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->RollbackInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  return Respond(client, opts, resp, a.wait, absl::StrCat("rolled back to revision ", a.revision, ":"));
+}
+
+int ProjectAction(const Client& client, const ClientOptions& opts, const ProjectArgs& a, const std::string& action) {
+  pb::ProjectActionRequest req;
+  SetRef(a, req.mutable_project());
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  auto stub = pb::InfraProjectService::NewStub(client.channel());
+  grpc::Status s;
+  if (action == "undeploy") {
+    s = stub->UndeployInfraProject(ctx.get(), req, &resp);
+  } else if (action == "purge") {
+    s = stub->PurgeInfraProject(ctx.get(), req, &resp);
+  } else {
+    s = stub->RunInfraProjectPipeline(ctx.get(), req, &resp);
+  }
+  if (!s.ok()) return Fail(s, opts.server);
+  return Respond(client, opts, resp, a.wait, action == "run-pipeline" ? "deploying" : action + ":");
+}
+
+int ProjectDelete(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::DeleteInfraProjectRequest req;
+  SetRef(a, req.mutable_project());
+  req.set_orphan_resources(a.orphan);
+  pb::DeleteInfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->DeleteInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::cout << "deleted the record of infra project " << a.name << " (no infrastructure was destroyed)\n";
+  for (const auto& o : resp.orphaned()) std::cout << "orphaned (still deployed, now unowned): " << o << "\n";
+  return 0;
+}
+
+int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::ListInfraPipelinesRequest req;
+  SetProjectSelector(a, &req);
+  req.set_page_size(50);
+  pb::ListInfraPipelinesResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->ListInfraPipelines(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::vector<std::vector<std::string>> rows = {{"ID", "KIND", "TRIGGER", "REVISION", "STATE", "NODES", "STARTED", "BY"}};
+  for (const auto& p : resp.pipelines()) {
+    int done = 0;
+    for (const auto& n : p.nodes()) done += n.state() == "succeeded";
+    rows.push_back({p.id(), p.kind() + (p.preview_only() ? " (preview)" : ""), p.trigger(), std::to_string(p.revision()),
+                    p.state(), absl::StrCat(done, "/", p.nodes_size()),
+                    p.has_start_time() ? FormatTime(p.start_time()) : "-", p.created_by()});
+  }
+  PrintTable(std::cout, rows);
+  return 0;
+}
+
+int PipelineLast(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::GetLastInfraPipelineRequest req;
+  SetProjectSelector(a, &req);
+  pb::InfraPipeline resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->GetLastInfraPipeline(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.output == "json") {
+    std::cout << MessageToJson(resp).dump(2) << "\n";
+  } else {
+    PrintPipeline(resp);
+  }
+  return 0;
+}
+
+int PipelineGet(const Client& client, const ClientOptions& opts, const std::string& id, const std::string& output) {
+  pb::GetInfraPipelineRequest req;
+  req.set_id(id);
+  pb::InfraPipeline resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->GetInfraPipeline(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (output == "json") {
+    std::cout << MessageToJson(resp).dump(2) << "\n";
+  } else {
+    PrintPipeline(resp);
+  }
+  return 0;
+}
+
+int PipelineCancel(const Client& client, const ClientOptions& opts, const std::string& id) {
+  pb::CancelInfraPipelineRequest req;
+  req.set_id(id);
+  pb::InfraPipeline resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->CancelInfraPipeline(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::cout << "pipeline " << id << ": cancel requested (" << resp.state() << ")\n";
+  return 0;
+}
+
+int PipelineResolve(const Client& client, const ClientOptions& opts, const std::string& id, const std::string& node,
+                    bool approve, const std::string& comment) {
+  pb::ResolveGateRequest req;
+  req.set_pipeline_id(id);
+  req.set_node(node);
+  req.set_approve(approve);
+  req.set_comment(comment);
+  pb::InfraPipeline resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->ResolveGate(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::cout << (approve ? "approved " : "rejected ") << (node.empty() ? "the pipeline gate" : node) << " of pipeline "
+            << id << " (now " << resp.state() << ")\n";
+  return 0;
+}
+
+int PipelineWatch(const Client& client, const ClientOptions& opts, const std::string& id) {
+  auto stub = pb::InfraPipelineService::NewStub(client.channel());
+  pb::WatchInfraPipelineRequest req;
+  req.set_id(id);
+  grpc::ClientContext ctx;  // no deadline: a pipeline may run for hours
+  if (!opts.token.empty()) ctx.AddMetadata("authorization", "Bearer " + opts.token);
+  auto reader = stub->WatchInfraPipeline(&ctx, req);
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  pb::InfraPipeline p;
+  int drawn = 0;
+  std::map<int, std::string> last;  // plain mode: the line printed per node
+  std::string last_state;
+  bool any = false;
+  while (reader->Read(&p)) {
+    any = true;
+    if (tty) {
+      if (drawn > 0) std::cout << "\033[" << drawn << "A";
+      std::vector<std::string> lines;
+      lines.push_back(absl::StrCat("pipeline ", p.id(), "  ", p.kind(), " of ", p.project_name(), " revision ",
+                                   p.revision(), "  ", p.state(), p.gate() == "waiting" ? " (pipeline gate waiting)" : ""));
+      for (const auto& n : p.nodes()) lines.push_back(NodeLine(n));
+      for (const auto& l : lines) std::cout << "\033[2K" << l << "\n";
+      drawn = static_cast<int>(lines.size());
+      std::cout.flush();
+    } else {
+      if (p.state() != last_state) {
+        std::cout << "pipeline " << p.id() << " " << p.state()
+                  << (p.gate() == "waiting" ? " (pipeline gate waiting: plinth pipeline approve " + p.id() + ")" : "")
+                  << "\n";
+        last_state = p.state();
+      }
+      for (const auto& n : p.nodes()) {
+        std::string key = n.state() + n.awaiting();
+        if (last[n.index()] == key) continue;
+        last[n.index()] = key;
+        std::cout << NodeLine(n) << "\n";
+      }
+      std::cout.flush();
+    }
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return Fail(s, opts.server);
+  if (!any) return 1;
+  if (!p.error().empty()) std::cout << "error: " << p.error() << "\n";
+  std::cout << "pipeline " << p.id() << " " << p.state() << "\n";
+  return p.state() == "succeeded" ? 0 : 1;
+}
+
+namespace {
+
+void SetScope(const PolicyArgs& a, pb::GetFlowControlPolicyRequest* req) {
+  req->set_org(a.org);
+  req->set_env(a.env);
+  req->set_kind(a.kind);
+  req->set_name(a.name);
+}
+
+void PrintPolicy(const pb::FlowControlPolicy& p) {
+  std::string where = p.org();
+  if (!p.env().empty()) where += "/" + p.env();
+  if (!p.kind().empty()) where += "/" + p.kind() + "/" + p.name();
+  std::cout << "scope:   " << p.scope() << " (" << where << ")\n"
+            << "is_manual:                                  " << (p.is_manual() ? "true" : "false") << "\n"
+            << "preview_before_update_or_destroy:           "
+            << (!p.has_preview_before_update_or_destroy() || p.preview_before_update_or_destroy() ? "true" : "false")
+            << "\n"
+            << "pause_between_preview_and_update_or_destroy: "
+            << (p.pause_between_preview_and_update_or_destroy() ? "true" : "false") << "\n"
+            << "skip_refresh:                               " << (p.skip_refresh() ? "true" : "false") << "\n"
+            << "disable_on_lifecycle_events:                " << (p.disable_on_lifecycle_events() ? "true" : "false")
+            << "\n"
+            << "requires_manual_gate:                       " << (p.requires_manual_gate() ? "true" : "false") << "\n";
+}
+
+}  // namespace
+
+int PolicySet(const Client& client, const ClientOptions& opts, const PolicyArgs& a) {
+  pb::SetFlowControlPolicyRequest req;
+  auto* p = req.mutable_policy();
+  p->set_org(a.org);
+  p->set_env(a.env);
+  p->set_kind(a.kind);
+  p->set_name(a.name);
+  p->set_is_manual(a.manual);
+  p->set_preview_before_update_or_destroy(!a.no_preview);
+  p->set_pause_between_preview_and_update_or_destroy(a.pause);
+  p->set_skip_refresh(a.skip_refresh);
+  p->set_disable_on_lifecycle_events(a.disable_on_lifecycle);
+  p->set_requires_manual_gate(a.manual_gate);
+  pb::FlowControlPolicy resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::FlowControlService::NewStub(client.channel())->SetFlowControlPolicy(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  PrintPolicy(resp);
+  return 0;
+}
+
+int PolicyGet(const Client& client, const ClientOptions& opts, const PolicyArgs& a) {
+  pb::GetFlowControlPolicyRequest req;
+  SetScope(a, &req);
+  pb::FlowControlPolicy resp;
+  auto ctx = client.Context();
+  auto stub = pb::FlowControlService::NewStub(client.channel());
+  grpc::Status s = a.effective ? stub->GetEffectiveFlowControlPolicy(ctx.get(), req, &resp)
+                               : stub->GetFlowControlPolicy(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.output == "json") {
+    std::cout << MessageToJson(resp, true).dump(2) << "\n";
+  } else {
+    PrintPolicy(resp);
+  }
+  return 0;
+}
+
+int PolicyList(const Client& client, const ClientOptions& opts, const PolicyArgs& a) {
+  pb::ListFlowControlPoliciesRequest req;
+  req.set_org(a.org == "default" ? "" : a.org);
+  pb::ListFlowControlPoliciesResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::FlowControlService::NewStub(client.channel())->ListFlowControlPolicies(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::vector<std::vector<std::string>> rows = {{"SCOPE", "ORG", "ENV", "RESOURCE", "POLICY"}};
+  for (const auto& p : resp.policies()) {
+    std::vector<std::string> on;
+    if (p.is_manual()) on.push_back("manual");
+    if (p.has_preview_before_update_or_destroy() && !p.preview_before_update_or_destroy()) on.push_back("no-preview");
+    if (p.pause_between_preview_and_update_or_destroy()) on.push_back("pause-after-plan");
+    if (p.skip_refresh()) on.push_back("skip-refresh");
+    if (p.disable_on_lifecycle_events()) on.push_back("not-on-lifecycle-events");
+    if (p.requires_manual_gate()) on.push_back("pipeline-gate");
+    rows.push_back({p.scope(), p.org(), p.env().empty() ? "-" : p.env(),
+                    p.kind().empty() ? "-" : p.kind() + "/" + p.name(), on.empty() ? "(defaults)" : absl::StrJoin(on, ",")});
+  }
+  PrintTable(std::cout, rows);
+  return 0;
+}
+
+int PolicyDelete(const Client& client, const ClientOptions& opts, const PolicyArgs& a) {
+  pb::GetFlowControlPolicyRequest req;
+  SetScope(a, &req);
+  pb::DeleteFlowControlPolicyResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::FlowControlService::NewStub(client.channel())->DeleteFlowControlPolicy(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::cout << "deleted the flow-control policy\n";
+  return 0;
+}
+
+}  // namespace plinth::cli

@@ -1,0 +1,57 @@
+// plinth chart install, plinth project ..., plinth pipeline ..., plinth policy ...
+#ifndef PLINTH_CLI_PROJECT_COMMANDS_H_
+#define PLINTH_CLI_PROJECT_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "client.h"
+
+namespace plinth::cli {
+
+struct ProjectArgs {
+  std::string name, env, org;
+  std::string chart;  // a chart directory (sent inline) or NAME@VERSION stored on the server
+  std::vector<std::string> values_files, sets;
+  bool no_deploy = false, wait = false;
+  bool disable_pipelines = false, disable_deployments = false, manual_gate = false;
+  int max_parallel = 0;
+  long long revision = 0;
+  bool orphan = false;
+  std::string output = "text";
+};
+
+int ChartInstall(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectGet(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectList(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectHistory(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectGraph(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectUpdate(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectRollback(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+// action: run-pipeline, undeploy or purge.
+int ProjectAction(const Client& client, const ClientOptions& opts, const ProjectArgs& args, const std::string& action);
+int ProjectDelete(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+
+int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& project);
+int PipelineLast(const Client& client, const ClientOptions& opts, const ProjectArgs& project);
+int PipelineGet(const Client& client, const ClientOptions& opts, const std::string& id, const std::string& output);
+int PipelineCancel(const Client& client, const ClientOptions& opts, const std::string& id);
+int PipelineResolve(const Client& client, const ClientOptions& opts, const std::string& id, const std::string& node,
+                    bool approve, const std::string& comment);
+// Exit 0 when the pipeline succeeds, 1 when it fails or is cancelled.
+int PipelineWatch(const Client& client, const ClientOptions& opts, const std::string& id);
+
+struct PolicyArgs {
+  std::string org, env, kind, name;
+  bool manual = false, no_preview = false, pause = false, skip_refresh = false, disable_on_lifecycle = false,
+       manual_gate = false, effective = false;
+  std::string output = "text";
+};
+int PolicySet(const Client& client, const ClientOptions& opts, const PolicyArgs& args);
+int PolicyGet(const Client& client, const ClientOptions& opts, const PolicyArgs& args);
+int PolicyList(const Client& client, const ClientOptions& opts, const PolicyArgs& args);
+int PolicyDelete(const Client& client, const ClientOptions& opts, const PolicyArgs& args);
+
+}  // namespace plinth::cli
+
+#endif  // PLINTH_CLI_PROJECT_COMMANDS_H_
