@@ -873,7 +873,15 @@ TEST_F(PipelineTest, CliInstallWatchApproveAndExitCodes) {
   r = daemon_.Cli({"project", "delete", "shop", "--org", "acme"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("deployed resource"));
-  r = daemon_.Cli({"project", "purge", "shop", "--org", "acme", "--wait"});
+  // The api's gate holds its destroy too.
+  r = daemon_.Cli({"project", "purge", "shop", "--org", "acme"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  id = r.out.substr(r.out.find("pipeline pl-") + 9, 23);
+  WaitFor(id, [](const auto& p) { return NodeState(p, "KubernetesDeployment/shop-api") == "awaiting_approval"; },
+          "the api's gate on destroy");
+  r = daemon_.Cli({"pipeline", "approve", id, "--node", "KubernetesDeployment/shop-api"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = daemon_.Cli({"pipeline", "watch", id});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   r = daemon_.Cli({"project", "list"});
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("shop")));
