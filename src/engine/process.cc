@@ -167,6 +167,7 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
   struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   int open_fds = 2;
   bool exited = false, sigint_sent = false, sigkill_sent = false;
+  int idle_polls = 0;
   absl::Time sigint_at;
   absl::Time deadline = spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + spec.timeout;
   absl::Time drain_deadline = absl::InfiniteFuture();
@@ -198,7 +199,10 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
     }
     if (open_fds == 0) {
       if (exited) break;
-      ::usleep(2000);
+      // The pipes close a moment before the exit can be reaped: poll the
+      // exit finely at first (it is usually there within microseconds),
+      // then at a relaxed pace (a child that closed its output but runs on).
+      ::usleep(++idle_polls < 50 ? 100 : 2000);
       continue;
     }
     if (exited && absl::Now() > drain_deadline) break;

@@ -185,6 +185,7 @@ void PipelineScheduler::Round() {
     for (auto& [id, p] : active_) order.push_back(&p);
     std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
     for (auto* p : order) Advance(p);
+    FlushSubmits();
     if (!Persist().ok()) return;  // retried next round
     bool ended = false;
     for (auto it = active_.begin(); it != active_.end();) {
@@ -401,12 +402,8 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
     }
     return;
   }
-  int inflight = 0;
-  for (const auto& n : p->nodes) {
-    if (!n.job_id.empty() && !n.Terminal()) ++inflight;
-  }
   for (auto& n : p->nodes) {
-    if (n.state != "queued" || !n.job_id.empty()) continue;
+    if (n.state != "queued" || !n.job_id.empty() || submitting_.count({p->id, n.idx})) continue;
     const PipelineNodeRecord* blocker = nullptr;
     bool ready = true;
     for (int u : n.upstream) {
@@ -432,9 +429,11 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
       Touch(p, n.idx);
       continue;
     }
-    if (inflight >= std::max(1, p->max_parallel)) continue;
     auto policy = policies_->Effective(p->org, n.env, n.kind, n.name);
-    json options = {{"pipeline", p->id}, {"node", n.idx}};
+    // Every ready node is queued at once; the runner starts at most
+    // max_parallel of this pipeline's jobs together (and no more than its
+    // global limit), the next one as soon as a slot frees.
+    json options = {{"pipeline", p->id}, {"node", n.idx}, {"groupLimit", std::max(1, p->max_parallel)}};
     if (policy.ok()) {
       options["skipRefresh"] = policy->skip_refresh;
       bool applies = n.operation == "update" || n.operation == "destroy";
@@ -456,20 +455,40 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
       auto body = revision->second.find(n.env + "/" + n.kind + "/" + n.name);
       if (body != revision->second.end()) options["manifest"] = body->second;
     }
-    auto job = runner_->Submit(n.resource_id, n.operation, options, p->created_by);
-    n.attempts += 1;
-    if (!job.ok()) {
-      n.state = "failed";
-      n.error = absl::StrCat("cannot start its stack job: ", job.status().message());
-      n.ended_at = now;
-    } else {
-      n.job_id = job->id;
-      job_nodes_[job->id] = {p->id, n.idx};
-      ++inflight;
-    }
-    Touch(p, n.idx);
+    // Queued with the others of this round, in one transaction (FlushSubmits).
+    submits_.push_back({p->id, n.idx, {n.resource_id, n.operation, std::move(options), p->created_by}});
+    submitting_.insert({p->id, n.idx});
   }
   Settle(p);
+}
+
+void PipelineScheduler::FlushSubmits() {
+  if (submits_.empty()) return;
+  std::vector<StackJobRunner::JobRequest> requests;
+  for (const auto& s : submits_) requests.push_back(s.request);
+  auto results = runner_->SubmitBatch(requests);
+  absl::Time now = clock_->Now();
+  std::set<std::string> touched;
+  for (size_t i = 0; i < submits_.size(); ++i) {
+    auto it = active_.find(submits_[i].pipeline_id);
+    if (it == active_.end()) continue;
+    PipelineRecord& p = it->second;
+    PipelineNodeRecord& n = p.nodes[submits_[i].node];
+    n.attempts += 1;
+    if (!results[i].ok()) {
+      n.state = "failed";
+      n.error = absl::StrCat("cannot start its stack job: ", results[i].status().message());
+      n.ended_at = now;
+    } else {
+      n.job_id = results[i]->id;
+      job_nodes_[n.job_id] = {p.id, n.idx};
+    }
+    Touch(&p, n.idx);
+    touched.insert(p.id);
+  }
+  submits_.clear();
+  submitting_.clear();
+  for (const auto& id : touched) Settle(&active_[id]);
 }
 
 void PipelineScheduler::Settle(PipelineRecord* p) {
@@ -647,6 +666,7 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
     Touch(&p, target->idx);
   }
   Advance(&p);
+  FlushSubmits();
   dirty_[p.id].decisions.push_back(d);
   Touch(&p);
   PLINTH_RETURN_IF_ERROR(Persist());

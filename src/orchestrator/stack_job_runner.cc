@@ -71,8 +71,9 @@ json ResourcesJson(const std::vector<engine::ResourceChange>& resources) {
 // storing log lines past the byte limit (saying so once).
 class StoringListener : public engine::JobListener {
  public:
-  StoringListener(store::StackJobStore* jobs, std::string job_id, size_t max_bytes, size_t already)
-      : jobs_(jobs), job_id_(std::move(job_id)), max_bytes_(max_bytes), bytes_(already) {}
+  StoringListener(store::StackJobStore* jobs, std::string job_id, size_t max_bytes, size_t already,
+                  std::vector<store::JobEvent> preamble)
+      : jobs_(jobs), job_id_(std::move(job_id)), max_bytes_(max_bytes), bytes_(already), pending_(std::move(preamble)) {}
   ~StoringListener() override { Flush(); }
 
   void OnLine(Stream stream, const std::string& step, const std::string& text) override {
@@ -176,7 +177,7 @@ absl::Status StackJobRunner::Recover() {
   for (auto& job : left) {
     if (job.state == "queued") {
       absl::MutexLock lock(&mu_);
-      queue_.emplace_back(job.id, job.resource_id);
+      queue_.push_back({job.id, job.resource_id, job.options.value("pipeline", ""), job.options.value("groupLimit", 0)});
       continue;
     }
     if (job.pgid > 0 && ProcessBelongsToJob(job.pgid, job.id)) ::kill(-static_cast<pid_t>(job.pgid), SIGKILL);
@@ -197,9 +198,9 @@ void StackJobRunner::Start() {
   }
 }
 
-absl::StatusOr<store::StackJobRecord> StackJobRunner::Submit(const std::string& resource_id,
-                                                             const std::string& operation, const json& options,
-                                                             const std::string& actor) {
+namespace {
+
+absl::Status CheckOperation(const std::string& operation, const json& options) {
   engine::Operation op;
   if (!engine::ParseOperation(operation, &op)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -210,11 +211,52 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Submit(const std::string& 
     return absl::InvalidArgumentError(absl::StrCat("require_approval: ", operation,
                                                    " changes nothing; only update, destroy and refresh apply a plan"));
   }
-  PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = resource_id}));
-  PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Create(resource, operation, options, actor));
-  absl::MutexLock lock(&mu_);
-  queue_.emplace_back(job.id, job.resource_id);
-  return job;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<store::StackJobRecord> StackJobRunner::Submit(const std::string& resource_id,
+                                                             const std::string& operation, const json& options,
+                                                             const std::string& actor) {
+  return std::move(SubmitBatch({{resource_id, operation, options, actor}}).front());
+}
+
+std::vector<absl::StatusOr<store::StackJobRecord>> StackJobRunner::SubmitBatch(const std::vector<JobRequest>& requests) {
+  std::vector<absl::StatusOr<store::StackJobRecord>> out(requests.size(), absl::UnknownError("not submitted"));
+  std::vector<store::CloudResourceRecord> resources(requests.size());
+  std::map<std::string, std::pair<std::vector<store::StackJobStore::NewJob>, std::vector<size_t>>> by_actor;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    absl::Status ok = CheckOperation(r.operation, r.options);
+    if (!ok.ok()) {
+      out[i] = ok;
+      continue;
+    }
+    auto resource = resources_->Get({.id = r.resource_id}, /*parse_manifest=*/false);
+    if (!resource.ok()) {
+      out[i] = resource.status();
+      continue;
+    }
+    resources[i] = std::move(*resource);
+    by_actor[r.actor].first.push_back({&resources[i], r.operation, r.options});
+    by_actor[r.actor].second.push_back(i);
+  }
+  for (auto& [actor, batch] : by_actor) {
+    auto created = jobs_->CreateBatch(batch.first, actor);
+    absl::MutexLock lock(&mu_);
+    for (size_t k = 0; k < batch.second.size(); ++k) {
+      size_t i = batch.second[k];
+      if (!created.ok()) {
+        out[i] = created.status();
+        continue;
+      }
+      const auto& job = (*created)[k];
+      queue_.push_back({job.id, job.resource_id, job.options.value("pipeline", ""), job.options.value("groupLimit", 0)});
+      out[i] = std::move((*created)[k]);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& job_id, const std::string& actor) {
@@ -224,7 +266,7 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& 
   }
   absl::MutexLock lock(&mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    if (it->first == job_id) {
+    if (it->job_id == job_id) {
       queue_.erase(it);
       job.state = "cancelled";
       job.ended_at = clock_->Now();
@@ -274,12 +316,23 @@ int StackJobRunner::queued() const {
   return static_cast<int>(queue_.size());
 }
 
+bool StackJobRunner::Startable(const Queued& q) const {
+  if (busy_resources_.count(q.resource_id)) return false;  // FIFO per resource
+  if (q.group.empty() || q.group_limit <= 0) return true;
+  auto it = group_running_.find(q.group);
+  return it == group_running_.end() || it->second < q.group_limit;
+}
+
 bool StackJobRunner::NextJob(std::string* job_id) {
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    if (busy_resources_.count(it->second)) continue;  // FIFO per resource
-    *job_id = it->first;
-    busy_resources_.insert(it->second);
-    cancels_[it->first] = std::make_shared<engine::CancelToken>();
+    if (!Startable(*it)) continue;
+    *job_id = it->job_id;
+    busy_resources_.insert(it->resource_id);
+    if (!it->group.empty()) {
+      group_running_[it->group] += 1;
+      job_group_[it->job_id] = it->group;
+    }
+    cancels_[it->job_id] = std::make_shared<engine::CancelToken>();
     queue_.erase(it);
     return true;
   }
@@ -294,8 +347,8 @@ void StackJobRunner::WorkerLoop() {
       mu_.Await(absl::Condition(
           +[](StackJobRunner* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
             if (r->stopping_) return true;
-            for (const auto& [id, res] : r->queue_) {
-              if (!r->busy_resources_.count(res)) return true;
+            for (const auto& q : r->queue_) {
+              if (r->Startable(q)) return true;
             }
             return false;
           },
@@ -314,6 +367,10 @@ void StackJobRunner::WorkerLoop() {
     absl::MutexLock lock(&mu_);
     if (!resource_id.empty()) busy_resources_.erase(resource_id);
     cancels_.erase(job_id);
+    if (auto g = job_group_.find(job_id); g != job_group_.end()) {
+      if (--group_running_[g->second] <= 0) group_running_.erase(g->second);
+      job_group_.erase(g);
+    }
   }
 }
 
@@ -326,7 +383,14 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   }
   job.state = "running";
   job.started_at = clock_->Now();
+  // plinth's own lines before the engine starts: stored with the first
+  // output (one write fewer per job), or with the job's end.
+  std::vector<store::JobEvent> preamble;
+  store::StackJobStore::ResourceOutputs resource_outputs;
+  const store::StackJobStore::ResourceOutputs* final_outputs = nullptr;
   auto finish = [&](const std::string& state, const std::string& error) {
+    if (!preamble.empty()) jobs_->AppendEvents(job.id, std::move(preamble)).IgnoreError();
+    preamble.clear();
     job.state = state;
     job.error = error;
     bool shutting_down;
@@ -343,7 +407,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     }
     job.pgid = 0;
     job.ended_at = clock_->Now();
-    absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error));
+    absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error),
+                                 job.state == "succeeded" ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
     if (observer_) observer_(job);
     log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, job.state,
@@ -452,8 +517,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       for (const auto& [k, v] : resolved->connection->secrets) config[k] = v;
       spec.provider_config = config;
     }
-    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr}})
-        .IgnoreError();
+    preamble.push_back({0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr});
   }
   // A Git module is fetched (or found in the cache) for each job, so a
   // branch that moved is run at its new commit, recorded on the job.
@@ -472,8 +536,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     if (!fetched.ok()) return finish("failed", std::string(fetched.status().message()));
     spec.module_dir = fetched->dir;
     job.module_revision = fetched->commit;
-    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr}})
-        .IgnoreError();
+    preamble.push_back({0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr});
   }
   // Remote state: the env's backend, else the default one, else local.
   auto backend = settings_.backends.find(job.key.env);
@@ -495,9 +558,8 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     std::string prefix = spec.backend_config[setting];
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     spec.backend_config[setting] = prefix.empty() ? path : absl::StrCat(prefix, "/", path);
-    jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "",
-                                  absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr}})
-        .IgnoreError();
+    preamble.push_back({0, clock_->Now(), "system", "",
+                                  absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr});
   }
   // Flow control: with require_approval the job stops after the plan, in
   // awaiting_approval, until someone approves (the saved plan is applied)
@@ -554,7 +616,9 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
 
   engine::JobOutcome out;
   {
-    StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes));
+    StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes),
+                             std::move(preamble));
+    preamble.clear();
     std::unique_ptr<engine::StackRunner> runner;
     if (job.engine == "pulumi") {
       runner = std::make_unique<engine::PulumiRunner>(launcher_);
@@ -583,9 +647,10 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     std::string sealed = sensitive.empty() || secrets_ == nullptr ? "" : secrets_->Seal(sensitive.dump());
     bool destroyed = spec.operation == engine::Operation::kDestroy;
     job.outputs = destroyed ? json(nullptr) : shown;
-    s = jobs_->SetResourceOutputs(job.resource_id, destroyed ? json(nullptr) : shown, destroyed ? "" : sealed, !destroyed,
-                                  spec.operation == engine::Operation::kUpdate ? digest : resource->deployed_digest);
-    if (!s.ok()) return finish("failed", absl::StrCat("the engine succeeded but its outputs could not be stored: ", s.message()));
+    // Stored with the job's end, in one transaction.
+    resource_outputs = {job.resource_id, destroyed ? json(nullptr) : shown, destroyed ? "" : sealed, !destroyed,
+                        spec.operation == engine::Operation::kUpdate ? digest : resource->deployed_digest};
+    final_outputs = &resource_outputs;
   }
   switch (out.state) {
     case engine::JobOutcome::State::kSucceeded: return finish("succeeded", "");

@@ -110,52 +110,79 @@ absl::Status InsertEvents(Connection& c, const std::string& job_id, std::vector<
   return up.Run();
 }
 
+absl::Status WriteOutputs(Connection& c, const std::string& resource_id, const json& outputs,
+                          const std::string& sealed, bool deployed, const std::string& deployed_digest) {
+  Statement& st = c.Prepare(
+      "UPDATE cloud_resources SET outputs = ?, sealed_outputs = ?, deployed = ?, deployed_digest = ? WHERE id = ?");
+  if (outputs.is_null()) st.BindNull(1); else st.Bind(1, outputs.dump());
+  if (sealed.empty()) st.BindNull(2); else st.Bind(2, sealed);
+  st.Bind(3, static_cast<int64_t>(deployed ? 1 : 0));
+  st.Bind(4, deployed ? deployed_digest : std::string());
+  st.Bind(5, resource_id);
+  return st.Run();
+}
+
 }  // namespace
 
 absl::StatusOr<StackJobRecord> StackJobStore::Create(const CloudResourceRecord& resource, const std::string& operation,
                                                      const json& options, const std::string& actor) {
-  StackJobRecord j;
-  j.id = core::NewId("job");
-  j.resource_id = resource.id;
-  j.key = resource.key;
-  j.operation = operation;
-  j.state = "queued";
-  j.options = options;
-  j.created_at = clock_->Now();
-  j.created_by = actor;
+  PLINTH_ASSIGN_OR_RETURN(auto created, CreateBatch({{&resource, operation, options}}, actor));
+  return std::move(created.front());
+}
+
+absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::CreateBatch(const std::vector<NewJob>& jobs,
+                                                                       const std::string& actor) {
+  std::vector<StackJobRecord> out;
+  absl::Time now = clock_->Now();
+  for (const auto& n : jobs) {
+    StackJobRecord j;
+    j.id = core::NewId("job");
+    j.resource_id = n.resource->id;
+    j.key = n.resource->key;
+    j.operation = n.operation;
+    j.state = "queued";
+    j.options = n.options;
+    j.created_at = now;
+    j.created_by = actor;
+    out.push_back(std::move(j));
+  }
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-    Statement& seq = c.Prepare("SELECT COALESCE(MAX(seq), 0) + 1 FROM stack_jobs");
+    Statement& seq = c.Prepare("SELECT COALESCE(MAX(seq), 0) FROM stack_jobs");
     PLINTH_ASSIGN_OR_RETURN(bool row, seq.Step());
-    j.seq = row ? seq.ColumnInt64(0) : 1;
+    int64_t last = row ? seq.ColumnInt64(0) : 0;
     seq.Reset();
-    Statement& st = c.Prepare(
-        "INSERT INTO stack_jobs (id, seq, resource_id, org, env, kind, name, operation, state, options, created_at, created_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)");
-    st.Bind(1, j.id);
-    st.Bind(2, j.seq);
-    st.Bind(3, j.resource_id);
-    st.Bind(4, j.key.org);
-    st.Bind(5, j.key.env);
-    st.Bind(6, j.key.kind);
-    st.Bind(7, j.key.name);
-    st.Bind(8, operation);
-    st.Bind(9, options.dump());
-    st.Bind(10, absl::ToUnixMicros(j.created_at));
-    st.Bind(11, actor);
-    PLINTH_RETURN_IF_ERROR(st.Run());
-    std::vector<JobEvent> ev = {{0, j.created_at, "state", "", absl::StrCat("queued: ", operation, " of ", j.key.ToString(), " by ", actor), json{{"state", "queued"}}}};
-    PLINTH_RETURN_IF_ERROR(InsertEvents(c, j.id, ev, j.created_at));
-    Statement& audit = c.Prepare(
-        "INSERT INTO audit_events (created_at, actor, action, target_type, target_id, target_name) "
-        "VALUES (?, ?, ?, 'stack_job', ?, ?)");
-    audit.Bind(1, absl::ToUnixMicros(j.created_at));
-    audit.Bind(2, actor);
-    audit.Bind(3, absl::StrCat("stack_job.create.", operation));
-    audit.Bind(4, j.id);
-    audit.Bind(5, j.key.ToString());
-    return audit.Run();
+    for (auto& j : out) {
+      j.seq = ++last;
+      Statement& st = c.Prepare(
+          "INSERT INTO stack_jobs (id, seq, resource_id, org, env, kind, name, operation, state, options, created_at, created_by) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)");
+      st.Bind(1, j.id);
+      st.Bind(2, j.seq);
+      st.Bind(3, j.resource_id);
+      st.Bind(4, j.key.org);
+      st.Bind(5, j.key.env);
+      st.Bind(6, j.key.kind);
+      st.Bind(7, j.key.name);
+      st.Bind(8, j.operation);
+      st.Bind(9, j.options.dump());
+      st.Bind(10, absl::ToUnixMicros(j.created_at));
+      st.Bind(11, actor);
+      PLINTH_RETURN_IF_ERROR(st.Run());
+      std::vector<JobEvent> ev = {{0, j.created_at, "state", "", absl::StrCat("queued: ", j.operation, " of ", j.key.ToString(), " by ", actor), json{{"state", "queued"}}}};
+      PLINTH_RETURN_IF_ERROR(InsertEvents(c, j.id, ev, j.created_at));
+      Statement& audit = c.Prepare(
+          "INSERT INTO audit_events (created_at, actor, action, target_type, target_id, target_name) "
+          "VALUES (?, ?, ?, 'stack_job', ?, ?)");
+      audit.Bind(1, absl::ToUnixMicros(j.created_at));
+      audit.Bind(2, actor);
+      audit.Bind(3, absl::StrCat("stack_job.create.", j.operation));
+      audit.Bind(4, j.id);
+      audit.Bind(5, j.key.ToString());
+      PLINTH_RETURN_IF_ERROR(audit.Run());
+    }
+    return absl::OkStatus();
   }));
-  return j;
+  return out;
 }
 
 absl::StatusOr<StackJobRecord> StackJobStore::Get(const std::string& id) const {
@@ -220,8 +247,13 @@ absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::ListByState(const std
   return out;
 }
 
-absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& state_event) {
+absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& state_event,
+                                 const ResourceOutputs* outputs) {
   return db_->Write([&](Connection& c) -> absl::Status {
+    if (outputs != nullptr) {
+      PLINTH_RETURN_IF_ERROR(WriteOutputs(c, outputs->resource_id, outputs->outputs, outputs->sealed_sensitive,
+                                          outputs->deployed, outputs->deployed_digest));
+    }
     Statement& st = c.Prepare(
         "UPDATE stack_jobs SET state = ?, engine = ?, engine_version = ?, module_source = ?, module_revision = ?, "
         "connection_id = ?, connection_reason = ?, steps = ?, summary = ?, resources = ?, diagnostics = ?, outputs = ?, "
@@ -323,14 +355,7 @@ absl::Status StackJobStore::SetResourceOutputs(const std::string& resource_id, c
                                                const std::string& sealed, bool deployed,
                                                const std::string& deployed_digest) {
   return db_->Write([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare(
-        "UPDATE cloud_resources SET outputs = ?, sealed_outputs = ?, deployed = ?, deployed_digest = ? WHERE id = ?");
-    if (outputs.is_null()) st.BindNull(1); else st.Bind(1, outputs.dump());
-    if (sealed.empty()) st.BindNull(2); else st.Bind(2, sealed);
-    st.Bind(3, static_cast<int64_t>(deployed ? 1 : 0));
-    st.Bind(4, deployed ? deployed_digest : std::string());
-    st.Bind(5, resource_id);
-    return st.Run();
+    return WriteOutputs(c, resource_id, outputs, sealed, deployed, deployed_digest);
   });
 }
 

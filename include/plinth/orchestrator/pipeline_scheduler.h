@@ -86,6 +86,8 @@ class PipelineScheduler {
   absl::Status Plan(store::PipelineRecord* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Advance(store::PipelineRecord* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Settle(store::PipelineRecord* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the jobs Advance chose, all in one transaction.
+  void FlushSubmits() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool Blocked(const std::string& pipeline_id, const store::PipelineRecord& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Touch(store::PipelineRecord* p, int node = -1) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -109,6 +111,13 @@ class PipelineScheduler {
   std::map<std::string, std::pair<std::string, int>> job_nodes_ ABSL_GUARDED_BY(mu_);  // job -> pipeline, node
   std::set<std::string> rejected_jobs_ ABSL_GUARDED_BY(mu_);  // plans rejected through ResolveGate
   std::map<std::string, Dirty> dirty_ ABSL_GUARDED_BY(mu_);
+  struct Submit {
+    std::string pipeline_id;
+    int node;
+    StackJobRunner::JobRequest request;
+  };
+  std::vector<Submit> submits_ ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<std::string, int>> submitting_ ABSL_GUARDED_BY(mu_);
   // The running pipelines' revision manifests (what their jobs deploy).
   // pipeline id -> "env/kind/name" -> manifest.
   std::map<std::string, std::map<std::string, nlohmann::json>> revision_cache_ ABSL_GUARDED_BY(mu_);

@@ -83,10 +83,19 @@ class StackJobRunner {
   // INVALID_ARGUMENT for an unknown operation; NOT_FOUND for the resource.
   // Options: skipRefresh, requireApproval, connection, directApply (no saved
   // plan), manifest (deploy this manifest instead of the stored one: a
-  // pipeline deploys its revision's), and anything else the caller wants
-  // kept on the job (pipeline, node).
+  // pipeline deploys its revision's), pipeline + groupLimit (at most that
+  // many jobs of the pipeline run at once; the others wait in the queue),
+  // and anything else the caller wants kept on the job (node).
   absl::StatusOr<store::StackJobRecord> Submit(const std::string& resource_id, const std::string& operation,
                                                const nlohmann::json& options, const std::string& actor);
+  struct JobRequest {
+    std::string resource_id, operation;
+    nlohmann::json options;
+    std::string actor;
+  };
+  // Several jobs queued in one transaction; per request a job or the reason
+  // it could not be queued (nothing is queued when the write fails).
+  std::vector<absl::StatusOr<store::StackJobRecord>> SubmitBatch(const std::vector<JobRequest>& requests);
   // A queued job is cancelled at once; a running one gets SIGINT (then
   // SIGKILL after the grace period). FAILED_PRECONDITION for a finished job.
   absl::StatusOr<store::StackJobRecord> Cancel(const std::string& job_id, const std::string& actor);
@@ -122,7 +131,16 @@ class StackJobRunner {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Decision> decisions_ ABSL_GUARDED_BY(mu_);  // jobs awaiting approval
-  std::deque<std::pair<std::string, std::string>> queue_ ABSL_GUARDED_BY(mu_);  // job id, resource id
+  struct Queued {
+    std::string job_id, resource_id;
+    // Jobs of one group (a pipeline) run at most `group_limit` at once.
+    std::string group;
+    int group_limit = 0;
+  };
+  bool Startable(const Queued& q) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> group_running_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> job_group_ ABSL_GUARDED_BY(mu_);  // running job -> group
   std::set<std::string> busy_resources_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<engine::CancelToken>> cancels_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -68,6 +68,13 @@ class StackJobStore {
   // A new queued job for the resource; its seq orders it among all jobs.
   absl::StatusOr<StackJobRecord> Create(const CloudResourceRecord& resource, const std::string& operation,
                                         const nlohmann::json& options, const std::string& actor);
+  struct NewJob {
+    const CloudResourceRecord* resource;
+    std::string operation;
+    nlohmann::json options;
+  };
+  // Several jobs in one transaction (all or none), seqs in this order.
+  absl::StatusOr<std::vector<StackJobRecord>> CreateBatch(const std::vector<NewJob>& jobs, const std::string& actor);
   absl::StatusOr<StackJobRecord> Get(const std::string& id) const;
   // Newest first. Filters: resource id, state ("" = any).
   absl::StatusOr<StackJobPage> List(const std::string& resource_id, const std::string& state, int page_size,
@@ -75,9 +82,19 @@ class StackJobStore {
   // Jobs in these states, oldest first.
   absl::StatusOr<std::vector<StackJobRecord>> ListByState(const std::vector<std::string>& states) const;
 
+  // What a finished job leaves on its resource (see SetResourceOutputs).
+  struct ResourceOutputs {
+    std::string resource_id;
+    nlohmann::json outputs;
+    std::string sealed_sensitive;
+    bool deployed = false;
+    std::string deployed_digest;
+  };
   // Writes the job row as it is now (state, steps, summary ...). The state
-  // change and the "state" event are one transaction.
-  absl::Status Save(const StackJobRecord& job, const std::string& state_event = "");
+  // change, the "state" event and, when given, the resource's outputs are
+  // one transaction.
+  absl::Status Save(const StackJobRecord& job, const std::string& state_event = "",
+                    const ResourceOutputs* outputs = nullptr);
   absl::Status SetPgid(const std::string& id, int64_t pgid);
   // Marks a cancel request; returns the job as it is.
   absl::StatusOr<StackJobRecord> RequestCancel(const std::string& id);
