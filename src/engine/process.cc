@@ -172,7 +172,9 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
   absl::Time deadline = spec.timeout == absl::InfiniteDuration() ? absl::InfiniteFuture() : start + spec.timeout;
   absl::Time drain_deadline = absl::InfiniteFuture();
   int status = 0;
-  std::vector<char> buf(256 * 1024);
+  // A pipe holds 64 KiB: a larger buffer reads no more per call, and with
+  // hundreds of jobs at once each buffer is resident memory.
+  std::vector<char> buf(64 * 1024);
 
   while (open_fds > 0 || !exited) {
     absl::Time now = absl::Now();
