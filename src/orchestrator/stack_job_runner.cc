@@ -477,7 +477,20 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     }
     return *v;
   };
-  auto vars = manifest::ToModuleVariables(m, *catalog_, resolve);
+  // A preview of a resource whose dependencies are not deployed yet (a
+  // new project, a preview-only pipeline) plans with a placeholder, as
+  // Terraform shows values known only after apply.
+  const bool preview_only = job.operation == "preview" || job.operation == "destroy_preview";
+  auto resolve_or_placeholder = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
+    auto v = resolve(r);
+    if (v.ok() || !preview_only || v.status().code() != absl::StatusCode::kNotFound) return v;
+    preamble.push_back({0, clock_->Now(), "system", "",
+                        absl::StrCat("preview: ", r.kind, "/", r.name, " ", r.field_path, " is not known yet (",
+                                     v.status().message(), "); planned as \"(known after apply)\""),
+                        nullptr});
+    return json("(known after apply)");
+  };
+  auto vars = manifest::ToModuleVariables(m, *catalog_, resolve_or_placeholder);
   if (!vars.ok()) return finish("failed", std::string(vars.status().message()));
 
   engine::JobSpec spec;

@@ -752,6 +752,61 @@ TEST_F(PipelineTest, WatchStreamsSnapshotsUntilTheEnd) {
   EXPECT_TRUE(saw_running);
 }
 
+TEST_F(PipelineTest, ProjectControlsAndEnvGateAndMissingExternalReference) {
+  // disable_pipelines: stored, no pipeline, and a note why.
+  pb::ProjectSettings off;
+  off.set_disable_pipelines(true);
+  pb::InfraProjectResponse quiet = MustCreate("quiet", "app: quiet\n", off);
+  EXPECT_FALSE(quiet.has_pipeline());
+  EXPECT_THAT(quiet.note(), HasSubstr("pipelines are disabled"));
+  // ... run-pipeline still deploys it, by hand.
+  EXPECT_EQ(Wait(Action("quiet", "run").pipeline().id()).state(), "succeeded");
+
+  // disable_deployments: pipelines preview only; nothing is deployed.
+  pb::ProjectSettings preview;
+  preview.set_disable_deployments(true);
+  pb::InfraPipeline p = Wait(MustCreate("dry", "app: dry\n", preview).pipeline().id());
+  ASSERT_EQ(p.state(), "succeeded") << p.DebugString();
+  EXPECT_TRUE(p.preview_only());
+  for (const auto& n : p.nodes()) EXPECT_EQ(n.operation(), "preview");
+  pb::CloudResource ns;
+  ASSERT_TRUE(GetResource("KubernetesNamespace", "dry", &ns).ok());
+  EXPECT_FALSE(ns.deployed());
+
+  // An env-wide gate from a flow-control policy.
+  pb::FlowControlPolicy gate;
+  gate.set_org("acme");
+  gate.set_env("dev");
+  gate.set_requires_manual_gate(true);
+  SetPolicy(gate);
+  pb::InfraProjectResponse gated = MustCreate("gated", "app: gated\n");
+  p = WaitFor(gated.pipeline().id(), [](const auto& p) { return p.gate() == "waiting"; }, "the env's gate");
+  EXPECT_EQ(p.state(), "awaiting_approval");
+  pb::InfraPipeline out;
+  ASSERT_TRUE(Resolve(p.id(), "", true, "", &out).ok());
+  EXPECT_EQ(Wait(p.id()).state(), "succeeded");
+  pb::GetFlowControlPolicyRequest del;
+  del.set_org("acme");
+  del.set_env("dev");
+  pb::DeleteFlowControlPolicyResponse dresp;
+  ASSERT_TRUE(policies_->DeleteFlowControlPolicy(DaemonProcess::Context().get(), del, &dresp).ok());
+
+  // A reference to a resource outside the project that does not exist:
+  // the node fails naming it, just before its job would deploy.
+  pb::CreateInfraProjectRequest ext;
+  ext.set_org("acme");
+  ext.set_env("dev");
+  ext.set_name("ext");
+  AddChart(ext.mutable_inline_()->mutable_files(),
+           "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata: {name: lonely-db}\nspec:\n  "
+           "namespace: {valueFrom: {kind: KubernetesNamespace, name: nowhere, fieldPath: status.outputs.namespace}}\n");
+  pb::InfraProjectResponse resp;
+  ASSERT_TRUE(projects_->CreateInfraProject(DaemonProcess::Context().get(), ext, &resp).ok());
+  p = Wait(resp.pipeline().id());
+  EXPECT_EQ(p.state(), "failed");
+  EXPECT_THAT(Node(p, "KubernetesPostgres/lonely-db").error(), HasSubstr("KubernetesNamespace/nowhere"));
+}
+
 // Processes whose environment names this job (engine steps plinthd started).
 int ProcessesOfJob(const std::string& job_id) {
   int n = 0;
