@@ -16,6 +16,13 @@ using nlohmann::json;
 
 std::string KeyOf(const manifest::Manifest& m) { return m.env + "/" + m.kind + "/" + m.name; }
 
+// Fills a result from what the store wrote.
+void FromWrite(store::ProjectWrite written, ProjectResult* result) {
+  result->project = std::move(written.project);
+  result->revision = std::move(written.revision);
+  result->pipeline = std::move(written.pipeline);
+}
+
 json WithoutId(json body) {
   if (body.contains("metadata") && body["metadata"].is_object()) body["metadata"].erase("id");
   return body;
@@ -100,6 +107,33 @@ absl::StatusOr<ProjectManager::Rendered> ProjectManager::Render(const ChartInput
   return out;
 }
 
+store::ProjectRevisionRecord ProjectManager::RevisionOf(const Rendered& r, nlohmann::json diff) {
+  store::ProjectRevisionRecord revision;
+  revision.chart_name = r.chart_name;
+  revision.chart_version = r.chart_version;
+  revision.chart_source = r.chart_source;
+  revision.chart_files = r.files;
+  revision.values = r.values;
+  revision.graph = r.graph;
+  revision.diff = std::move(diff);
+  return revision;
+}
+
+std::optional<store::PipelineRecord> ProjectManager::AutomaticPipeline(bool no_deploy,
+                                                                       const store::ProjectSettings& settings,
+                                                                       const std::string& trigger,
+                                                                       std::string* note) const {
+  if (no_deploy) {
+    *note = "not deployed (no_deploy): run-pipeline deploys it";
+    return std::nullopt;
+  }
+  if (settings.disable_pipelines) {
+    *note = "pipelines are disabled for this project: run-pipeline deploys it";
+    return std::nullopt;
+  }
+  return NewPipeline("deploy", trigger, settings);
+}
+
 store::PipelineRecord ProjectManager::NewPipeline(const std::string& kind, const std::string& trigger,
                                                   const store::ProjectSettings& settings) const {
   store::PipelineRecord p;
@@ -142,26 +176,11 @@ absl::StatusOr<ProjectResult> ProjectManager::Create(const CreateProjectRequest&
   project.chart_version = r.chart_version;
   project.chart_source = r.chart_source;
   project.settings = req.settings;
-  store::ProjectRevisionRecord revision;
-  revision.chart_name = r.chart_name;
-  revision.chart_version = r.chart_version;
-  revision.chart_files = r.files;
-  revision.values = r.values;
-  revision.graph = r.graph;
-  revision.diff = DiffManifests(json::array(), r.manifests);
+  store::ProjectRevisionRecord revision = RevisionOf(r, DiffManifests(json::array(), r.manifests));
   ProjectResult result;
-  std::optional<store::PipelineRecord> pipeline;
-  if (req.no_deploy) {
-    result.note = "not deployed (no_deploy): run-pipeline deploys it";
-  } else if (req.settings.disable_pipelines) {
-    result.note = "pipelines are disabled for this project: run-pipeline deploys it";
-  } else {
-    pipeline = NewPipeline("deploy", "create", req.settings);
-  }
+  auto pipeline = AutomaticPipeline(req.no_deploy, req.settings, "create", &result.note);
   PLINTH_ASSIGN_OR_RETURN(auto written, projects_->Create(project, revision, r.manifests, pipeline, actor));
-  result.project = std::move(written.project);
-  result.revision = std::move(written.revision);
-  result.pipeline = std::move(written.pipeline);
+  FromWrite(std::move(written), &result);
   Started(&result);
   return result;
 }
@@ -190,28 +209,12 @@ absl::StatusOr<ProjectResult> ProjectManager::Update(const UpdateProjectRequest&
   }
   PLINTH_ASSIGN_OR_RETURN(Rendered r, Render(req.chart, &current, &project, project.org, project.env,
                                              req.values_yaml, req.set));
-  store::ProjectRevisionRecord revision;
-  revision.chart_name = r.chart_name;
-  revision.chart_version = r.chart_version;
-  revision.chart_source = r.chart_source;
-  revision.chart_files = r.files;
-  revision.values = r.values;
-  revision.graph = r.graph;
-  revision.diff = DiffManifests(current.manifests, r.manifests);
+  store::ProjectRevisionRecord revision = RevisionOf(r, DiffManifests(current.manifests, r.manifests));
   store::ProjectSettings settings = req.settings ? *req.settings : project.settings;
-  std::optional<store::PipelineRecord> pipeline;
-  if (req.no_deploy) {
-    result.note = "not deployed (no_deploy): run-pipeline deploys it";
-  } else if (settings.disable_pipelines) {
-    result.note = "pipelines are disabled for this project: run-pipeline deploys it";
-  } else {
-    pipeline = NewPipeline("deploy", "update", settings);
-  }
+  auto pipeline = AutomaticPipeline(req.no_deploy, settings, "update", &result.note);
   PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddRevision(project.id, project.version, revision, r.manifests,
                                                                req.settings, pipeline, actor));
-  result.project = std::move(written.project);
-  result.revision = std::move(written.revision);
-  result.pipeline = std::move(written.pipeline);
+  FromWrite(std::move(written), &result);
   Started(&result);
   return result;
 }
@@ -232,17 +235,10 @@ absl::StatusOr<ProjectResult> ProjectManager::Rollback(const store::ProjectRef& 
   revision.rollback_of = revision_number;
   revision.diff = DiffManifests(current.manifests, manifests);
   ProjectResult result;
-  std::optional<store::PipelineRecord> pipeline;
-  if (project.settings.disable_pipelines) {
-    result.note = "pipelines are disabled for this project: run-pipeline deploys it";
-  } else {
-    pipeline = NewPipeline("deploy", "rollback", project.settings);
-  }
+  auto pipeline = AutomaticPipeline(false, project.settings, "rollback", &result.note);
   PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddRevision(project.id, project.version, revision, manifests,
                                                                std::nullopt, pipeline, actor));
-  result.project = std::move(written.project);
-  result.revision = std::move(written.revision);
-  result.pipeline = std::move(written.pipeline);
+  FromWrite(std::move(written), &result);
   Started(&result);
   return result;
 }

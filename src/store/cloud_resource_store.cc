@@ -287,6 +287,19 @@ absl::Status DeleteResourceRow(Connection& c, const CloudResourceRecord& r, cons
   return DeleteRow(c, r, actor, now);
 }
 
+absl::StatusOr<std::vector<CloudResourceRecord>> OwnedResources(Connection& c, const std::string& project_id) {
+  Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
+                                         " FROM cloud_resources WHERE project_id = ? ORDER BY env, kind, name"));
+  st.Bind(1, project_id);
+  std::vector<CloudResourceRecord> out;
+  for (;;) {
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(ReadRow(st));
+  }
+  return out;
+}
+
 absl::Status SetResourceOwner(Connection& c, const std::string& id, const std::string& project_id) {
   Statement& st = c.Prepare("UPDATE cloud_resources SET project_id = ? WHERE id = ?");
   if (project_id.empty()) st.BindNull(1); else st.Bind(1, project_id);

@@ -213,6 +213,16 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
   return st.Run();
 }
 
+absl::Status ParseNumberPage(int page_size, const std::string& token, int* size, int64_t* before) {
+  if (page_size < 0) return absl::InvalidArgumentError("page_size: must not be negative");
+  *size = page_size == 0 ? 20 : std::min(page_size, 500);
+  *before = INT64_MAX;
+  if (!token.empty() && (!absl::SimpleAtoi(token, before) || *before <= 0)) {
+    return absl::InvalidArgumentError("page_token: malformed");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> ProjectHasActivePipeline(Connection& c, const std::string& project_id) {
   Statement& st = c.Prepare(
       "SELECT 1 FROM infra_pipelines WHERE project_id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled') "
@@ -235,15 +245,11 @@ absl::StatusOr<PipelineRecord> InfraPipelineStore::Get(const std::string& id) co
   return std::move(found.front());
 }
 
-absl::StatusOr<PipelinePage> InfraPipelineStore::List(const std::string& project_id, int page_size,
+absl::StatusOr<PipelinePage> InfraPipelineStore::List(const std::string& project_id, int requested_size,
                                                       const std::string& page_token) const {
-  if (page_size < 0) return absl::InvalidArgumentError("page_size: must not be negative");
-  if (page_size == 0) page_size = 20;
-  page_size = std::min(page_size, 500);
-  int64_t before = INT64_MAX;
-  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &before) || before <= 0)) {
-    return absl::InvalidArgumentError("page_token: malformed");
-  }
+  int page_size;
+  int64_t before;
+  PLINTH_RETURN_IF_ERROR(internal::ParseNumberPage(requested_size, page_token, &page_size, &before));
   PipelinePage page;
   PLINTH_RETURN_IF_ERROR(db_->ReadSnapshot([&](Connection& c) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(page.items, Query(c, "WHERE project_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
@@ -326,18 +332,8 @@ absl::Status InfraPipelineStore::Save(const std::vector<PipelineWrite>& writes) 
         if (r) PLINTH_RETURN_IF_ERROR(internal::DeleteResourceRow(c, *r, p.created_by, now));
       }
       if (w.delete_project) {
-        Statement& owned = c.Prepare("SELECT id FROM cloud_resources WHERE project_id = ?");
-        owned.Bind(1, p.project_id);
-        std::vector<std::string> ids;
-        for (;;) {
-          PLINTH_ASSIGN_OR_RETURN(bool row, owned.Step());
-          if (!row) break;
-          ids.push_back(owned.ColumnText(0));
-        }
-        for (const auto& id : ids) {
-          PLINTH_ASSIGN_OR_RETURN(auto r, internal::FindResource(c, id));
-          if (r) PLINTH_RETURN_IF_ERROR(internal::DeleteResourceRow(c, *r, p.created_by, now));
-        }
+        PLINTH_ASSIGN_OR_RETURN(auto owned, internal::OwnedResources(c, p.project_id));
+        for (const auto& r : owned) PLINTH_RETURN_IF_ERROR(internal::DeleteResourceRow(c, r, p.created_by, now));
         Statement& del = c.Prepare("DELETE FROM infra_projects WHERE id = ?");
         del.Bind(1, p.project_id);
         PLINTH_RETURN_IF_ERROR(del.Run());

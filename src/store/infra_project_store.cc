@@ -380,15 +380,12 @@ absl::StatusOr<ProjectRevisionRecord> InfraProjectStore::GetRevision(const std::
   return std::move(*out);
 }
 
-absl::StatusOr<RevisionRecordPage> InfraProjectStore::ListRevisions(const std::string& project_id, int page_size,
+absl::StatusOr<RevisionRecordPage> InfraProjectStore::ListRevisions(const std::string& project_id,
+                                                                    int requested_size,
                                                                     const std::string& page_token) const {
-  if (page_size < 0) return absl::InvalidArgumentError("page_size: must not be negative");
-  if (page_size == 0) page_size = 20;
-  page_size = std::min(page_size, 500);
-  int64_t before = INT64_MAX;
-  if (!page_token.empty() && (!absl::SimpleAtoi(page_token, &before) || before <= 0)) {
-    return absl::InvalidArgumentError("page_token: malformed");
-  }
+  int page_size;
+  int64_t before;
+  PLINTH_RETURN_IF_ERROR(internal::ParseNumberPage(requested_size, page_token, &page_size, &before));
   RevisionRecordPage page;
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(absl::StrCat("SELECT ", kRevisionColumns,
@@ -412,21 +409,9 @@ absl::StatusOr<RevisionRecordPage> InfraProjectStore::ListRevisions(const std::s
 }
 
 absl::StatusOr<std::vector<CloudResourceRecord>> InfraProjectStore::OwnedResources(const std::string& project_id) const {
-  std::vector<std::string> ids;
   std::vector<CloudResourceRecord> out;
-  PLINTH_RETURN_IF_ERROR(db_->ReadSnapshot([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare("SELECT id FROM cloud_resources WHERE project_id = ? ORDER BY env, kind, name");
-    st.Bind(1, project_id);
-    for (;;) {
-      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      ids.push_back(st.ColumnText(0));
-    }
-    st.Reset();
-    for (const auto& id : ids) {
-      PLINTH_ASSIGN_OR_RETURN(auto r, internal::FindResource(c, id));
-      if (r) out.push_back(std::move(*r));
-    }
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(out, internal::OwnedResources(c, project_id));
     return absl::OkStatus();
   }));
   return out;
@@ -445,21 +430,9 @@ absl::StatusOr<std::vector<std::string>> InfraProjectStore::Delete(const std::st
       return absl::FailedPreconditionError(absl::StrCat("infra project ", ProjectName(*found),
                                                         " has a pipeline that has not ended; cancel it or wait"));
     }
-    Statement& st = c.Prepare("SELECT id FROM cloud_resources WHERE project_id = ? ORDER BY env, kind, name");
-    st.Bind(1, project_id);
-    std::vector<std::string> ids;
-    for (;;) {
-      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      ids.push_back(st.ColumnText(0));
-    }
-    st.Reset();
+    PLINTH_ASSIGN_OR_RETURN(auto owned, internal::OwnedResources(c, project_id));
     std::vector<CloudResourceRecord> deployed, idle;
-    for (const auto& id : ids) {
-      PLINTH_ASSIGN_OR_RETURN(auto r, internal::FindResource(c, id));
-      if (!r) continue;
-      (r->deployed ? deployed : idle).push_back(std::move(*r));
-    }
+    for (auto& r : owned) (r.deployed ? deployed : idle).push_back(std::move(r));
     if (!deployed.empty() && !orphan) {
       std::vector<std::string> names;
       for (const auto& r : deployed) names.push_back(r.key.ToString());

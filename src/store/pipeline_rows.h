@@ -12,6 +12,10 @@ namespace plinth::store::internal {
 
 // Fills seq; inserts or replaces the pipeline row.
 absl::Status InsertPipeline(Connection& c, PipelineRecord* p);
+// Page size and token of a newest-first list keyed by a number (seq,
+// revision): `*before` is the key to list below. INVALID_ARGUMENT for a
+// negative size or a malformed token.
+absl::Status ParseNumberPage(int page_size, const std::string& token, int* size, int64_t* before);
 // True when the project has a pipeline that has not ended.
 absl::StatusOr<bool> ProjectHasActivePipeline(Connection& c, const std::string& project_id);
 absl::Status Audit(Connection& c, const std::string& action, const std::string& target_type,

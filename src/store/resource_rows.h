@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "plinth/store/cloud_resource_store.h"
 #include "plinth/store/sqlite.h"
@@ -21,6 +22,8 @@ absl::StatusOr<ApplyOutcome> WriteOwnedResource(Connection& c, const manifest::M
 absl::StatusOr<std::optional<CloudResourceRecord>> FindResource(Connection& c, const std::string& id);
 // Deletes the row, writing the delete revision and audit event.
 absl::Status DeleteResourceRow(Connection& c, const CloudResourceRecord& r, const std::string& actor, absl::Time now);
+// The resources a project owns, by env, kind and name.
+absl::StatusOr<std::vector<CloudResourceRecord>> OwnedResources(Connection& c, const std::string& project_id);
 // "" clears the owner.
 absl::Status SetResourceOwner(Connection& c, const std::string& id, const std::string& project_id);
 

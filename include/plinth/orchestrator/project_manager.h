@@ -88,6 +88,10 @@ class ProjectManager {
                                   const store::InfraProjectRecord* project, const std::string& org,
                                   const std::string& env, const std::optional<std::string>& values_yaml,
                                   const std::vector<std::string>& set) const;
+  static store::ProjectRevisionRecord RevisionOf(const Rendered& r, nlohmann::json diff);
+  // The deploy pipeline a change starts, or none (with the reason in *note).
+  std::optional<store::PipelineRecord> AutomaticPipeline(bool no_deploy, const store::ProjectSettings& settings,
+                                                         const std::string& trigger, std::string* note) const;
   store::PipelineRecord NewPipeline(const std::string& kind, const std::string& trigger,
                                     const store::ProjectSettings& settings) const;
   void Started(ProjectResult* result);
