@@ -1,0 +1,218 @@
+#include "plinth/store/infra_project_store.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "plinth/store/flow_control_store.h"
+#include "plinth/store/infra_pipeline_store.h"
+#include "plinth/store/stack_job_store.h"
+#include "temp_dir.h"
+
+namespace plinth::store {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+class InfraProjectStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto c = manifest::KindCatalog::CreateWithBuiltins();
+    ASSERT_TRUE(c.ok());
+    catalog_ = std::move(*c);
+    auto db = Database::Open({.path = dir_.path() + "/p.db"});
+    ASSERT_TRUE(db.ok()) << db.status();
+    db_ = std::move(*db);
+    projects_ = std::make_unique<InfraProjectStore>(db_.get(), &clock_);
+    pipelines_ = std::make_unique<InfraPipelineStore>(db_.get(), &clock_);
+    resources_ = std::make_unique<CloudResourceStore>(db_.get(), &clock_);
+  }
+
+  std::vector<manifest::Manifest> Namespaces(std::initializer_list<std::string> names) {
+    std::string text;
+    for (const auto& n : names) text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + n + "}\n";
+    auto m = manifest::ParseManifests({{"t.yaml", text}}, {.org = "acme", .env = "dev"}, *catalog_);
+    EXPECT_TRUE(m.ok()) << m.status();
+    return m.ok() ? *m : std::vector<manifest::Manifest>{};
+  }
+
+  ProjectWrite Create(const std::string& name, std::initializer_list<std::string> namespaces, bool pipeline = true) {
+    InfraProjectRecord p;
+    p.org = "acme";
+    p.env = "dev";
+    p.name = name;
+    p.chart_name = "c";
+    p.chart_version = "1";
+    p.chart_source = "inline";
+    ProjectRevisionRecord r;
+    r.chart_files = {{"Chart.yaml", "x"}};
+    r.graph = json::object();
+    r.diff = json::object();
+    std::optional<PipelineRecord> pl;
+    if (pipeline) {
+      pl = PipelineRecord{};
+      pl->trigger = "create";
+    }
+    auto w = projects_->Create(p, r, Namespaces(namespaces), pl, "alice");
+    EXPECT_TRUE(w.ok()) << w.status();
+    return w.ok() ? *w : ProjectWrite{};
+  }
+
+  testing::TempDir dir_;
+  core::FakeClock clock_{absl::FromUnixSeconds(1700000000)};
+  std::unique_ptr<manifest::KindCatalog> catalog_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<InfraProjectStore> projects_;
+  std::unique_ptr<InfraPipelineStore> pipelines_;
+  std::unique_ptr<CloudResourceStore> resources_;
+};
+
+TEST_F(InfraProjectStoreTest, CreateWritesProjectRevisionResourcesAndPipelineTogether) {
+  ProjectWrite w = Create("web", {"a", "b"});
+  EXPECT_EQ(w.project.revision, 1);
+  ASSERT_TRUE(w.pipeline.has_value());
+  EXPECT_EQ(w.pipeline->project_id, w.project.id);
+  ASSERT_EQ(w.revision.manifests.size(), 2u);
+  // The revision's manifests carry the ids of the resources written with them.
+  auto a = resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "a"}});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(w.revision.manifests[0]["metadata"]["id"], a->id);
+  EXPECT_EQ(a->project_id, w.project.id);
+  auto owned = projects_->OwnedResources(w.project.id);
+  ASSERT_TRUE(owned.ok());
+  EXPECT_EQ(owned->size(), 2u);
+  auto stored = pipelines_->Get(w.pipeline->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, "queued");
+}
+
+TEST_F(InfraProjectStoreTest, AFailedCreateWritesNothing) {
+  Create("web", {"a"});
+  // "b" is new but "a" is owned by web: the whole create fails.
+  InfraProjectRecord p;
+  p.org = "acme";
+  p.env = "dev";
+  p.name = "api";
+  ProjectRevisionRecord r;
+  auto w = projects_->Create(p, r, Namespaces({"b", "a"}), PipelineRecord{}, "bob");
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(w.status().message(), HasSubstr("owned by infra project"));
+  EXPECT_EQ(resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "b"}}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(projects_->Get({"", "acme", "dev", "api"}).status().code(), absl::StatusCode::kNotFound);
+  // A direct write to an owned resource is refused too.
+  auto direct = resources_->Apply(Namespaces({"a"}), "bob", false);
+  EXPECT_EQ(direct.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Regression: saving a pipeline or a project must not delete its children
+// (an INSERT OR REPLACE deletes the row first, and the delete cascaded).
+TEST_F(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRevisions) {
+  ProjectWrite w = Create("web", {"a", "b"});
+  PipelineRecord p = *w.pipeline;
+  p.planned = true;
+  p.nodes.resize(2);
+  for (int i = 0; i < 2; ++i) {
+    p.nodes[i].idx = i;
+    p.nodes[i].kind = "KubernetesNamespace";
+    p.nodes[i].name = i == 0 ? "a" : "b";
+    p.nodes[i].operation = "update";
+  }
+  ASSERT_TRUE(pipelines_->Save({{&p, {0, 1}, {}, {}, false}}).ok());
+  p.state = "running";
+  p.nodes[1].state = "running";
+  ASSERT_TRUE(pipelines_->Save({{&p, {1}, {}, {}, false}}).ok());
+  auto stored = pipelines_->Get(p.id);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->nodes.size(), 2u);
+  EXPECT_EQ(stored->nodes[0].state, "queued");
+  EXPECT_EQ(stored->nodes[1].state, "running");
+  EXPECT_EQ(stored->state, "running");
+
+  ProjectRevisionRecord r2;
+  r2.graph = json::object();
+  r2.diff = json::object();
+  auto second = projects_->AddRevision(w.project.id, w.project.version, r2, Namespaces({"a"}), std::nullopt,
+                                       std::nullopt, "alice");
+  ASSERT_TRUE(second.ok()) << second.status();
+  auto settings = projects_->UpdateSettings(w.project.id, 0, ProjectSettings{true, false, false, 2}, "alice");
+  ASSERT_TRUE(settings.ok());
+  auto revisions = projects_->ListRevisions(w.project.id, 0, "");
+  ASSERT_TRUE(revisions.ok());
+  EXPECT_EQ(revisions->items.size(), 2u);
+  // A stale version is refused.
+  auto stale = projects_->AddRevision(w.project.id, 1, r2, Namespaces({"a"}), std::nullopt, std::nullopt, "alice");
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  // "b" left the revision but is still owned until a pipeline destroys it.
+  auto owned = projects_->OwnedResources(w.project.id);
+  ASSERT_TRUE(owned.ok());
+  EXPECT_EQ(owned->size(), 2u);
+}
+
+TEST_F(InfraProjectStoreTest, DeleteRefusesDeployedResourcesUnlessOrphaned) {
+  ProjectWrite w = Create("web", {"a", "b"}, /*pipeline=*/false);
+  StackJobStore jobs(db_.get(), &clock_);
+  auto a = resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "a"}});
+  ASSERT_TRUE(jobs.SetResourceOutputs(a->id, json{{"namespace", "a"}}, "", true, "digest").ok());
+  auto refused = projects_->Delete(w.project.id, false, "alice");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("acme/dev/KubernetesNamespace/a"));
+  auto orphaned = projects_->Delete(w.project.id, true, "alice");
+  ASSERT_TRUE(orphaned.ok());
+  EXPECT_THAT(*orphaned, ::testing::ElementsAre("acme/dev/KubernetesNamespace/a"));
+  auto kept = resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "a"}});
+  ASSERT_TRUE(kept.ok());
+  EXPECT_TRUE(kept->project_id.empty());
+  EXPECT_EQ(resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "b"}}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(InfraProjectStoreTest, PagesAndBadTokens) {
+  for (int i = 0; i < 5; ++i) Create("p" + std::to_string(i), {"n" + std::to_string(i)});
+  auto first = projects_->List("acme", "", 2, "");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->items.size(), 2u);
+  auto second = projects_->List("acme", "", 2, first->next_page_token);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->items[0].name, "p2");
+  EXPECT_EQ(projects_->List("acme", "", 2, "!!").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pipelines_->List("x", 2, "abc").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pipelines_->List("x", -1, "").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FlowControlStoreTest, TheMostSpecificPolicyAppliesWhole) {
+  testing::TempDir dir;
+  core::FakeClock clock{absl::FromUnixSeconds(1700000000)};
+  auto db = Database::Open({.path = dir.path() + "/p.db"});
+  ASSERT_TRUE(db.ok());
+  FlowControlStore store(db->get(), &clock);
+  FlowControlPolicy org;
+  org.org = "acme";
+  org.is_manual = true;
+  ASSERT_TRUE(store.Set(org, "alice").ok());
+  FlowControlPolicy res;
+  res.org = "acme";
+  res.env = "dev";
+  res.kind = "AwsVpc";
+  res.name = "main";
+  res.skip_refresh = true;
+  ASSERT_TRUE(store.Set(res, "alice").ok());
+  auto e = store.Effective("acme", "dev", "AwsVpc", "main");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->scope, "resource");
+  EXPECT_FALSE(e->is_manual);  // not merged with the org's
+  EXPECT_TRUE(e->skip_refresh);
+  e = store.Effective("acme", "dev", "AwsVpc", "other");
+  EXPECT_EQ(e->scope, "org");
+  EXPECT_TRUE(e->is_manual);
+  e = store.Effective("beta", "dev", "", "");
+  EXPECT_EQ(e->scope, "default");
+  EXPECT_TRUE(e->preview_before_update_or_destroy);
+  FlowControlPolicy bad = res;
+  bad.requires_manual_gate = true;
+  EXPECT_EQ(store.Set(bad, "alice").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.Delete("acme", "prod", "", "", "alice").code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace plinth::store
