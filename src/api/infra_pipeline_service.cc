@@ -1,8 +1,6 @@
-#include <deque>
-#include <mutex>
-
 #include "absl/strings/str_cat.h"
 #include "plinth/api/infra_project_service.h"
+#include "plinth/api/polling_stream.h"
 #include "plinth/core/status_macros.h"
 
 namespace plinth::api {
@@ -18,98 +16,6 @@ absl::StatusOr<std::string> ProjectIdOf(const Request& req, store::InfraProjectS
                                                  req.project_name()}));
   return p.id;
 }
-
-// Streams a pipeline: a snapshot, then the pipeline again whenever its
-// change counter moved (the store is polled every 100 ms on a worker),
-// until it has ended and the final state was sent.
-class PipelineWatch : public grpc::ServerWriteReactor<pb::InfraPipeline> {
- public:
-  PipelineWatch(const CallEnv& env, store::InfraPipelineStore* pipelines, core::Timer* timer, std::string id)
-      : env_(env), pipelines_(pipelines), timer_(timer), state_(std::make_shared<State>()) {
-    state_->id = std::move(id);
-    state_->self = this;
-    Schedule(absl::ZeroDuration());
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(state_->mu);
-    state_->writing = false;
-    if (!ok || state_->finished) return Finish(grpc::Status::CANCELLED, lock);
-    if (state_->over) return Finish(grpc::Status::OK, lock);
-    Schedule(absl::Milliseconds(100));
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::recursive_mutex> lock(state_->mu);
-    state_->cancelled = true;
-    if (!state_->writing) Finish(grpc::Status::CANCELLED, lock);
-  }
-
-  void OnDone() override {
-    {
-      std::lock_guard<std::recursive_mutex> lock(state_->mu);
-      state_->self = nullptr;
-    }
-    delete this;
-  }
-
- private:
-  struct State {
-    std::recursive_mutex mu;
-    PipelineWatch* self = nullptr;
-    std::string id;
-    int64_t sent_change = -1;
-    bool writing = false, finished = false, cancelled = false, over = false;
-  };
-
-  void Finish(grpc::Status status, const std::lock_guard<std::recursive_mutex>&) {
-    if (state_->finished) return;
-    state_->finished = true;
-    grpc::ServerWriteReactor<pb::InfraPipeline>::Finish(status);
-  }
-
-  void Schedule(absl::Duration delay) {
-    auto state = state_;
-    store::InfraPipelineStore* pipelines = pipelines_;
-    core::ThreadPool* workers = env_.workers;
-    core::Timer* timer = timer_;
-    auto fetch = [state, pipelines, timer, workers]() {
-      auto p = pipelines->Get(state->id);
-      std::lock_guard<std::recursive_mutex> lock(state->mu);
-      PipelineWatch* self = state->self;
-      if (self == nullptr || state->finished) return;
-      if (state->cancelled) return self->Finish(grpc::Status::CANCELLED, lock);
-      if (!p.ok()) return self->Finish(ToGrpcStatus(p.status()), lock);
-      if (p->change == state->sent_change) {
-        self->Schedule(absl::Milliseconds(100));
-        return;
-      }
-      state->sent_change = p->change;
-      state->over = p->Terminal();
-      self->current_.Clear();
-      ToProto(*p, &self->current_);
-      state->writing = true;
-      self->StartWrite(&self->current_);
-    };
-    if (delay == absl::ZeroDuration()) {
-      workers->Submit(fetch);
-    } else {
-      timer->After(delay, [workers, fetch] { workers->Submit(fetch); });
-    }
-  }
-
-  const CallEnv env_;
-  store::InfraPipelineStore* const pipelines_;
-  core::Timer* const timer_;
-  std::shared_ptr<State> state_;
-  pb::InfraPipeline current_;
-};
-
-class FailedWatch : public grpc::ServerWriteReactor<pb::InfraPipeline> {
- public:
-  explicit FailedWatch(const grpc::Status& s) { Finish(s); }
-  void OnDone() override { delete this; }
-};
 
 }  // namespace
 
@@ -210,10 +116,26 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetLastInfraPipeline(grpc::C
 
 grpc::ServerWriteReactor<pb::InfraPipeline>* InfraPipelineServiceImpl::WatchInfraPipeline(
     grpc::CallbackServerContext* ctx, const pb::WatchInfraPipelineRequest* req) {
+  using Stream = PollingStream<pb::InfraPipeline>;
   auto actor = env_.auth->Authenticate(ctx->client_metadata());
-  if (!actor.ok()) return new FailedWatch(ToGrpcStatus(actor.status()));
-  if (req->id().empty()) return new FailedWatch(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required"));
-  return new PipelineWatch(env_, pipelines_, &timer_, req->id());
+  if (!actor.ok()) return new FailedStream<pb::InfraPipeline>(ToGrpcStatus(actor.status()));
+  if (req->id().empty()) {
+    return new FailedStream<pb::InfraPipeline>(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required"));
+  }
+  // The pipeline now, then again whenever its change counter moved, until
+  // it has ended and its final state was sent.
+  auto sent_change = std::make_shared<int64_t>(-1);
+  Stream::Poll poll = [pipelines = pipelines_, id = req->id(), sent_change]() -> absl::StatusOr<Stream::Batch> {
+    PLINTH_ASSIGN_OR_RETURN(auto p, pipelines->Get(id));
+    Stream::Batch batch;
+    if (p.change == *sent_change) return batch;
+    *sent_change = p.change;
+    batch.messages.emplace_back();
+    ToProto(p, &batch.messages.back());
+    batch.over = p.Terminal();
+    return batch;
+  };
+  return new Stream(env_.workers, &timer_, std::move(poll), absl::Milliseconds(100));
 }
 
 grpc::ServerUnaryReactor* InfraPipelineServiceImpl::CancelInfraPipeline(grpc::CallbackServerContext* ctx,

@@ -1,10 +1,8 @@
 #include "plinth/api/stack_job_service.h"
 
-#include <deque>
-#include <mutex>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "plinth/api/polling_stream.h"
 #include "plinth/core/status_macros.h"
 
 namespace plinth::api {
@@ -85,119 +83,6 @@ absl::StatusOr<std::string> ResourceIdOf(const Request& req, store::CloudResourc
   return std::string();
 }
 
-// Streams a job's events: stored ones from after_seq, then new ones as they
-// are stored (polled every 100 ms), until the job has ended and every event
-// was sent. One write in flight at a time; ends cleanly on cancel.
-class EventStream : public grpc::ServerWriteReactor<pb::StackJobEvent> {
- public:
-  EventStream(const CallEnv& env, store::StackJobStore* jobs, core::Timer* timer, std::string job_id, int64_t after)
-      : env_(env), jobs_(jobs), timer_(timer), state_(std::make_shared<State>()) {
-    state_->job_id = std::move(job_id);
-    state_->after = after;
-    state_->self = this;
-    Schedule(absl::ZeroDuration());
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(state_->mu);
-    state_->writing = false;
-    if (!ok || state_->finished) return Finish(grpc::Status::CANCELLED, lock);
-    if (!state_->queue.empty()) return WriteNext();
-    if (state_->job_over) return Finish(grpc::Status::OK, lock);
-    Schedule(absl::ZeroDuration());
-  }
-
-  void OnCancel() override {
-    std::lock_guard<std::recursive_mutex> lock(state_->mu);
-    if (!state_->writing) Finish(grpc::Status::CANCELLED, lock);
-    state_->cancelled = true;
-  }
-
-  void OnDone() override {
-    {
-      std::lock_guard<std::recursive_mutex> lock(state_->mu);
-      state_->self = nullptr;
-    }
-    delete this;
-  }
-
- private:
-  struct State {
-    std::recursive_mutex mu;
-    EventStream* self = nullptr;  // null once the reactor is done
-    std::string job_id;
-    int64_t after = 0;
-    std::deque<pb::StackJobEvent> queue;
-    bool writing = false, finished = false, cancelled = false, job_over = false;
-  };
-
-  void Finish(grpc::Status status, const std::lock_guard<std::recursive_mutex>&) {
-    if (state_->finished) return;
-    state_->finished = true;
-    grpc::ServerWriteReactor<pb::StackJobEvent>::Finish(status);
-  }
-
-  void WriteNext() {
-    state_->writing = true;
-    current_ = std::move(state_->queue.front());
-    state_->queue.pop_front();
-    StartWrite(&current_);
-  }
-
-  // Reads the next batch on a worker; never on the reactor thread.
-  void Schedule(absl::Duration delay) {
-    auto state = state_;
-    store::StackJobStore* jobs = jobs_;
-    core::ThreadPool* workers = env_.workers;
-    auto fetch = [state, jobs]() {
-      auto job = jobs->Get(state->job_id);
-      absl::StatusOr<std::vector<store::JobEvent>> events =
-          job.ok() ? jobs->Events(state->job_id, state->after, 500) : absl::StatusOr<std::vector<store::JobEvent>>(job.status());
-      std::lock_guard<std::recursive_mutex> lock(state->mu);
-      EventStream* self = state->self;
-      if (self == nullptr || state->finished) return;
-      if (!events.ok()) return self->Finish(ToGrpcStatus(events.status()), lock);
-      for (const auto& e : *events) {
-        pb::StackJobEvent out;
-        out.set_seq(e.seq);
-        ToTimestamp(e.at, out.mutable_time());
-        out.set_type(e.type);
-        out.set_step(e.step);
-        out.set_text(e.text);
-        if (e.data.is_object()) {
-          JsonToStruct(e.data, out.mutable_data());
-          if (e.type == "state") out.set_state(e.data.value("state", ""));
-        }
-        state->after = e.seq;
-        state->queue.push_back(std::move(out));
-      }
-      // Over when ended and nothing more is stored than what we read.
-      state->job_over = job->Terminal() && events->size() < 500;
-      if (state->cancelled) return self->Finish(grpc::Status::CANCELLED, lock);
-      if (!state->writing && !state->queue.empty()) return self->WriteNext();
-      if (state->queue.empty() && state->job_over) return self->Finish(grpc::Status::OK, lock);
-      if (state->queue.empty()) self->Schedule(absl::Milliseconds(100));
-    };
-    if (delay == absl::ZeroDuration()) {
-      workers->Submit(fetch);
-    } else {
-      timer_->After(delay, [workers, fetch] { workers->Submit(fetch); });
-    }
-  }
-
-  const CallEnv env_;
-  store::StackJobStore* const jobs_;
-  core::Timer* const timer_;
-  std::shared_ptr<State> state_;
-  pb::StackJobEvent current_;
-};
-
-class FailedStream : public grpc::ServerWriteReactor<pb::StackJobEvent> {
- public:
-  explicit FailedStream(const grpc::Status& s) { Finish(s); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServerContext* ctx,
@@ -253,13 +138,41 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CancelStackJob(grpc::CallbackServ
 
 grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJobEvents(
     grpc::CallbackServerContext* ctx, const pb::StreamStackJobEventsRequest* req) {
+  using Stream = PollingStream<pb::StackJobEvent>;
   auto actor = env_.auth->Authenticate(ctx->client_metadata());
-  if (!actor.ok()) return new FailedStream(ToGrpcStatus(actor.status()));
-  if (req->job_id().empty()) return new FailedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job_id: required"));
-  if (req->after_seq() < 0) {
-    return new FailedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_seq: must not be negative"));
+  if (!actor.ok()) return new FailedStream<pb::StackJobEvent>(ToGrpcStatus(actor.status()));
+  if (req->job_id().empty()) {
+    return new FailedStream<pb::StackJobEvent>(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "job_id: required"));
   }
-  return new EventStream(env_, jobs_, &timer_, req->job_id(), req->after_seq());
+  if (req->after_seq() < 0) {
+    return new FailedStream<pb::StackJobEvent>(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "after_seq: must not be negative"));
+  }
+  // Stored events from after_seq, then new ones as they are stored, until
+  // the job has ended and every event was sent.
+  auto after = std::make_shared<int64_t>(req->after_seq());
+  Stream::Poll poll = [jobs = jobs_, id = req->job_id(), after]() -> absl::StatusOr<Stream::Batch> {
+    PLINTH_ASSIGN_OR_RETURN(auto job, jobs->Get(id));
+    PLINTH_ASSIGN_OR_RETURN(auto events, jobs->Events(id, *after, 500));
+    Stream::Batch batch;
+    for (const auto& e : events) {
+      pb::StackJobEvent& out = batch.messages.emplace_back();
+      out.set_seq(e.seq);
+      ToTimestamp(e.at, out.mutable_time());
+      out.set_type(e.type);
+      out.set_step(e.step);
+      out.set_text(e.text);
+      if (e.data.is_object()) {
+        JsonToStruct(e.data, out.mutable_data());
+        if (e.type == "state") out.set_state(e.data.value("state", ""));
+      }
+      *after = e.seq;
+    }
+    // Over when ended and nothing more is stored than what was read.
+    batch.over = job.Terminal() && events.size() < 500;
+    return batch;
+  };
+  return new Stream(env_.workers, &timer_, std::move(poll), absl::Milliseconds(100));
 }
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::ApproveStackJob(grpc::CallbackServerContext* ctx,
