@@ -177,6 +177,14 @@ int main(int argc, char** argv) {
     std::string a = action;
     cmd->callback(run([&, a](const Client& c) { return ProjectAction(c, opts, proj, a); }));
   }
+  SettingsChange settings_change;
+  auto* psettings = project_cmd->add_subcommand("settings", "change pipeline controls (no new revision)");
+  add_ref(psettings);
+  psettings->add_option("--disable-pipelines", settings_change.disable_pipelines, "true or false");
+  psettings->add_option("--disable-deployments", settings_change.disable_deployments, "true or false: previews only");
+  psettings->add_option("--manual-gate", settings_change.manual_gate, "true or false: pipelines wait for an approval");
+  psettings->add_option("--max-parallel", settings_change.max_parallel, "most jobs of one pipeline at once (0: default)");
+  psettings->callback(run([&](const Client& c) { return ProjectSettingsSet(c, opts, proj, settings_change); }));
   auto* pdelete = project_cmd->add_subcommand("delete", "delete the record only (never infrastructure)");
   add_ref(pdelete);
   pdelete->add_flag("--orphan-resources", proj.orphan, "leave deployed resources running, unowned");

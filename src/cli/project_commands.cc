@@ -336,6 +336,48 @@ int ProjectAction(const Client& client, const ClientOptions& opts, const Project
   return Respond(client, opts, resp, a.wait, action == "run-pipeline" ? "deploying" : action + ":");
 }
 
+int ProjectSettingsSet(const Client& client, const ClientOptions& opts, const ProjectArgs& a,
+                       const SettingsChange& change) {
+  pb::GetInfraProjectRequest get;
+  SetRef(a, get.mutable_project());
+  pb::InfraProject current;
+  auto ctx = client.Context();
+  auto stub = pb::InfraProjectService::NewStub(client.channel());
+  grpc::Status s = stub->GetInfraProject(ctx.get(), get, &current);
+  if (!s.ok()) return Fail(s, opts.server);
+  pb::UpdateInfraProjectRequest req;
+  req.mutable_project()->set_id(current.id());
+  req.set_expected_version(current.version());
+  *req.mutable_settings() = current.settings();
+  auto set_bool = [](const std::string& flag, const std::string& value, bool* out) -> bool {
+    if (value.empty()) return true;
+    if (value == "true" || value == "false") {
+      *out = value == "true";
+      return true;
+    }
+    std::cerr << "error: " << flag << ": \"" << value << "\" is not true or false\n";
+    return false;
+  };
+  auto* settings = req.mutable_settings();
+  bool v;
+  v = settings->disable_pipelines();
+  if (!set_bool("--disable-pipelines", change.disable_pipelines, &v)) return 2;
+  settings->set_disable_pipelines(v);
+  v = settings->disable_deployments();
+  if (!set_bool("--disable-deployments", change.disable_deployments, &v)) return 2;
+  settings->set_disable_deployments(v);
+  v = settings->requires_manual_gate();
+  if (!set_bool("--manual-gate", change.manual_gate, &v)) return 2;
+  settings->set_requires_manual_gate(v);
+  if (change.max_parallel >= 0) settings->set_max_parallel_jobs(change.max_parallel);
+  pb::InfraProjectResponse resp;
+  auto uctx = client.Context();
+  s = stub->UpdateInfraProject(uctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  PrintProject(resp.project());
+  return 0;
+}
+
 int ProjectDelete(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
   pb::DeleteInfraProjectRequest req;
   SetRef(a, req.mutable_project());

@@ -30,6 +30,13 @@ int ProjectUpdate(const Client& client, const ClientOptions& opts, const Project
 int ProjectRollback(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
 // action: run-pipeline, undeploy or purge.
 int ProjectAction(const Client& client, const ClientOptions& opts, const ProjectArgs& args, const std::string& action);
+// Changes only the settings given ("true"/"false"; max_parallel >= 0); no new revision.
+struct SettingsChange {
+  std::string disable_pipelines, disable_deployments, manual_gate;
+  int max_parallel = -1;
+};
+int ProjectSettingsSet(const Client& client, const ClientOptions& opts, const ProjectArgs& args,
+                       const SettingsChange& change);
 int ProjectDelete(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
 
 int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& project);

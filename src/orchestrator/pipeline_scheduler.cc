@@ -76,6 +76,7 @@ absl::Status PipelineScheduler::Recover() {
   }
   auto log = core::Logger("pipelines");
   absl::MutexLock lock(&mu_);
+  std::vector<store::StackJobRecord> ended;
   for (auto& p : active) {
     for (auto& n : p.nodes) {
       if (!n.job_id.empty()) {
@@ -86,10 +87,10 @@ absl::Status PipelineScheduler::Recover() {
           continue;
         }
         if (job.ok() && job->Terminal() && job->state != "interrupted") {
+          // It ended while plinthd was down (or before its end was
+          // recorded here): the node takes that end, below.
           job_nodes_[job->id] = {p.id, n.idx};
-          active_[p.id] = p;  // ApplyJob finds the pipeline here
-          ApplyJob(*job);
-          p = active_[p.id];
+          ended.push_back(std::move(*job));
           continue;
         }
         p.notes.push_back(absl::StrCat(n.Target(), ": its job ", n.job_id,
@@ -119,6 +120,7 @@ absl::Status PipelineScheduler::Recover() {
     }
     active_[p.id] = std::move(p);
   }
+  for (const auto& job : ended) ApplyJob(job);
   for (const auto& [where, job_id] : unrecorded) {
     runner_->Cancel(job_id, "plinthd (its pipeline no longer needs it)").IgnoreError();
   }

@@ -925,6 +925,24 @@ TEST_F(PipelineTest, CliInstallWatchApproveAndExitCodes) {
   EXPECT_THAT(r.out, HasSubstr(id));
   r = daemon_.Cli({"project", "graph", "shop", "--org", "acme", "-o", "dot"});
   EXPECT_THAT(r.out, HasSubstr("digraph"));
+  // Settings change without a revision; a bad value is a usage error.
+  r = daemon_.Cli({"project", "settings", "shop", "--org", "acme", "--max-parallel", "2", "--disable-deployments",
+                   "maybe"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--disable-deployments"));
+  r = daemon_.Cli({"project", "settings", "shop", "--org", "acme", "--max-parallel", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("max 2 jobs at once"));
+  EXPECT_THAT(r.out, HasSubstr("revision 3"));
+
+  // On a terminal the watch redraws in place (cursor up, clear line).
+  r = RunCommand({"/usr/bin/script", "-qefc",
+                  PlinthPath() + " --server " + daemon_.address() + " pipeline watch " + id, "/dev/null"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\033[2K"));
+  r = daemon_.Cli({"pipeline", "watch", id});
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\033[")));
+
   r = daemon_.Cli({"project", "delete", "shop", "--org", "acme"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("deployed resource"));
