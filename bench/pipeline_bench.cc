@@ -69,7 +69,8 @@ bool StartDaemon(const std::string& plinthd, const std::string& dir, const std::
     int log = open((dir + "/plinthd.log").c_str(), O_WRONLY | O_CREAT, 0600);
     dup2(log, 2);
     execl(plinthd.c_str(), plinthd.c_str(), "--config", config.c_str(), "--data-dir", (dir + "/data").c_str(),
-          "--listen", "127.0.0.1:0", "--ready-file", ready.c_str(), "--log-level", "warn", nullptr);
+          "--listen", "127.0.0.1:0", "--http-listen", "off", "--ready-file", ready.c_str(), "--log-level", "warn",
+          nullptr);
     _exit(127);
   }
   for (int i = 0; i < 600 && d->address.empty(); ++i) {

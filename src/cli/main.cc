@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "connection_commands.h"
 #include "job_commands.h"
+#include "kustomize_commands.h"
 #include "project_commands.h"
 
 int main(int argc, char** argv) {
@@ -255,6 +256,23 @@ int main(int argc, char** argv) {
   auto* pol_delete = policy_cmd->add_subcommand("delete", "delete the policy of a scope");
   add_scope(pol_delete);
   pol_delete->callback(run([&](const Client& c) { return PolicyDelete(c, opts, pol); }));
+
+  // ---- service overlays (offline)
+  std::string kdir, koverlay, koutput = "yaml";
+  auto* kustomize_cmd = app.add_subcommand("kustomize", "Kustomize-style overlays of a service directory (offline)");
+  kustomize_cmd->require_subcommand(1);
+  auto* kbuild = kustomize_cmd->add_subcommand("build", "print the base with an overlay's patches (all overlays by default)");
+  kbuild->add_option("dir", kdir, "directory holding _kustomize/")->required();
+  kbuild->add_option("--overlay", koverlay, "one overlay");
+  kbuild->add_option("-o,--output", koutput, "yaml or json");
+  kbuild->callback([&] { rc = KustomizeBuild(kdir, koverlay, koutput); });
+  std::string env_dir = ".", env_overlay = "local";
+  std::vector<std::string> env_sets;
+  auto* dotenv = app.add_subcommand("dot-env", "write .env and .env_export from an overlay's container env");
+  dotenv->add_option("dir", env_dir, "directory holding _kustomize/ (default .)");
+  dotenv->add_option("--overlay", env_overlay, "overlay (default local)");
+  dotenv->add_option("--set", env_sets, "NAME=value; repeatable, wins over the overlay");
+  dotenv->callback([&] { rc = DotEnv(env_dir, env_overlay, env_sets); });
 
   auto* job_cmd = app.add_subcommand("job", "stack jobs: run the engine for one cloud resource");
   job_cmd->require_subcommand(1);

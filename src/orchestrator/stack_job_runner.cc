@@ -410,6 +410,13 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error),
                                  job.state == "succeeded" ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+    if (settings_.metrics != nullptr) {
+      settings_.metrics->Inc("plinth_stack_jobs_finished_total", {{"operation", job.operation}, {"state", job.state}});
+      if (job.started_at) {
+        settings_.metrics->Observe("plinth_stack_job_duration_seconds", {{"operation", job.operation}},
+                                   absl::ToDoubleSeconds(*job.ended_at - *job.started_at));
+      }
+    }
     if (observer_) observer_(job);
     log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, job.state,
               job.error.empty() ? "" : ": " + job.error);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "absl/strings/match.h"
@@ -46,10 +47,11 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
     return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": unknown setting"));
   };
   for (const auto& [key, v] : root.items()) {
-    if (key == "listen" || key == "data_dir" || key == "auth_token_file") {
+    if (key == "listen" || key == "http_listen" || key == "data_dir" || key == "auth_token_file") {
       if (!v.is_string()) return wrong(key, "a string");
       const std::string& value = v.get_ref<const std::string&>();
       if (key == "listen") config.listen = value;
+      if (key == "http_listen") config.http_listen = value;
       if (key == "data_dir") config.data_dir = Resolve(dir, value);
       if (key == "auth_token_file") config.auth_token_file = Resolve(dir, value);
     } else if (key == "log") {
@@ -175,6 +177,15 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (c.listen.empty() || c.listen.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("listen \"", c.listen, "\": use host:port"));
+  }
+  if (c.http_listen != "off") {
+    size_t colon = c.http_listen.rfind(':');
+    int port = -1;
+    if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(c.http_listen.substr(colon + 1), &port) ||
+        port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http_listen \"", c.http_listen, "\": use host:port (port 0 picks a free one), or off"));
+    }
   }
   if (c.data_dir.empty()) return absl::InvalidArgumentError("data dir: required");
   if (c.max_manifest_bytes < 1024 || c.max_manifest_bytes > (256u << 20)) {

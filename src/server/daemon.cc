@@ -79,6 +79,7 @@ absl::Status Daemon::Start() {
   settings.kill_grace = absl::Seconds(config_.cancel_grace_seconds);
   settings.max_log_bytes = config_.max_log_bytes;
   settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
+  settings.metrics = &metrics_;
   connections_ = std::make_unique<store::ConnectionStore>(db_.get(), secret_box_.get(), core::SystemClock());
   runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), connections_.get(),
                                                            catalog_.get(), launcher_.get(), secret_box_.get(),
@@ -105,7 +106,7 @@ absl::Status Daemon::Start() {
   }
 
   workers_ = std::make_unique<core::ThreadPool>(config_.workers, "api");
-  api::CallEnv env{auth_.get(), workers_.get()};
+  api::CallEnv env{auth_.get(), workers_.get(), &metrics_};
   cloud_resource_service_ = std::make_unique<api::CloudResourceServiceImpl>(
       env, catalog_.get(), resources_.get(),
       api::CloudResourceServiceOptions{config_.max_manifest_bytes, jobs_.get(), secret_box_.get()});
@@ -146,19 +147,62 @@ absl::Status Daemon::Start() {
   }
   std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
   address_ = absl::StrCat(host, ":", port);
+  if (config_.http_listen != "off") {
+    DefineMetrics();
+    HttpServer::Handlers handlers;
+    handlers.not_ready = [this]() -> std::string {
+      if (!db_->Healthy()) return "the store cannot be written";
+      if (!runner_ || runner_->workers() == 0) return "the stack-job workers are not running";
+      return "";
+    };
+    handlers.metrics = [this] { return metrics_.Render(); };
+    auto http = HttpServer::Start(config_.http_listen, std::move(handlers));
+    if (!http.ok()) {
+      server_->Shutdown();
+      server_.reset();
+      return http.status();
+    }
+    http_ = std::move(*http);
+  }
   log->info("plinthd serving on {} (data dir {})", address_, config_.data_dir);
   if (!config_.ready_file.empty()) {
     std::string tmp = config_.ready_file + ".tmp";
     {
       std::ofstream out(tmp);
       out << address_ << "\n";
+      if (http_) out << "http " << http_->address() << "\n";
     }
     std::rename(tmp.c_str(), config_.ready_file.c_str());
   }
   return absl::OkStatus();
 }
 
+void Daemon::DefineMetrics() {
+  metrics_.DefineCounter("plinth_grpc_requests_total", "gRPC requests by method and status code.");
+  metrics_.DefineHistogram("plinth_grpc_request_duration_seconds", "gRPC request latency by method.",
+                           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+  metrics_.DefineCounter("plinth_stack_jobs_finished_total", "Stack jobs that ended, by operation and state.");
+  metrics_.DefineHistogram("plinth_stack_job_duration_seconds", "Stack job duration by operation.",
+                           {0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200});
+  metrics_.DefineGauge("plinth_stack_jobs_running", "Stack jobs running now.", [this] {
+    return std::vector<std::pair<core::MetricLabels, double>>{{{}, runner_ ? runner_->running() : 0}};
+  });
+  metrics_.DefineGauge("plinth_stack_job_queue_depth", "Stack jobs queued, waiting for a worker.", [this] {
+    return std::vector<std::pair<core::MetricLabels, double>>{{{}, runner_ ? runner_->queued() : 0}};
+  });
+  auto by_state = [](const absl::StatusOr<std::map<std::string, int64_t>>& counts) {
+    std::vector<std::pair<core::MetricLabels, double>> out;
+    if (!counts.ok()) return out;
+    for (const auto& [state, n] : *counts) out.push_back({{{"state", state}}, static_cast<double>(n)});
+    return out;
+  };
+  metrics_.DefineGauge("plinth_stack_jobs", "Stack jobs by state.", [this, by_state] { return by_state(jobs_->CountByState()); });
+  metrics_.DefineGauge("plinth_infra_pipelines", "Infra pipelines by state.",
+                       [this, by_state] { return by_state(pipelines_->CountByState()); });
+}
+
 void Daemon::Shutdown() {
+  http_.reset();  // no scrapes of parts being torn down
   if (server_) {
     core::Logger("server")->info("shutting down: finishing in-flight calls");
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));

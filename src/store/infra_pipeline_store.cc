@@ -223,6 +223,20 @@ absl::Status ParseNumberPage(int page_size, const std::string& token, int* size,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> CountStates(Database* db, const char* table) {
+  std::map<std::string, int64_t> out;
+  PLINTH_RETURN_IF_ERROR(db->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat("SELECT state, COUNT(*) FROM ", table, " GROUP BY state"));
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out[st.ColumnText(0)] = st.ColumnInt64(1);
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<bool> ProjectHasActivePipeline(Connection& c, const std::string& project_id) {
   Statement& st = c.Prepare(
       "SELECT 1 FROM infra_pipelines WHERE project_id = ? AND state NOT IN ('succeeded', 'failed', 'cancelled') "
@@ -296,6 +310,10 @@ absl::StatusOr<std::vector<std::string>> InfraPipelineStore::IdsForRevision(cons
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> InfraPipelineStore::CountByState() const {
+  return internal::CountStates(db_, "infra_pipelines");
 }
 
 absl::Status InfraPipelineStore::Save(const std::vector<PipelineWrite>& writes) {

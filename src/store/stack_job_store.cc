@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "plinth/core/ids.h"
 #include "plinth/core/status_macros.h"
+#include "pipeline_rows.h"
 
 namespace plinth::store {
 namespace {
@@ -183,6 +184,10 @@ absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::CreateBatch(const std
     return absl::OkStatus();
   }));
   return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> StackJobStore::CountByState() const {
+  return internal::CountStates(db_, "stack_jobs");
 }
 
 absl::StatusOr<StackJobRecord> StackJobStore::Get(const std::string& id) const {

@@ -79,6 +79,9 @@ absl::Status DaemonProcess::Start(const std::vector<std::string>& extra_args) {
   if (std::find(extra_args.begin(), extra_args.end(), "--listen") == extra_args.end()) {
     argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
   }
+  if (std::find(extra_args.begin(), extra_args.end(), "--http-listen") == extra_args.end()) {
+    argv.insert(argv.end(), {"--http-listen", "127.0.0.1:0"});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -93,9 +96,13 @@ absl::Status DaemonProcess::Start(const std::vector<std::string>& extra_args) {
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    std::string addr = ReadAll(ready);
-    if (!addr.empty() && addr.back() == '\n') {
-      address_ = addr.substr(0, addr.size() - 1);
+    // Written at once (by rename): "host:port\n" then "http host:port\n".
+    std::string text = ReadAll(ready);
+    if (!text.empty() && text.back() == '\n') {
+      size_t nl = text.find('\n');
+      address_ = text.substr(0, nl);
+      http_address_.clear();
+      if (text.compare(nl + 1, 5, "http ") == 0) http_address_ = text.substr(nl + 6, text.find('\n', nl + 1) - nl - 6);
       return absl::OkStatus();
     }
     int status = 0;

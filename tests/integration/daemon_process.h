@@ -44,6 +44,8 @@ class DaemonProcess {
   void Kill();
 
   const std::string& address() const { return address_; }
+  // The HTTP side (health, readiness, metrics); "" when off.
+  const std::string& http_address() const { return http_address_; }
   const std::string& data_dir() const { return data_dir_; }
   std::string Stderr() const;
   std::shared_ptr<grpc::Channel> Channel() const;
@@ -59,6 +61,7 @@ class DaemonProcess {
   std::string data_dir_;
   std::string log_path_;
   std::string address_;
+  std::string http_address_;
   pid_t pid_ = -1;
 };
 

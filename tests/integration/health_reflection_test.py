@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import unittest
 
 import grpc
@@ -25,14 +27,15 @@ def start_daemon(tmp, *extra):
     log = open(os.path.join(tmp, "plinthd.log"), "w")
     proc = subprocess.Popen(
         [PLINTHD, "--data-dir", os.path.join(tmp, "data"), "--listen", "127.0.0.1:0",
-         "--ready-file", ready, *extra],
+         "--http-listen", "127.0.0.1:0", "--ready-file", ready, *extra],
         stdout=log, stderr=log)
     for _ in range(600):
         if os.path.exists(ready):
             with open(ready) as f:
-                addr = f.read().strip()
-            if addr:
-                return proc, addr
+                lines = f.read().split("\n")
+            # "host:port", then "http host:port" (written at once, by rename)
+            if len(lines) >= 2 and lines[0] and lines[1].startswith("http "):
+                return proc, lines[0], lines[1][5:]
         if proc.poll() is not None:
             raise RuntimeError("plinthd exited: " + open(log.name).read())
         time.sleep(0.05)
@@ -61,7 +64,7 @@ class HealthAndReflectionTest(unittest.TestCase):
         tokens = os.path.join(cls.tmp.name, "tokens")
         with open(tokens, "w") as f:
             f.write(TOKEN + " python\n")
-        cls.proc, cls.addr = start_daemon(cls.tmp.name, "--auth-token-file", tokens)
+        cls.proc, cls.addr, cls.http = start_daemon(cls.tmp.name, "--auth-token-file", tokens)
         cls.channel = grpc.insecure_channel(cls.addr)
 
     @classmethod
@@ -98,6 +101,29 @@ class HealthAndReflectionTest(unittest.TestCase):
         self.assertNotEqual(err.exception.code(), grpc.StatusCode.OK)
         # And the daemon is still healthy.
         self.assertEqual(health_check(self.channel), b"\x08\x01")
+
+
+    def test_http_health_readiness_and_metrics(self):
+        # No token needed: probes and scrapers are not API clients.
+        with urllib.request.urlopen("http://%s/healthz" % self.http, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        with urllib.request.urlopen("http://%s/readyz" % self.http, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+            self.assertIn(b"ready", r.read())
+        list_kinds = self.channel.unary_unary("/plinth.v1.KindService/ListKinds")
+        list_kinds(b"", timeout=10, metadata=[("authorization", "Bearer " + TOKEN)])
+        with self.assertRaises(grpc.RpcError):
+            list_kinds(b"", timeout=10)
+        with urllib.request.urlopen("http://%s/metrics" % self.http, timeout=10) as r:
+            self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+            text = r.read().decode()
+        self.assertIn('plinth_grpc_requests_total{method="ListKinds",code="OK"}', text)
+        self.assertIn('plinth_grpc_requests_total{method="ListKinds",code="UNAUTHENTICATED"} 1', text)
+        self.assertIn('plinth_grpc_request_duration_seconds_bucket{method="ListKinds",le="+Inf"}', text)
+        self.assertIn("plinth_stack_jobs_running 0", text)
+        with self.assertRaises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen("http://%s/nope" % self.http, timeout=10)
+        self.assertEqual(err.exception.code, 404)
 
 
 if __name__ == "__main__":

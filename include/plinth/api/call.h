@@ -18,7 +18,9 @@
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/auth.h"
 #include "plinth/api/convert.h"
+#include "absl/time/clock.h"
 #include "plinth/core/logging.h"
+#include "plinth/core/metrics.h"
 #include "plinth/core/thread_pool.h"
 
 namespace plinth::api {
@@ -27,19 +29,31 @@ namespace plinth::api {
 struct CallEnv {
   const Authenticator* auth = nullptr;
   core::ThreadPool* workers = nullptr;
+  // Requests by method and code, and their latency (null: not recorded).
+  core::Metrics* metrics = nullptr;
 };
+
+// Records one finished call in env.metrics.
+inline void RecordCall(const CallEnv& env, const char* method, absl::StatusCode code, absl::Time start) {
+  if (env.metrics == nullptr) return;
+  env.metrics->Inc("plinth_grpc_requests_total", {{"method", method}, {"code", absl::StatusCodeToString(code)}});
+  env.metrics->Observe("plinth_grpc_request_duration_seconds", {{"method", method}},
+                       absl::ToDoubleSeconds(absl::Now() - start));
+}
 
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallEnv& env,
                                    const char* method, Handler handler) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  const absl::Time start = absl::Now();
   absl::StatusOr<std::string> actor = env.auth->Authenticate(ctx->client_metadata());
   if (!actor.ok()) {
     core::Logger("api")->info("{}: {} from {}", method, actor.status().message(), ctx->peer());
+    RecordCall(env, method, actor.status().code(), start);
     reactor->Finish(ToGrpcStatus(actor.status()));
     return reactor;
   }
-  env.workers->Submit([reactor, method, handler = std::move(handler), actor = *std::move(actor)]() mutable {
+  env.workers->Submit([reactor, method, handler = std::move(handler), actor = *std::move(actor), env, start]() mutable {
     absl::Status status;
     try {
       status = handler(actor);
@@ -51,6 +65,7 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallE
     if (!status.ok() && status.code() == absl::StatusCode::kInternal) {
       core::Logger("api")->error("{} by {}: {}", method, actor, status.message());
     }
+    RecordCall(env, method, status.code(), start);
     reactor->Finish(ToGrpcStatus(status));
   });
   return reactor;

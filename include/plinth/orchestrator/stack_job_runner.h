@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "plinth/core/clock.h"
+#include "plinth/core/metrics.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/module_cache.h"
 #include "plinth/engine/process.h"
@@ -58,6 +59,8 @@ struct EngineSettings {
   absl::Duration kill_grace = absl::Seconds(30);
   size_t max_log_bytes = 64 << 20;
   std::string data_dir;  // workspaces/, state/, plugin-cache/ live here
+  // Job durations by operation and ends by state (null: not recorded).
+  core::Metrics* metrics = nullptr;
 };
 
 class StackJobRunner {
@@ -105,6 +108,8 @@ class StackJobRunner {
                                                 const std::string& comment);
 
   int running() const;
+  // Worker threads started (0 before Start).
+  int workers() const { return static_cast<int>(workers_.size()); }
   int queued() const;
 
  private:

@@ -32,6 +32,8 @@ namespace plinth::server {
 
 struct Config {
   std::string listen = "127.0.0.1:7443";
+  // HTTP: health, readiness, metrics. "off" turns it off.
+  std::string http_listen = "127.0.0.1:7080";
   std::string data_dir = "./plinth-data";
   std::string log_level = "info";  // trace, debug, info, warn, error
   std::string log_format = "text";  // text or json

@@ -29,6 +29,7 @@
 #include "plinth/manifest/kind_catalog.h"
 #include "plinth/server/config.h"
 #include "plinth/server/data_dir_lock.h"
+#include "plinth/server/http_server.h"
 #include "plinth/store/cloud_resource_store.h"
 #include "plinth/store/database.h"
 #include "plinth/store/infra_chart_store.h"
@@ -47,8 +48,15 @@ class Daemon {
   // closes the store. Safe to call twice.
   void Shutdown();
 
+ private:
+  void DefineMetrics();
+
+ public:
+
   // "host:port" actually bound (the port is resolved when 0 was asked for).
   const std::string& address() const { return address_; }
+  // The HTTP side's host:port ("" when off).
+  std::string http_address() const { return http_ ? http_->address() : ""; }
 
  private:
   Config config_;
@@ -79,6 +87,8 @@ class Daemon {
   std::unique_ptr<api::InfraPipelineServiceImpl> infra_pipeline_service_;
   std::unique_ptr<api::FlowControlServiceImpl> flow_control_service_;
   std::unique_ptr<grpc::Server> server_;
+  core::Metrics metrics_;
+  std::unique_ptr<HttpServer> http_;
 };
 
 }  // namespace plinth::server

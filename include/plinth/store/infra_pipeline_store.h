@@ -8,6 +8,7 @@
 #define PLINTH_STORE_INFRA_PIPELINE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -107,6 +108,9 @@ class InfraPipelineStore {
   absl::StatusOr<std::vector<PipelineRecord>> ListActive() const;
   // Pipeline ids of a project revision, oldest first.
   absl::StatusOr<std::vector<std::string>> IdsForRevision(const std::string& project_id, int64_t revision) const;
+
+  // How many pipelines are in each state.
+  absl::StatusOr<std::map<std::string, int64_t>> CountByState() const;
 
   // Everything in one transaction.
   absl::Status Save(const std::vector<PipelineWrite>& writes);

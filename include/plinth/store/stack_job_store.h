@@ -6,6 +6,7 @@
 #define PLINTH_STORE_STACK_JOB_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +91,9 @@ class StackJobStore {
     bool deployed = false;
     std::string deployed_digest;
   };
+  // How many jobs are in each state.
+  absl::StatusOr<std::map<std::string, int64_t>> CountByState() const;
+
   // Writes the job row as it is now (state, steps, summary ...). The state
   // change, the "state" event and, when given, the resource's outputs are
   // one transaction.
