@@ -32,11 +32,14 @@ void Fields(const std::vector<manifest::KindField>& fields,
 }
 
 // The check is cheap and in memory, so it runs on the reactor thread.
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const CallEnv& env,
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const CallEnv& env, const char* method,
                                  const std::function<absl::Status()>& fn) {
   auto* reactor = ctx->DefaultReactor();
+  const absl::Time start = absl::Now();
   auto actor = env.auth->Authenticate(ctx->client_metadata());
-  reactor->Finish(ToGrpcStatus(actor.ok() ? fn() : actor.status()));
+  absl::Status status = actor.ok() ? fn() : actor.status();
+  RecordCall(env, method, status.code(), start);
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
@@ -45,7 +48,7 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, const CallEnv
 grpc::ServerUnaryReactor* KindServiceImpl::ListKinds(grpc::CallbackServerContext* ctx,
                                                      const pb::ListKindsRequest* req,
                                                      pb::ListKindsResponse* resp) {
-  return Finish(ctx, env_, [&]() -> absl::Status {
+  return Finish(ctx, env_, "ListKinds", [&]() -> absl::Status {
     for (const manifest::Kind* k : catalog_->List(req->provider())) Summary(*k, resp->add_kinds());
     return absl::OkStatus();
   });
@@ -53,7 +56,7 @@ grpc::ServerUnaryReactor* KindServiceImpl::ListKinds(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* KindServiceImpl::GetKind(grpc::CallbackServerContext* ctx,
                                                    const pb::GetKindRequest* req, pb::Kind* resp) {
-  return Finish(ctx, env_, [&]() -> absl::Status {
+  return Finish(ctx, env_, "GetKind", [&]() -> absl::Status {
     if (req->kind().empty()) return absl::InvalidArgumentError("kind: required");
     const manifest::Kind* kind = nullptr;
     if (!req->api_version().empty()) {

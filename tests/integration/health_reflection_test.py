@@ -8,6 +8,7 @@ a free port with a temp data dir.
     health_reflection_test.py PATH/TO/plinthd
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -110,15 +111,23 @@ class HealthAndReflectionTest(unittest.TestCase):
         with urllib.request.urlopen("http://%s/readyz" % self.http, timeout=10) as r:
             self.assertEqual(r.status, 200)
             self.assertIn(b"ready", r.read())
+        def scrape():
+            with urllib.request.urlopen("http://%s/metrics" % self.http, timeout=10) as r:
+                self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+                return r.read().decode()
+
+        def count(text, code):
+            m = re.search(r'plinth_grpc_requests_total\{method="ListKinds",code="%s"\} (\d+)' % code, text)
+            return int(m.group(1)) if m else 0
+
+        before = scrape()
         list_kinds = self.channel.unary_unary("/plinth.v1.KindService/ListKinds")
         list_kinds(b"", timeout=10, metadata=[("authorization", "Bearer " + TOKEN)])
         with self.assertRaises(grpc.RpcError):
             list_kinds(b"", timeout=10)
-        with urllib.request.urlopen("http://%s/metrics" % self.http, timeout=10) as r:
-            self.assertTrue(r.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
-            text = r.read().decode()
-        self.assertIn('plinth_grpc_requests_total{method="ListKinds",code="OK"}', text)
-        self.assertIn('plinth_grpc_requests_total{method="ListKinds",code="UNAUTHENTICATED"} 1', text)
+        text = scrape()
+        self.assertEqual(count(text, "OK"), count(before, "OK") + 1)
+        self.assertEqual(count(text, "UNAUTHENTICATED"), count(before, "UNAUTHENTICATED") + 1)
         self.assertIn('plinth_grpc_request_duration_seconds_bucket{method="ListKinds",le="+Inf"}', text)
         self.assertIn("plinth_stack_jobs_running 0", text)
         with self.assertRaises(urllib.error.HTTPError) as err:
