@@ -159,7 +159,6 @@ StackJobRunner::StackJobRunner(EngineSettings settings, store::StackJobStore* jo
                                const manifest::KindCatalog* catalog, engine::ProcessLauncher* launcher,
                                const core::SecretBox* secrets, core::Clock* clock)
     : settings_(std::move(settings)),
-      modules_((std::filesystem::path(settings_.data_dir) / "modules").string()),
       jobs_(jobs), resources_(resources), connections_(connections),
       catalog_(catalog), launcher_(launcher), secrets_(secrets), clock_(clock) {}
 
@@ -552,7 +551,11 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
         if (!source.token.empty()) spec.secrets.push_back(source.token);
       }
     }
-    auto fetched = modules_.Fetch(source);
+    if (settings_.module_fetcher == nullptr) {
+      return finish("failed", absl::StrCat("module source ", module.source, " is a Git repository, and this plinthd "
+                                           "has no Git fetcher"));
+    }
+    auto fetched = settings_.module_fetcher->Fetch(source);
     if (!fetched.ok()) return finish("failed", std::string(fetched.status().message()));
     spec.module_dir = fetched->dir;
     job.module_revision = fetched->commit;

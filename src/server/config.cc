@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "absl/strings/match.h"
-#include "plinth/engine/module_cache.h"
+#include "plinth/engine/module_source.h"
 #include "plinth/manifest/yaml.h"
 
 namespace plinth::server {

@@ -80,6 +80,8 @@ absl::Status Daemon::Start() {
   settings.max_log_bytes = config_.max_log_bytes;
   settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
   settings.metrics = &metrics_;
+  git_cache_ = std::make_unique<gitsource::GitCache>((std::filesystem::path(settings.data_dir) / "modules").string());
+  settings.module_fetcher = git_cache_.get();
   connections_ = std::make_unique<store::ConnectionStore>(db_.get(), secret_box_.get(), core::SystemClock());
   runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), connections_.get(),
                                                            catalog_.get(), launcher_.get(), secret_box_.get(),

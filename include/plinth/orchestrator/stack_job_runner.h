@@ -27,7 +27,7 @@
 #include "plinth/core/clock.h"
 #include "plinth/core/metrics.h"
 #include "plinth/core/secret_box.h"
-#include "plinth/engine/module_cache.h"
+#include "plinth/engine/module_source.h"
 #include "plinth/engine/process.h"
 #include "plinth/engine/stack_job.h"
 #include "plinth/manifest/kind_catalog.h"
@@ -59,6 +59,9 @@ struct EngineSettings {
   absl::Duration kill_grace = absl::Seconds(30);
   size_t max_log_bytes = 64 << 20;
   std::string data_dir;  // workspaces/, state/, plugin-cache/ live here
+  // Fetches Git module sources (src/gitsource's cache, passed down by the
+  // server); null: Git sources fail with a clear error.
+  engine::ModuleFetcher* module_fetcher = nullptr;
   // Job durations by operation and ends by state (null: not recorded).
   core::Metrics* metrics = nullptr;
 };
@@ -118,7 +121,7 @@ class StackJobRunner {
   bool NextJob(std::string* job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EngineSettings settings_;
-  engine::ModuleCache modules_;  // <data_dir>/modules
+
   store::StackJobStore* const jobs_;
   store::CloudResourceStore* const resources_;
   store::ConnectionStore* const connections_;

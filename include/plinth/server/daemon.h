@@ -21,6 +21,7 @@
 #include "plinth/api/stack_job_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
+#include "plinth/gitsource/git_cache.h"
 #include "plinth/orchestrator/pipeline_scheduler.h"
 #include "plinth/orchestrator/project_manager.h"
 #include "plinth/orchestrator/stack_job_runner.h"
@@ -70,6 +71,7 @@ class Daemon {
   std::unique_ptr<store::ConnectionStore> connections_;
   std::unique_ptr<core::SecretBox> secret_box_;
   std::unique_ptr<engine::PosixProcessLauncher> launcher_;
+  std::unique_ptr<gitsource::GitCache> git_cache_;
   std::unique_ptr<orchestrator::StackJobRunner> runner_;
   std::unique_ptr<store::InfraProjectStore> projects_;
   std::unique_ptr<store::InfraPipelineStore> pipelines_;

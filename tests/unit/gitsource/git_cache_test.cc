@@ -1,6 +1,6 @@
 // Git module sources: fixture repositories are made with the git CLI (an
 // independent implementation), fetched with libgit2 over file://.
-#include "plinth/engine/module_cache.h"
+#include "plinth/gitsource/git_cache.h"
 
 #include <sys/stat.h>
 
@@ -13,7 +13,10 @@
 #include "gtest/gtest.h"
 #include "temp_dir.h"
 
-namespace plinth::engine {
+namespace plinth::gitsource {
+using engine::FetchedModule;
+using engine::GitModuleSource;
+using engine::IsGitUrl;
 using plinth::testing::TempDir;
 namespace {
 
@@ -39,7 +42,7 @@ std::string Read(const fs::path& p) {
   return s.str();
 }
 
-class ModuleCacheTest : public ::testing::Test {
+class GitCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     repo_ = tmp_.path() + "/modules-repo";
@@ -64,10 +67,10 @@ class ModuleCacheTest : public ::testing::Test {
 
   TempDir tmp_;
   std::string repo_, url_;
-  ModuleCache cache_{tmp_.path() + "/cache"};
+  GitCache cache_{tmp_.path() + "/cache"};
 };
 
-TEST_F(ModuleCacheTest, FetchesABranchWithItsFilesSubdirAndCommit) {
+TEST_F(GitCacheTest, FetchesABranchWithItsFilesSubdirAndCommit) {
   auto m = cache_.Fetch({.url = url_, .ref = "main", .subdir = "aws/vpc/tf"});
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->commit, Git("rev-parse main"));
@@ -78,7 +81,7 @@ TEST_F(ModuleCacheTest, FetchesABranchWithItsFilesSubdirAndCommit) {
   EXPECT_FALSE(fs::exists(fs::path(m->dir) / ".git"));
 }
 
-TEST_F(ModuleCacheTest, ABranchThatMovesIsFetchedAgainAndOldCommitsStay) {
+TEST_F(GitCacheTest, ABranchThatMovesIsFetchedAgainAndOldCommitsStay) {
   auto first = cache_.Fetch({.url = url_, .ref = "main"});
   ASSERT_TRUE(first.ok()) << first.status();
   std::ofstream(repo_ + "/aws/vpc/tf/main.tf") << "# vpc v2\n";
@@ -95,7 +98,7 @@ TEST_F(ModuleCacheTest, ABranchThatMovesIsFetchedAgainAndOldCommitsStay) {
   EXPECT_EQ(Read(fs::path(tag->dir) / "main.tf"), "# vpc v1\n");
 }
 
-TEST_F(ModuleCacheTest, ACachedCommitNeedsNoRemote) {
+TEST_F(GitCacheTest, ACachedCommitNeedsNoRemote) {
   auto first = cache_.Fetch({.url = url_, .ref = "main"});
   ASSERT_TRUE(first.ok()) << first.status();
   fs::remove_all(repo_);
@@ -107,13 +110,13 @@ TEST_F(ModuleCacheTest, ACachedCommitNeedsNoRemote) {
   EXPECT_EQ(branch.status().code(), absl::StatusCode::kUnavailable) << branch.status();
 }
 
-TEST_F(ModuleCacheTest, DefaultRefIsTheRemotesHead) {
+TEST_F(GitCacheTest, DefaultRefIsTheRemotesHead) {
   auto m = cache_.Fetch({.url = url_});
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->commit, Git("rev-parse HEAD"));
 }
 
-TEST_F(ModuleCacheTest, BadSourcesSayWhatIsWrong) {
+TEST_F(GitCacheTest, BadSourcesSayWhatIsWrong) {
   auto ref = cache_.Fetch({.url = url_, .ref = "no-such-branch"});
   EXPECT_EQ(ref.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(ref.status().message(), HasSubstr("no-such-branch"));
@@ -133,7 +136,7 @@ TEST_F(ModuleCacheTest, BadSourcesSayWhatIsWrong) {
   EXPECT_EQ(scheme.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(ModuleCacheTest, TheTokenNeverAppearsInAnError) {
+TEST_F(GitCacheTest, TheTokenNeverAppearsInAnError) {
   const std::string canary = "tok-CANARY-7f3a9";
   // Nothing listens on port 9 of localhost: the fetch fails fast.
   auto m = cache_.Fetch({.url = "https://user:pw@127.0.0.1:9/org/modules.git", .ref = "main", .token = canary});
@@ -151,4 +154,4 @@ TEST(IsGitUrl, TellsUrlsFromDirectories) {
 }
 
 }  // namespace
-}  // namespace plinth::engine
+}  // namespace plinth::gitsource

@@ -1,16 +1,12 @@
-// Modules from Git repositories, fetched with libgit2 into a cache keyed by
-// commit: <cache>/repos/<hash of url> holds a bare mirror of the remote, and
-// <cache>/commits/<sha> the files of one commit, written once and reused by
-// every job that runs that commit. A branch or tag is fetched again for each
-// job (it may have moved); a full commit id already in the cache is not.
-#ifndef PLINTH_ENGINE_MODULE_CACHE_H_
-#define PLINTH_ENGINE_MODULE_CACHE_H_
+// Where a stack job's module comes from: a local directory, or a Git
+// repository fetched by a ModuleFetcher (implemented by src/gitsource, the
+// only layer that links libgit2; the server passes it down).
+#ifndef PLINTH_ENGINE_MODULE_SOURCE_H_
+#define PLINTH_ENGINE_MODULE_SOURCE_H_
 
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 
 namespace plinth::engine {
 
@@ -29,21 +25,16 @@ struct FetchedModule {
 // True when `source` names a Git repository rather than a local directory.
 bool IsGitUrl(const std::string& source);
 
-class ModuleCache {
+class ModuleFetcher {
  public:
-  explicit ModuleCache(std::string cache_dir);
-
+  virtual ~ModuleFetcher() = default;
   // UNAVAILABLE when the remote cannot be reached or refuses the
   // credentials; NOT_FOUND for an unknown ref or a missing subdir;
   // INVALID_ARGUMENT for a subdir that leaves the repository. The token
   // never appears in an error.
-  absl::StatusOr<FetchedModule> Fetch(const GitModuleSource& source) ABSL_LOCKS_EXCLUDED(mu_);
-
- private:
-  std::string cache_dir_;
-  absl::Mutex mu_;  // one fetch at a time: the mirrors are shared
+  virtual absl::StatusOr<FetchedModule> Fetch(const GitModuleSource& source) = 0;
 };
 
 }  // namespace plinth::engine
 
-#endif  // PLINTH_ENGINE_MODULE_CACHE_H_
+#endif  // PLINTH_ENGINE_MODULE_SOURCE_H_

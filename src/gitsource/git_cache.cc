@@ -1,4 +1,4 @@
-#include "plinth/engine/module_cache.h"
+#include "plinth/gitsource/git_cache.h"
 
 #include <git2.h>
 #include <sys/stat.h>
@@ -17,10 +17,13 @@
 #include "absl/strings/str_split.h"
 #include "plinth/core/ids.h"
 
-namespace plinth::engine {
+namespace plinth::gitsource {
 namespace {
 
 namespace fs = std::filesystem;
+using engine::FetchedModule;
+using engine::GitModuleSource;
+using engine::IsGitUrl;
 
 // RAII for libgit2 handles.
 template <typename T, void (*Free)(T*)>
@@ -144,14 +147,9 @@ absl::Status WriteTree(git_repository* repo, const git_tree* tree, const fs::pat
 
 }  // namespace
 
-bool IsGitUrl(const std::string& source) {
-  return absl::StartsWith(source, "file://") || absl::StartsWith(source, "https://") ||
-         absl::StartsWith(source, "http://") || absl::StartsWith(source, "ssh://");
-}
+GitCache::GitCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { InitLibgit2(); }
 
-ModuleCache::ModuleCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { InitLibgit2(); }
-
-absl::StatusOr<FetchedModule> ModuleCache::Fetch(const GitModuleSource& source) {
+absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSource& source) {
   const std::string where = DisplayUrl(source.url);
   if (!IsGitUrl(source.url)) {
     return absl::InvalidArgumentError(absl::StrCat("module source ", where, " is not a file://, https:// or http:// URL"));
@@ -275,4 +273,4 @@ absl::StatusOr<FetchedModule> ModuleCache::Fetch(const GitModuleSource& source) 
   return done(sha);
 }
 
-}  // namespace plinth::engine
+}  // namespace plinth::gitsource
