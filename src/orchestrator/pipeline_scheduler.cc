@@ -5,7 +5,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"

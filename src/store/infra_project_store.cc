@@ -1,7 +1,6 @@
 #include "plinth/store/infra_project_store.h"
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "plinth/core/ids.h"
