@@ -16,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "plinth/core/ids.h"
+#include "plinth/core/status_macros.h"
 
 namespace plinth::gitsource {
 namespace {
@@ -145,6 +146,135 @@ absl::Status WriteTree(git_repository* repo, const git_tree* tree, const fs::pat
   return absl::OkStatus();
 }
 
+// Opens (or creates) the bare mirror at `repo_dir`, fetches unless the ref
+// is a commit id already there, and resolves the ref to a commit. `what`
+// names the source in errors ("module source", "repository").
+absl::Status OpenAndResolve(const fs::path& repo_dir, const GitModuleSource& source, const std::string& what,
+                            Repo* repo, Object* commit, const std::vector<std::string>& source_extra_refspecs = {}) {
+  const std::string where = DisplayUrl(source.url);
+  std::error_code ec;
+  git_repository* repo_raw = nullptr;
+  if (fs::exists(repo_dir / "HEAD", ec)) {
+    if (git_repository_open_bare(&repo_raw, repo_dir.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("opening the Git cache ", repo_dir.string(), ": ", LastGitError(source)));
+    }
+  } else if (git_repository_init(&repo_raw, repo_dir.c_str(), /*is_bare=*/1) != 0) {
+    return absl::InternalError(absl::StrCat("creating the Git cache ", repo_dir.string(), ": ", LastGitError(source)));
+  }
+  repo->reset(repo_raw);
+
+  git_oid oid;
+  bool have = false;
+  if (IsCommitId(source.ref) && git_oid_fromstr(&oid, source.ref.c_str()) == 0) {
+    git_object* obj = nullptr;
+    have = git_object_lookup(&obj, repo->get(), &oid, GIT_OBJECT_COMMIT) == 0;
+    git_object_free(obj);
+  }
+  if (!have) {
+    git_remote* remote_raw = nullptr;
+    if (git_remote_create_anonymous(&remote_raw, repo->get(), source.url.c_str()) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " ", where, ": ", LastGitError(source)));
+    }
+    Remote remote(remote_raw);
+    CredentialState creds{&source.token};
+    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+    opts.callbacks.credentials = Credentials;
+    opts.callbacks.payload = &creds;
+    opts.prune = GIT_FETCH_PRUNE;
+    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
+                           "+HEAD:refs/remotes/origin/HEAD"};
+    std::vector<const char*> all(std::begin(specs), std::end(specs));
+    for (const std::string& extra : source_extra_refspecs) all.push_back(extra.c_str());
+    git_strarray refspecs = {const_cast<char**>(all.data()), all.size()};
+    if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
+      return absl::UnavailableError(absl::StrCat("fetching ", what, " ", where, ": ", LastGitError(source)));
+    }
+  }
+
+  // The ref, as a branch, a tag, or a commit id.
+  std::vector<std::string> candidates;
+  if (source.ref.empty() || source.ref == "HEAD") {
+    candidates = {"refs/remotes/origin/HEAD"};
+  } else {
+    candidates = {"refs/remotes/origin/" + source.ref, "refs/tags/" + source.ref};
+    if (IsCommitId(source.ref)) candidates.push_back(source.ref);
+  }
+  for (const std::string& spec : candidates) {
+    git_object* obj = nullptr;
+    if (git_revparse_single(&obj, repo->get(), spec.c_str()) != 0) continue;
+    Object holder(obj);
+    git_object* peeled = nullptr;
+    if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
+      commit->reset(peeled);
+      break;
+    }
+  }
+  if (!*commit) {
+    return absl::NotFoundError(absl::StrCat(what, " ", where, " has no branch, tag or commit \"",
+                                            source.ref.empty() ? "HEAD" : source.ref, "\""));
+  }
+  return absl::OkStatus();
+}
+
+struct ReadLimits {
+  size_t max_files = 2000;
+  size_t max_file_bytes = 4 << 20;
+  size_t max_total_bytes = 64 << 20;
+  size_t total = 0;
+};
+
+bool IsManifestFile(const std::string& name) {
+  return absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml");
+}
+
+// Adds the *.yaml / *.yml files of `tree` (recursively) to `out`, keyed by
+// `prefix` + their path.
+absl::Status CollectManifests(git_repository* repo, const git_tree* tree, const std::string& prefix,
+                              ReadLimits* limits, manifest::FileTree* out) {
+  size_t n = git_tree_entrycount(tree);
+  for (size_t i = 0; i < n; ++i) {
+    const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
+    std::string name = git_tree_entry_name(entry);
+    if (name.empty() || name[0] == '.') continue;  // hidden files and directories
+    std::string path = prefix + name;
+    git_filemode_t mode = git_tree_entry_filemode(entry);
+    if (mode == GIT_FILEMODE_TREE) {
+      git_tree* sub_raw = nullptr;
+      if (git_tree_lookup(&sub_raw, repo, git_tree_entry_id(entry)) != 0) {
+        return absl::InternalError(absl::StrCat("reading ", path));
+      }
+      Tree sub(sub_raw);
+      PLINTH_RETURN_IF_ERROR(CollectManifests(repo, sub.get(), path + "/", limits, out));
+      continue;
+    }
+    if (mode == GIT_FILEMODE_COMMIT || !IsManifestFile(name)) continue;
+    if (mode == GIT_FILEMODE_LINK) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": a symbolic link; manifests must be regular files"));
+    }
+    if (out->size() >= limits->max_files) {
+      return absl::InvalidArgumentError(absl::StrCat("more than ", limits->max_files, " manifest files"));
+    }
+    git_blob* blob_raw = nullptr;
+    if (git_blob_lookup(&blob_raw, repo, git_tree_entry_id(entry)) != 0) {
+      return absl::InternalError(absl::StrCat("reading ", path));
+    }
+    Blob blob(blob_raw);
+    size_t size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+    if (size > limits->max_file_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", size, " bytes, more than the limit of ",
+                                                     limits->max_file_bytes));
+    }
+    limits->total += size;
+    if (limits->total > limits->max_total_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("the manifests add up to more than ", limits->max_total_bytes,
+                                                     " bytes"));
+    }
+    (*out)[path] = std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 GitCache::GitCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { InitLibgit2(); }
@@ -186,66 +316,9 @@ absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSou
     return done(absl::AsciiStrToLower(source.ref));
   }
 
-  git_repository* repo_raw = nullptr;
-  if (fs::exists(repo_dir / "HEAD", ec)) {
-    if (git_repository_open_bare(&repo_raw, repo_dir.c_str()) != 0) {
-      return absl::InternalError(absl::StrCat("opening the module cache ", repo_dir.string(), ": ", LastGitError(source)));
-    }
-  } else if (git_repository_init(&repo_raw, repo_dir.c_str(), /*is_bare=*/1) != 0) {
-    return absl::InternalError(absl::StrCat("creating the module cache ", repo_dir.string(), ": ", LastGitError(source)));
-  }
-  Repo repo(repo_raw);
-
-  git_oid oid;
-  bool have = false;
-  if (IsCommitId(source.ref) && git_oid_fromstr(&oid, source.ref.c_str()) == 0) {
-    git_object* obj = nullptr;
-    have = git_object_lookup(&obj, repo.get(), &oid, GIT_OBJECT_COMMIT) == 0;
-    git_object_free(obj);
-  }
-  if (!have) {
-    git_remote* remote_raw = nullptr;
-    if (git_remote_create_anonymous(&remote_raw, repo.get(), source.url.c_str()) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat("module source ", where, ": ", LastGitError(source)));
-    }
-    Remote remote(remote_raw);
-    CredentialState creds{&source.token};
-    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-    opts.callbacks.credentials = Credentials;
-    opts.callbacks.payload = &creds;
-    opts.prune = GIT_FETCH_PRUNE;
-    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
-                           "+HEAD:refs/remotes/origin/HEAD"};
-    git_strarray refspecs = {const_cast<char**>(specs), 3};
-    if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
-      return absl::UnavailableError(absl::StrCat("fetching module source ", where, ": ", LastGitError(source)));
-    }
-  }
-
-  // The ref, as a branch, a tag, or a commit id.
-  std::vector<std::string> candidates;
-  if (source.ref.empty() || source.ref == "HEAD") {
-    candidates = {"refs/remotes/origin/HEAD"};
-  } else {
-    candidates = {"refs/remotes/origin/" + source.ref, "refs/tags/" + source.ref};
-    if (IsCommitId(source.ref)) candidates.push_back(source.ref);
-  }
+  Repo repo;
   Object commit;
-  for (const std::string& spec : candidates) {
-    git_object* obj = nullptr;
-    if (git_revparse_single(&obj, repo.get(), spec.c_str()) != 0) continue;
-    Object holder(obj);
-    git_object* peeled = nullptr;
-    if (git_object_peel(&peeled, obj, GIT_OBJECT_COMMIT) == 0) {
-      commit.reset(peeled);
-      break;
-    }
-  }
-  if (!commit) {
-    return absl::NotFoundError(absl::StrCat("module source ", where, " has no branch, tag or commit \"",
-                                            source.ref.empty() ? "HEAD" : source.ref, "\""));
-  }
+  PLINTH_RETURN_IF_ERROR(OpenAndResolve(repo_dir, source, "module source", &repo, &commit));
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, git_object_id(commit.get()));
   std::string sha = hex;
@@ -271,6 +344,69 @@ absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSou
     return absl::Status(written.code(), absl::StrCat("module source ", where, " at ", sha, ": ", written.message()));
   }
   return done(sha);
+}
+
+
+absl::StatusOr<GitCache::Snapshot> GitCache::ReadManifests(const engine::GitModuleSource& source,
+                                                           const std::vector<std::string>& extra_refspecs) {
+  const std::string where = DisplayUrl(source.url);
+  if (!IsGitUrl(source.url)) {
+    return absl::InvalidArgumentError(absl::StrCat("repository ", where, " is not a file://, https:// or http:// URL"));
+  }
+  std::string subdir = source.subdir;
+  while (!subdir.empty() && subdir.back() == '/') subdir.pop_back();
+  if (subdir == ".") subdir.clear();
+  if (!subdir.empty()) {
+    if (subdir[0] == '/') {
+      return absl::InvalidArgumentError(absl::StrCat("path \"", source.subdir, "\" must be relative to the repository"));
+    }
+    for (absl::string_view part : absl::StrSplit(subdir, '/')) {
+      if (part == "..") return absl::InvalidArgumentError(absl::StrCat("path \"", source.subdir, "\" leaves the repository"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  std::error_code ec;
+  fs::path repo_dir = fs::path(cache_dir_) / "repos" / UrlKey(source.url);
+  fs::create_directories(repo_dir.parent_path(), ec);
+  if (ec) return absl::InternalError(absl::StrCat("creating the Git cache ", cache_dir_, ": ", ec.message()));
+  Repo repo;
+  Object commit;
+  absl::Status resolved = OpenAndResolve(repo_dir, source, "repository", &repo, &commit);
+  if (absl::IsNotFound(resolved) && !extra_refspecs.empty()) {
+    commit.reset();
+    resolved = OpenAndResolve(repo_dir, source, "repository", &repo, &commit, extra_refspecs);
+  }
+  PLINTH_RETURN_IF_ERROR(resolved);
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, git_object_id(commit.get()));
+  Snapshot out;
+  out.commit = hex;
+  git_tree* root_raw = nullptr;
+  if (git_commit_tree(&root_raw, reinterpret_cast<git_commit*>(commit.get())) != 0) {
+    return absl::InternalError(absl::StrCat("reading commit ", out.commit, ": ", LastGitError(source)));
+  }
+  Tree root(root_raw);
+  Tree dir;
+  if (subdir.empty()) {
+    dir = std::move(root);
+  } else {
+    git_tree_entry* entry_raw = nullptr;
+    bool is_dir = git_tree_entry_bypath(&entry_raw, root.get(), subdir.c_str()) == 0 &&
+                  git_tree_entry_type(entry_raw) == GIT_OBJECT_TREE;
+    git_tree* sub_raw = nullptr;
+    if (is_dir) is_dir = git_tree_lookup(&sub_raw, repo.get(), git_tree_entry_id(entry_raw)) == 0;
+    git_tree_entry_free(entry_raw);
+    if (!is_dir) {
+      return absl::NotFoundError(absl::StrCat("path \"", subdir, "\" is not a directory in ", where, " at ", out.commit));
+    }
+    dir.reset(sub_raw);
+  }
+  ReadLimits limits;
+  absl::Status read = CollectManifests(repo.get(), dir.get(), "", &limits, &out.files);
+  if (!read.ok()) {
+    return absl::Status(read.code(), absl::StrCat(where, " at ", out.commit.substr(0, 12), ": ", read.message()));
+  }
+  return out;
 }
 
 }  // namespace plinth::gitsource

@@ -22,7 +22,8 @@ using store::PipelineRecord;
 constexpr char kGateLabel[] = "plinth.dev/gate";
 
 bool Lifecycle(const std::string& trigger) {
-  return trigger == "create" || trigger == "update" || trigger == "rollback";
+  return trigger == "create" || trigger == "update" || trigger == "rollback" || trigger == "push" ||
+         trigger == "pull_request";
 }
 
 std::string LabelOf(const json& body, const std::string& key) {

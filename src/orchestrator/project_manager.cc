@@ -197,7 +197,13 @@ absl::StatusOr<ProjectResult> ProjectManager::Update(const UpdateProjectRequest&
   }
   PLINTH_ASSIGN_OR_RETURN(auto current, projects_->GetRevision(project.id, 0));
   ProjectResult result;
-  if (req.chart.source == ChartInput::Source::kNone && !req.values_yaml && req.set.empty()) {
+  bool settings_only = req.chart.source == ChartInput::Source::kNone && !req.values_yaml && req.set.empty();
+  if (!project.git.empty() && !settings_only) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "infra project ", project.name, " takes its manifests from Git (", project.git.url,
+        "): push to branch ", project.git.branch, " or run `plinth project sync`; only settings can be updated"));
+  }
+  if (settings_only) {
     if (!req.settings) {
       return absl::InvalidArgumentError("nothing to update: give a chart, values, --set or settings");
     }
@@ -233,6 +239,8 @@ absl::StatusOr<ProjectResult> ProjectManager::Rollback(const store::ProjectRef& 
   revision.values = target.values;
   revision.graph = target.graph;
   revision.rollback_of = revision_number;
+  revision.commit = target.commit;
+  revision.chart_source = project.chart_source;
   revision.diff = DiffManifests(current.manifests, manifests);
   ProjectResult result;
   auto pipeline = AutomaticPipeline(false, project.settings, "rollback", &result.note);
@@ -267,6 +275,90 @@ absl::StatusOr<std::vector<std::string>> ProjectManager::Delete(const store::Pro
                                                                 const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
   return projects_->Delete(project.id, orphan, actor);
+}
+
+absl::StatusOr<ProjectResult> ProjectManager::CreateFromManifests(store::InfraProjectRecord project,
+                                                                  std::vector<manifest::Manifest> manifests,
+                                                                  const std::string& commit, bool no_deploy,
+                                                                  const std::string& actor) {
+  if (project.org.empty()) project.org = "default";
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", project.org));
+  if (project.env.empty()) return absl::InvalidArgumentError("env: required");
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", project.env));
+  if (project.name.empty()) return absl::InvalidArgumentError("name: required");
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", project.name));
+  if (project.settings.max_parallel_jobs < 0) {
+    return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(manifests));
+  store::ProjectRevisionRecord revision;
+  revision.chart_source = project.chart_source;
+  revision.graph = g.ToJson();
+  revision.commit = commit;
+  revision.diff = DiffManifests(json::array(), manifests);
+  ProjectResult result;
+  auto pipeline = AutomaticPipeline(no_deploy, project.settings, "create", &result.note);
+  PLINTH_ASSIGN_OR_RETURN(auto written, projects_->Create(project, revision, manifests, pipeline, actor));
+  FromWrite(std::move(written), &result);
+  Started(&result);
+  return result;
+}
+
+absl::StatusOr<ProjectResult> ProjectManager::AddSourcedRevision(const store::ProjectRef& ref,
+                                                                 std::vector<manifest::Manifest> manifests,
+                                                                 const std::string& commit, const std::string& trigger,
+                                                                 const std::string& actor) {
+  PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
+  PLINTH_ASSIGN_OR_RETURN(auto current, projects_->GetRevision(project.id, 0));
+  ProjectResult result;
+  if (!commit.empty() && commit == current.commit) {
+    if (project.settings.disable_pipelines && trigger != "sync") {
+      result.note = "pipelines are disabled for this project: run-pipeline deploys it";
+      result.project = std::move(project);
+      result.revision = std::move(current);
+      return result;
+    }
+    PLINTH_ASSIGN_OR_RETURN(result.pipeline,
+                            projects_->AddPipeline(project.id, NewPipeline("deploy", trigger, project.settings), actor));
+    result.note = absl::StrCat("commit ", commit.substr(0, 12), " is the current revision's: no new revision");
+    result.project = std::move(project);
+    result.revision = std::move(current);
+    Started(&result);
+    return result;
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(manifests));
+  store::ProjectRevisionRecord revision;
+  revision.chart_source = project.chart_source;
+  revision.graph = g.ToJson();
+  revision.commit = commit;
+  revision.diff = DiffManifests(current.manifests, manifests);
+  std::optional<store::PipelineRecord> pipeline;
+  if (trigger == "sync") {
+    pipeline = NewPipeline("deploy", trigger, project.settings);  // asked for by hand
+  } else {
+    pipeline = AutomaticPipeline(false, project.settings, trigger, &result.note);
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddRevision(project.id, 0, revision, manifests, std::nullopt,
+                                                               pipeline, actor));
+  FromWrite(std::move(written), &result);
+  Started(&result);
+  return result;
+}
+
+absl::StatusOr<store::PipelineRecord> ProjectManager::RecordFailedPipeline(const store::ProjectRef& ref,
+                                                                           const std::string& trigger,
+                                                                           const std::string& commit,
+                                                                           const std::string& error,
+                                                                           const std::string& actor) {
+  PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
+  store::PipelineRecord p = NewPipeline("deploy", trigger, project.settings);
+  p.state = "failed";
+  p.commit = commit;
+  p.error = error;
+  PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddPipeline(project.id, std::move(p), actor));
+  core::Logger("projects")->warn("project={} pipeline={} ({}) failed before it started: {}", project.name, written.id,
+                                 trigger, error);
+  return written;
 }
 
 }  // namespace plinth::orchestrator

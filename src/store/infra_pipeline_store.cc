@@ -14,7 +14,7 @@ using nlohmann::json;
 constexpr char kPipelineColumns[] =
     "id, seq, project_id, org, env, project_name, revision, kind, trigger, state, preview_only, purge_after, "
     "gate, max_parallel, cancel_requested, planned, notes, error, change, created_at, created_by, started_at, "
-    "ended_at";
+    "ended_at, commit_sha";
 
 std::optional<absl::Time> OptTime(const Statement& st, int i) {
   if (st.ColumnIsNull(i)) return std::nullopt;
@@ -51,6 +51,7 @@ PipelineRecord ReadPipeline(const Statement& st) {
   p.created_by = st.ColumnText(20);
   p.started_at = OptTime(st, 21);
   p.ended_at = OptTime(st, 22);
+  p.commit = st.ColumnText(23);
   return p;
 }
 
@@ -182,7 +183,7 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
   // delete would cascade to the pipeline's nodes and decisions.
   Statement& st = c.Prepare(absl::StrCat(
       "INSERT INTO infra_pipelines (", kPipelineColumns,
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
       "state = excluded.state, gate = excluded.gate, max_parallel = excluded.max_parallel, "
       "cancel_requested = excluded.cancel_requested, planned = excluded.planned, notes = excluded.notes, "
       "error = excluded.error, change = excluded.change, started_at = excluded.started_at, "
@@ -210,6 +211,7 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
   st.Bind(21, p->created_by);
   BindOptTime(st, 22, p->started_at);
   BindOptTime(st, 23, p->ended_at);
+  st.Bind(24, p->commit);
   return st.Run();
 }
 

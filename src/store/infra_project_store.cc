@@ -15,11 +15,12 @@ using nlohmann::json;
 
 constexpr char kColumns[] =
     "id, org, env, name, revision, chart_name, chart_version, chart_source, settings, version, created_at, "
-    "created_by, updated_at, updated_by";
+    "created_by, updated_at, updated_by, git";
 
 json SettingsJson(const ProjectSettings& s) {
   return {{"disablePipelines", s.disable_pipelines}, {"disableDeployments", s.disable_deployments},
-          {"requiresManualGate", s.requires_manual_gate}, {"maxParallelJobs", s.max_parallel_jobs}};
+          {"requiresManualGate", s.requires_manual_gate}, {"maxParallelJobs", s.max_parallel_jobs},
+          {"enablePullRequestDeployments", s.enable_pull_request_deployments}};
 }
 
 ProjectSettings ParseSettings(const std::string& text) {
@@ -30,7 +31,29 @@ ProjectSettings ParseSettings(const std::string& text) {
   s.disable_deployments = j.value("disableDeployments", false);
   s.requires_manual_gate = j.value("requiresManualGate", false);
   s.max_parallel_jobs = j.value("maxParallelJobs", 0);
+  s.enable_pull_request_deployments = j.value("enablePullRequestDeployments", false);
   return s;
+}
+
+json GitJson(const GitSource& g) {
+  if (g.empty()) return json::object();
+  return {{"url", g.url},         {"branch", g.branch},       {"path", g.path},
+          {"connection", g.connection}, {"webhookSecret", g.webhook_secret_sealed},
+          {"parentId", g.parent_id},    {"pullRequest", g.pull_request}};
+}
+
+GitSource ParseGit(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  GitSource g;
+  if (!j.is_object()) return g;
+  g.url = j.value("url", "");
+  g.branch = j.value("branch", "");
+  g.path = j.value("path", "");
+  g.connection = j.value("connection", "");
+  g.webhook_secret_sealed = j.value("webhookSecret", "");
+  g.parent_id = j.value("parentId", "");
+  g.pull_request = j.value("pullRequest", int64_t{0});
+  return g;
 }
 
 InfraProjectRecord ReadProject(const Statement& st) {
@@ -49,6 +72,7 @@ InfraProjectRecord ReadProject(const Statement& st) {
   p.created_by = st.ColumnText(11);
   p.updated_at = absl::FromUnixMicros(st.ColumnInt64(12));
   p.updated_by = st.ColumnText(13);
+  p.git = ParseGit(st.ColumnText(14));
   return p;
 }
 
@@ -67,8 +91,8 @@ absl::Status WriteProject(Connection& c, const InfraProjectRecord& p) {
   // project's revisions.
   Statement& st = c.Prepare(absl::StrCat(
       "INSERT INTO infra_projects (", kColumns,
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-      "revision = excluded.revision, chart_name = excluded.chart_name, chart_version = excluded.chart_version, "
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+      "git = excluded.git, revision = excluded.revision, chart_name = excluded.chart_name, chart_version = excluded.chart_version, "
       "chart_source = excluded.chart_source, settings = excluded.settings, version = excluded.version, "
       "updated_at = excluded.updated_at, updated_by = excluded.updated_by"));
   st.Bind(1, p.id);
@@ -85,6 +109,7 @@ absl::Status WriteProject(Connection& c, const InfraProjectRecord& p) {
   st.Bind(12, p.created_by);
   st.Bind(13, absl::ToUnixMicros(p.updated_at));
   st.Bind(14, p.updated_by);
+  st.Bind(15, GitJson(p.git).dump());
   return st.Run();
 }
 
@@ -111,12 +136,13 @@ ProjectRevisionRecord ReadRevision(const Statement& st) {
   r.rollback_of = st.ColumnInt64(9);
   r.actor = st.ColumnText(10);
   r.created_at = absl::FromUnixMicros(st.ColumnInt64(11));
+  r.commit = st.ColumnText(12);
   return r;
 }
 
 constexpr char kRevisionColumns[] =
     "project_id, revision, chart_name, chart_version, chart_files, vals, manifests, graph, diff, rollback_of, "
-    "actor, created_at";
+    "actor, created_at, commit_sha";
 
 // Writes the revision's resources (owned by the project) and the revision
 // row with metadata.id filled into its manifests.
@@ -132,7 +158,7 @@ absl::Status WriteRevision(Connection& c, const InfraProjectRecord& project, Pro
     r->manifests.push_back(outcome.record.manifest);
   }
   Statement& st = c.Prepare(absl::StrCat("INSERT INTO infra_project_revisions (", kRevisionColumns,
-                                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
   st.Bind(1, r->project_id);
   st.Bind(2, r->revision);
   st.Bind(3, r->chart_name);
@@ -145,6 +171,7 @@ absl::Status WriteRevision(Connection& c, const InfraProjectRecord& project, Pro
   st.Bind(10, r->rollback_of);
   st.Bind(11, actor);
   st.Bind(12, absl::ToUnixMicros(now));
+  st.Bind(13, r->commit);
   return st.Run();
 }
 
@@ -159,6 +186,19 @@ absl::Status StorePipeline(Connection& c, const InfraProjectRecord& project, Pip
   p->created_at = now;
   p->created_by = actor;
   p->change = 1;
+  if (p->commit.empty() && !p->Terminal()) {
+    Statement& rev = c.Prepare("SELECT commit_sha FROM infra_project_revisions WHERE project_id = ? AND revision = ?");
+    rev.Bind(1, project.id);
+    rev.Bind(2, project.revision);
+    PLINTH_ASSIGN_OR_RETURN(bool row, rev.Step());
+    if (row) p->commit = rev.ColumnText(0);
+    rev.Reset();
+  }
+  if (p->Terminal() && !p->ended_at) {
+    p->started_at = now;
+    p->ended_at = now;
+    p->planned = true;
+  }
   PLINTH_RETURN_IF_ERROR(internal::InsertPipeline(c, p));
   return internal::Audit(c, absl::StrCat("infra_pipeline.start_", p->kind), "infra_pipeline", p->id,
                          absl::StrCat(project.org, "/", project.env, "/", project.name, " revision ", p->revision,
@@ -354,6 +394,21 @@ absl::StatusOr<ProjectPage> InfraProjectStore::List(const std::string& org, cons
     page.next_page_token = absl::WebSafeBase64Escape(json::array({l.org, l.env, l.name}).dump());
   }
   return page;
+}
+
+absl::StatusOr<std::vector<InfraProjectRecord>> InfraProjectStore::ListGit() const {
+  std::vector<InfraProjectRecord> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
+                                           " FROM infra_projects WHERE git != '{}' ORDER BY org, env, name"));
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadProject(st));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
 }
 
 absl::StatusOr<ProjectRevisionRecord> InfraProjectStore::GetRevision(const std::string& project_id,

@@ -262,6 +262,29 @@ CREATE TABLE flow_control_policies (
   PRIMARY KEY (org, env, kind, name)
 );
 )sql"},
+      {6, "Git-based projects: their source, the commit of each revision and pipeline, webhook deliveries", R"sql(
+-- {} for a chart project; for a Git project {url, branch, path, connection,
+-- webhookSecret (SecretBox-sealed, base64), parentId, pullRequest}.
+ALTER TABLE infra_projects ADD COLUMN git TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE infra_project_revisions ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
+ALTER TABLE infra_pipelines ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
+
+-- One row per accepted webhook delivery (signature checked): the audit of
+-- what came in and what it did, and what makes a repeated delivery id a no-op.
+CREATE TABLE webhook_deliveries (
+  provider      TEXT NOT NULL,              -- github or gitlab
+  delivery_id   TEXT NOT NULL,
+  event         TEXT NOT NULL,
+  repo_url      TEXT NOT NULL,
+  ref           TEXT NOT NULL,
+  commit_sha    TEXT NOT NULL,
+  result        TEXT NOT NULL,              -- what plinth did, in words
+  pipelines     TEXT NOT NULL DEFAULT '[]', -- JSON: ids of the pipelines it started
+  received_at   INTEGER NOT NULL,
+  PRIMARY KEY (provider, delivery_id)
+);
+CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
+)sql"},
   };
   return *migrations;
 }

@@ -9,11 +9,13 @@
 #define PLINTH_GITSOURCE_GIT_CACHE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "plinth/engine/module_source.h"
+#include "plinth/manifest/kustomize.h"
 
 namespace plinth::gitsource {
 
@@ -22,6 +24,19 @@ class GitCache : public engine::ModuleFetcher {
   explicit GitCache(std::string cache_dir);
 
   absl::StatusOr<engine::FetchedModule> Fetch(const engine::GitModuleSource& source) override ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The manifests of one commit, read from the mirror without a checkout:
+  // every *.yaml / *.yml file under source.subdir (hidden files skipped),
+  // relative to it. source.ref is a branch, tag or commit id. `extra_refspecs`
+  // are fetched too when the ref is not found at first (pull-request heads).
+  // Errors as Fetch; INVALID_ARGUMENT for a symbolic link or a tree past the
+  // limits (2,000 files, 4 MiB a file, 64 MiB in all). All or nothing.
+  struct Snapshot {
+    std::string commit;
+    manifest::FileTree files;
+  };
+  absl::StatusOr<Snapshot> ReadManifests(const engine::GitModuleSource& source,
+                                         const std::vector<std::string>& extra_refspecs = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   std::string cache_dir_;

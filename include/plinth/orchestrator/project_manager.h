@@ -76,6 +76,29 @@ class ProjectManager {
                                               const std::string& actor);
   absl::StatusOr<std::vector<std::string>> Delete(const store::ProjectRef& ref, bool orphan, const std::string& actor);
 
+  // Projects whose manifests come from elsewhere (a Git commit, read by
+  // src/gitsource): revision 1 from `manifests` (checked, graphed), owned
+  // resources, and a deploy pipeline unless no_deploy. project.chart_source
+  // says where they came from.
+  absl::StatusOr<ProjectResult> CreateFromManifests(store::InfraProjectRecord project,
+                                                    std::vector<manifest::Manifest> manifests,
+                                                    const std::string& commit, bool no_deploy,
+                                                    const std::string& actor);
+  // A new revision from `manifests` at `commit` and a pipeline (trigger push,
+  // sync or pull_request). When `commit` is the current revision's, no
+  // revision is written: a pipeline runs over the current one (changed and
+  // undeployed resources only).
+  absl::StatusOr<ProjectResult> AddSourcedRevision(const store::ProjectRef& ref,
+                                                   std::vector<manifest::Manifest> manifests,
+                                                   const std::string& commit, const std::string& trigger,
+                                                   const std::string& actor);
+  // Records a pipeline that failed before it could start (a commit that
+  // could not be read or validated), so that the failure shows in the
+  // project's pipelines. Nothing else changes.
+  absl::StatusOr<store::PipelineRecord> RecordFailedPipeline(const store::ProjectRef& ref, const std::string& trigger,
+                                                             const std::string& commit, const std::string& error,
+                                                             const std::string& actor);
+
  private:
   struct Rendered {
     std::string chart_name, chart_version, chart_source;

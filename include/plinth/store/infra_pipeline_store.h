@@ -57,6 +57,7 @@ struct PipelineRecord {
   int64_t seq = 0;
   std::string project_id, org, env, project_name;
   int64_t revision = 0;
+  std::string commit;  // Git projects: the commit it deploys
   std::string kind = "deploy";  // deploy or undeploy
   std::string trigger;          // create, update, rollback, run, undeploy, purge
   std::string state = "queued";

@@ -31,13 +31,31 @@ struct ProjectSettings {
   bool disable_deployments = false;
   bool requires_manual_gate = false;
   int max_parallel_jobs = 0;
+  // Git projects: a pull request deploys to a preview environment (else it
+  // only previews).
+  bool enable_pull_request_deployments = false;
+};
+
+// Where a Git project's manifests come from. Empty url: a chart project.
+struct GitSource {
+  std::string url;         // file://, https:// or http://
+  std::string branch;      // the tracked branch
+  std::string path;        // directory in the repository; "" = its root
+  std::string connection;  // a Git connection (token) for https, or ""
+  std::string webhook_secret_sealed;  // SecretBox-sealed (base64); never shown
+  // A pull-request preview project: the project it previews, and the number.
+  std::string parent_id;
+  int64_t pull_request = 0;
+
+  bool empty() const { return url.empty(); }
 };
 
 struct InfraProjectRecord {
   std::string id, org, env, name;
   int64_t revision = 0;
-  std::string chart_name, chart_version, chart_source;  // stored or inline
+  std::string chart_name, chart_version, chart_source;  // stored, inline or git
   ProjectSettings settings;
+  GitSource git;
   int64_t version = 0;
   absl::Time created_at, updated_at;
   std::string created_by, updated_by;
@@ -55,6 +73,7 @@ struct ProjectRevisionRecord {
   // {"added": [...], "changed": [...], "removed": [...], "unchanged": n}, keys "env/kind/name"
   nlohmann::json diff;
   int64_t rollback_of = 0;
+  std::string commit;  // Git projects: the commit the manifests were read at
   std::string actor;
   absl::Time created_at;
 };
@@ -103,7 +122,9 @@ class InfraProjectStore {
   // Settings only: no new revision.
   absl::StatusOr<InfraProjectRecord> UpdateSettings(const std::string& project_id, int64_t expected_version,
                                                     const ProjectSettings& settings, const std::string& actor);
-  // A pipeline over the current revision (run, undeploy, purge).
+  // A pipeline over the current revision (run, undeploy, purge; or one
+  // that failed before it could start, state "failed" with its error). Its
+  // commit is the revision's unless set.
   absl::StatusOr<PipelineRecord> AddPipeline(const std::string& project_id, PipelineRecord pipeline,
                                              const std::string& actor);
 
@@ -115,6 +136,8 @@ class InfraProjectStore {
   // Newest first.
   absl::StatusOr<RevisionRecordPage> ListRevisions(const std::string& project_id, int page_size,
                                                    const std::string& page_token) const;
+  // Every Git project (chart projects are left out).
+  absl::StatusOr<std::vector<InfraProjectRecord>> ListGit() const;
   // Every resource the project owns (also ones removed by a later revision
   // whose destroy has not succeeded).
   absl::StatusOr<std::vector<CloudResourceRecord>> OwnedResources(const std::string& project_id) const;

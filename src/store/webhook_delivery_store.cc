@@ -1,0 +1,82 @@
+#include "plinth/store/webhook_delivery_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "plinth/core/status_macros.h"
+#include "pipeline_rows.h"
+
+namespace plinth::store {
+
+absl::StatusOr<bool> WebhookDeliveryStore::Claim(WebhookDeliveryRecord d) {
+  bool claimed = false;
+  PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    absl::Time now = clock_->Now();
+    Statement& st = c.Prepare(
+        "INSERT INTO webhook_deliveries (provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, "
+        "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, delivery_id) DO NOTHING");
+    st.Bind(1, d.provider);
+    st.Bind(2, d.delivery_id);
+    st.Bind(3, d.event);
+    st.Bind(4, d.repo_url);
+    st.Bind(5, d.ref);
+    st.Bind(6, d.commit);
+    st.Bind(7, d.result);
+    st.Bind(8, nlohmann::json(d.pipelines).dump());
+    st.Bind(9, absl::ToUnixMicros(now));
+    PLINTH_RETURN_IF_ERROR(st.Run());
+    claimed = c.Changes() > 0;
+    if (!claimed) return absl::OkStatus();
+    return internal::Audit(c, absl::StrCat("webhook.", d.provider, ".", d.event), "webhook_delivery", d.delivery_id,
+                           absl::StrCat(d.repo_url, d.ref.empty() ? "" : " ", d.ref,
+                                        d.commit.empty() ? "" : " at ", d.commit),
+                           d.provider, now);
+  }));
+  return claimed;
+}
+
+absl::Status WebhookDeliveryStore::Finish(const std::string& provider, const std::string& delivery_id,
+                                          const std::string& result, const std::vector<std::string>& pipelines) {
+  return db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st =
+        c.Prepare("UPDATE webhook_deliveries SET result = ?, pipelines = ? WHERE provider = ? AND delivery_id = ?");
+    st.Bind(1, result);
+    st.Bind(2, nlohmann::json(pipelines).dump());
+    st.Bind(3, provider);
+    st.Bind(4, delivery_id);
+    return st.Run();
+  });
+}
+
+absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit) const {
+  std::vector<WebhookDeliveryRecord> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(
+        "SELECT provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, received_at "
+        "FROM webhook_deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?");
+    st.Bind(1, static_cast<int64_t>(limit <= 0 ? 50 : limit));
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      WebhookDeliveryRecord d;
+      d.provider = st.ColumnText(0);
+      d.delivery_id = st.ColumnText(1);
+      d.event = st.ColumnText(2);
+      d.repo_url = st.ColumnText(3);
+      d.ref = st.ColumnText(4);
+      d.commit = st.ColumnText(5);
+      d.result = st.ColumnText(6);
+      auto pipelines = nlohmann::json::parse(st.ColumnText(7), nullptr, false);
+      if (pipelines.is_array()) {
+        for (const auto& p : pipelines) {
+          if (p.is_string()) d.pipelines.push_back(p.get<std::string>());
+        }
+      }
+      d.received_at = absl::FromUnixMicros(st.ColumnInt64(8));
+      out.push_back(std::move(d));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+}  // namespace plinth::store
