@@ -41,6 +41,7 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
   if (p.ended_at) ToTimestamp(*p.ended_at, out->mutable_end_time());
   out->set_change(p.change);
   out->set_max_parallel_jobs(p.max_parallel);
+  out->set_commit(p.commit);
   for (const auto& n : p.nodes) {
     auto* node = out->add_nodes();
     node->set_index(n.idx);

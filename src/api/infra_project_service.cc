@@ -21,7 +21,8 @@ absl::Status CheckRef(const pb::ProjectRef& r) {
 }
 
 store::ProjectSettings SettingsFromProto(const pb::ProjectSettings& s) {
-  return {s.disable_pipelines(), s.disable_deployments(), s.requires_manual_gate(), s.max_parallel_jobs()};
+  return {s.disable_pipelines(), s.disable_deployments(), s.requires_manual_gate(), s.max_parallel_jobs(),
+          s.enable_pull_request_deployments()};
 }
 
 void ToProto(const store::ProjectSettings& s, pb::ProjectSettings* out) {
@@ -29,6 +30,7 @@ void ToProto(const store::ProjectSettings& s, pb::ProjectSettings* out) {
   out->set_disable_deployments(s.disable_deployments);
   out->set_requires_manual_gate(s.requires_manual_gate);
   out->set_max_parallel_jobs(s.max_parallel_jobs);
+  out->set_enable_pull_request_deployments(s.enable_pull_request_deployments);
 }
 
 void ToProto(const store::ProjectRevisionRecord& r, bool files, pb::InfraProjectRevision* out) {
@@ -54,6 +56,7 @@ void ToProto(const store::ProjectRevisionRecord& r, bool files, pb::InfraProject
     d->set_unchanged(r.diff.value("unchanged", 0));
   }
   out->set_rollback_of(r.rollback_of);
+  out->set_commit(r.commit);
   out->set_actor(r.actor);
   ToTimestamp(r.created_at, out->mutable_create_time());
   if (files) {
@@ -101,6 +104,15 @@ absl::Status InfraProjectServiceImpl::Fill(const store::InfraProjectRecord& p, p
   out->set_chart_version(p.chart_version);
   out->set_chart_source(p.chart_source);
   ToProto(p.settings, out->mutable_settings());
+  if (!p.git.empty()) {
+    auto* git = out->mutable_git();
+    git->set_url(p.git.url);
+    git->set_branch(p.git.branch);
+    git->set_path(p.git.path);
+    git->set_connection(p.git.connection);
+    git->set_parent_project_id(p.git.parent_id);
+    git->set_pull_request(p.git.pull_request);
+  }
   out->set_version(p.version);
   ToTimestamp(p.created_at, out->mutable_create_time());
   out->set_created_by(p.created_by);
@@ -140,6 +152,26 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::CreateInfraProject(grpc::Call
                                                                       pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "CreateInfraProject", [=, this](const std::string& actor) -> absl::Status {
     orchestrator::CreateProjectRequest r;
+    if (req->has_git()) {
+      if (!req->values_yaml().empty() || req->set_size() > 0) {
+        return absl::InvalidArgumentError("values_yaml, set: a Git project has no values; its manifests are the repository's");
+      }
+      gitsource::CreateGitProjectRequest g;
+      g.org = req->org();
+      g.env = req->env();
+      g.name = req->name();
+      g.source.url = req->git().url();
+      g.source.branch = req->git().branch();
+      g.source.path = req->git().path();
+      g.source.connection = req->git().connection();
+      g.webhook_secret = req->webhook_secret();
+      g.settings = SettingsFromProto(req->settings());
+      g.no_deploy = req->no_deploy();
+      PLINTH_ASSIGN_OR_RETURN(auto created, git_->Create(std::move(g), actor));
+      resp->set_webhook_secret(created.webhook_secret);
+      return Respond(created.result, resp);
+    }
+    if (!req->webhook_secret().empty()) return absl::InvalidArgumentError("webhook_secret: only for a Git project");
     r.org = req->org();
     r.env = req->env();
     r.name = req->name();
@@ -279,6 +311,42 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::DeleteInfraProject(grpc::Call
     PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
     PLINTH_ASSIGN_OR_RETURN(auto orphaned, manager_->Delete(RefOf(req->project()), req->orphan_resources(), actor));
     for (const auto& o : orphaned) resp->add_orphaned(o);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* InfraProjectServiceImpl::SyncInfraProject(grpc::CallbackServerContext* ctx,
+                                                                    const pb::SyncInfraProjectRequest* req,
+                                                                    pb::InfraProjectResponse* resp) {
+  return RunUnary(ctx, env_, "SyncInfraProject", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    const std::string& commit = req->commit();
+    if (!commit.empty() && (commit.size() != 40 || commit.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
+      return absl::InvalidArgumentError(absl::StrCat("commit: \"", commit, "\" is not a full commit id (40 hex digits)"));
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto result, git_->Sync(RefOf(req->project()), commit, "sync", actor));
+    return Respond(result, resp);
+  });
+}
+
+grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListWebhookDeliveries(grpc::CallbackServerContext* ctx,
+                                                                         const pb::ListWebhookDeliveriesRequest* req,
+                                                                         pb::ListWebhookDeliveriesResponse* resp) {
+  return RunUnary(ctx, env_, "ListWebhookDeliveries", [=, this](const std::string&) -> absl::Status {
+    if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
+    PLINTH_ASSIGN_OR_RETURN(auto list, deliveries_->List(std::min(req->limit(), 1000)));
+    for (const auto& d : list) {
+      auto* out = resp->add_deliveries();
+      out->set_provider(d.provider);
+      out->set_delivery_id(d.delivery_id);
+      out->set_event(d.event);
+      out->set_repo_url(d.repo_url);
+      out->set_ref(d.ref);
+      out->set_commit(d.commit);
+      out->set_result(d.result);
+      for (const auto& id : d.pipelines) out->add_pipeline_ids(id);
+      ToTimestamp(d.received_at, out->mutable_receive_time());
+    }
     return absl::OkStatus();
   });
 }

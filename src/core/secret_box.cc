@@ -13,6 +13,46 @@
 
 namespace plinth::core {
 
+namespace {
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) {
+    hex.push_back(kHex[data[i] >> 4]);
+    hex.push_back(kHex[data[i] & 15]);
+  }
+  return hex;
+}
+
+}  // namespace
+
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  unsigned char out[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_final(&state, out);
+  return Hex(out, sizeof out);
+}
+
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string RandomHex(size_t bytes) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return Hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
 std::string ContentDigest(absl::string_view data) {
   static const bool ready = sodium_init() >= 0;
   (void)ready;

@@ -1,7 +1,6 @@
 #include "plinth/gitsource/git_projects.h"
 
 #include <map>
-#include <random>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -21,17 +20,6 @@ std::string Under(const std::string& prefix, const std::string& path) {
   return prefix.empty() ? path : absl::StrCat(prefix, "/", path);
 }
 
-std::string RandomSecret() {
-  std::random_device rd;  // /dev/urandom
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 32; ++i) {
-    unsigned v = rd() & 0xff;
-    out += kHex[v >> 4];
-    out += kHex[v & 0xf];
-  }
-  return out;
-}
 
 // Appends `suffix` to every env of the manifests: metadata.env and the envs
 // that references name (valueFrom.env, metadata.relationships[].env), so a
@@ -211,7 +199,7 @@ absl::StatusOr<GitProjectResult> GitProjects::Create(CreateGitProjectRequest req
     return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
   }
   GitProjectResult out;
-  out.webhook_secret = req.webhook_secret.empty() ? RandomSecret() : req.webhook_secret;
+  out.webhook_secret = req.webhook_secret.empty() ? core::RandomHex(32) : req.webhook_secret;
   git.webhook_secret_sealed = box_->Seal(out.webhook_secret);
   git.parent_id.clear();
   git.pull_request = 0;

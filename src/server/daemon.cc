@@ -103,6 +103,14 @@ absl::Status Daemon::Start() {
   project_manager_ = std::make_unique<orchestrator::ProjectManager>(catalog_.get(), charts_.get(), projects_.get(),
                                                                     pipelines_.get(), scheduler_.get(),
                                                                     chart::ChartLimits{});
+  // Git projects read their repositories through a cache of their own, so
+  // that a push never waits behind a stack job's module fetch.
+  project_git_cache_ =
+      std::make_unique<gitsource::GitCache>((std::filesystem::path(config_.data_dir) / "git").string());
+  git_projects_ = std::make_unique<gitsource::GitProjects>(project_git_cache_.get(), project_manager_.get(),
+                                                           projects_.get(), connections_.get(), catalog_.get(),
+                                                           secret_box_.get());
+  deliveries_ = std::make_unique<store::WebhookDeliveryStore>(db_.get(), core::SystemClock());
   if (config_.modules.empty()) {
     log->warn("no modules: configured; stack jobs will fail until the config maps kinds to engines and modules");
   }
@@ -117,8 +125,8 @@ absl::Status Daemon::Start() {
   stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get(),
                                                                   connections_.get());
   connection_service_ = std::make_unique<api::ConnectionServiceImpl>(env, connections_.get());
-  infra_project_service_ = std::make_unique<api::InfraProjectServiceImpl>(env, project_manager_.get(), projects_.get(),
-                                                                          pipelines_.get());
+  infra_project_service_ = std::make_unique<api::InfraProjectServiceImpl>(
+      env, project_manager_.get(), git_projects_.get(), projects_.get(), pipelines_.get(), deliveries_.get());
   infra_pipeline_service_ = std::make_unique<api::InfraPipelineServiceImpl>(env, scheduler_.get(), pipelines_.get(),
                                                                             projects_.get());
   flow_control_service_ = std::make_unique<api::FlowControlServiceImpl>(env, policies_.get());
@@ -158,6 +166,9 @@ absl::Status Daemon::Start() {
       return "";
     };
     handlers.metrics = [this] { return metrics_.Render(); };
+    webhooks_ = std::make_unique<WebhookHandler>(git_projects_.get(), deliveries_.get(), &metrics_);
+    handlers.webhook = [this](const WebhookRequest& r) { return webhooks_->Handle(r); };
+    handlers.webhook_too_large = [this](const std::string& provider) { webhooks_->Count(provider, "too_large"); };
     auto http = HttpServer::Start(config_.http_listen, std::move(handlers));
     if (!http.ok()) {
       server_->Shutdown();
@@ -204,7 +215,8 @@ void Daemon::DefineMetrics() {
 }
 
 void Daemon::Shutdown() {
-  http_.reset();  // no scrapes of parts being torn down
+  http_.reset();      // no scrapes or webhooks while parts are torn down
+  webhooks_.reset();  // finishes the deliveries being acted on
   if (server_) {
     core::Logger("server")->info("shutting down: finishing in-flight calls");
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -216,6 +228,7 @@ void Daemon::Shutdown() {
   if (scheduler_) scheduler_->Stop();
   runner_.reset();   // running jobs get the graceful cancel
   scheduler_.reset();
+  git_projects_.reset();
   project_manager_.reset();
   workers_.reset();  // runs what is queued, then joins
   cloud_resource_service_.reset();
@@ -228,6 +241,7 @@ void Daemon::Shutdown() {
   flow_control_service_.reset();
   policies_.reset();
   pipelines_.reset();
+  deliveries_.reset();
   projects_.reset();
   connections_.reset();
   jobs_.reset();

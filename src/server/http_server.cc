@@ -1,5 +1,7 @@
 #include "plinth/server/http_server.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
@@ -35,6 +37,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   });
   s.Get("/metrics", [h = handlers](const httplib::Request&, httplib::Response& res) {
     res.set_content(h.metrics ? h.metrics() : "", "text/plain; version=0.0.4; charset=utf-8");
+  });
+  if (handlers.webhook) {
+    for (std::string provider : {"github", "gitlab"}) {
+      s.Post("/webhooks/" + provider, [h = handlers, provider](const httplib::Request& req, httplib::Response& res) {
+        WebhookRequest w;
+        w.provider = provider;
+        for (const auto& [name, value] : req.headers) w.headers.emplace(absl::AsciiStrToLower(name), value);
+        w.body = req.body;
+        WebhookResponse r = h.webhook(w);
+        res.status = r.status;
+        res.set_content(r.body, "text/plain");
+      });
+    }
+  }
+  // The server answers 413 itself for a body over the limit; count it.
+  s.set_error_handler([h = handlers](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 413 && absl::StartsWith(req.path, "/webhooks/")) {
+      if (h.webhook_too_large) h.webhook_too_large(req.path.substr(10));
+      res.set_content("body: larger than the 5 MiB limit\n", "text/plain");
+    }
   });
   int bound = port == 0 ? s.bind_to_any_port(host) : (s.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {

@@ -7,11 +7,13 @@
 
 #include "plinth/api/call.h"
 #include "plinth/core/timer.h"
+#include "plinth/gitsource/git_projects.h"
 #include "plinth/orchestrator/pipeline_scheduler.h"
 #include "plinth/orchestrator/project_manager.h"
 #include "plinth/store/flow_control_store.h"
 #include "plinth/store/infra_pipeline_store.h"
 #include "plinth/store/infra_project_store.h"
+#include "plinth/store/webhook_delivery_store.h"
 #include "plinth/v1/flow_control.grpc.pb.h"
 #include "plinth/v1/infra_pipeline.grpc.pb.h"
 #include "plinth/v1/infra_project.grpc.pb.h"
@@ -22,9 +24,11 @@ void ToProto(const store::PipelineRecord& p, plinth::v1::InfraPipeline* out);
 
 class InfraProjectServiceImpl final : public plinth::v1::InfraProjectService::CallbackService {
  public:
-  InfraProjectServiceImpl(CallEnv env, orchestrator::ProjectManager* manager, store::InfraProjectStore* projects,
-                          store::InfraPipelineStore* pipelines)
-      : env_(env), manager_(manager), projects_(projects), pipelines_(pipelines) {}
+  InfraProjectServiceImpl(CallEnv env, orchestrator::ProjectManager* manager, gitsource::GitProjects* git,
+                          store::InfraProjectStore* projects, store::InfraPipelineStore* pipelines,
+                          store::WebhookDeliveryStore* deliveries)
+      : env_(env), manager_(manager), git_(git), projects_(projects), pipelines_(pipelines),
+        deliveries_(deliveries) {}
 
   grpc::ServerUnaryReactor* CreateInfraProject(grpc::CallbackServerContext* ctx,
                                                const plinth::v1::CreateInfraProjectRequest* req,
@@ -59,6 +63,12 @@ class InfraProjectServiceImpl final : public plinth::v1::InfraProjectService::Ca
   grpc::ServerUnaryReactor* DeleteInfraProject(grpc::CallbackServerContext* ctx,
                                                const plinth::v1::DeleteInfraProjectRequest* req,
                                                plinth::v1::DeleteInfraProjectResponse* resp) override;
+  grpc::ServerUnaryReactor* SyncInfraProject(grpc::CallbackServerContext* ctx,
+                                             const plinth::v1::SyncInfraProjectRequest* req,
+                                             plinth::v1::InfraProjectResponse* resp) override;
+  grpc::ServerUnaryReactor* ListWebhookDeliveries(grpc::CallbackServerContext* ctx,
+                                                  const plinth::v1::ListWebhookDeliveriesRequest* req,
+                                                  plinth::v1::ListWebhookDeliveriesResponse* resp) override;
 
  private:
   absl::Status Respond(const orchestrator::ProjectResult& result, plinth::v1::InfraProjectResponse* resp) const;
@@ -69,8 +79,10 @@ class InfraProjectServiceImpl final : public plinth::v1::InfraProjectService::Ca
 
   const CallEnv env_;
   orchestrator::ProjectManager* const manager_;
+  gitsource::GitProjects* const git_;
   store::InfraProjectStore* const projects_;
   store::InfraPipelineStore* const pipelines_;
+  store::WebhookDeliveryStore* const deliveries_;
 };
 
 class InfraPipelineServiceImpl final : public plinth::v1::InfraPipelineService::CallbackService {

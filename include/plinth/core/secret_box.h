@@ -21,6 +21,17 @@ namespace plinth::core {
 // not a secret).
 std::string ContentDigest(absl::string_view data);
 
+// HMAC-SHA256 of `data` under `key` (any length), as 64 lowercase hex
+// digits: what GitHub sends in X-Hub-Signature-256 after "sha256=".
+std::string HmacSha256Hex(absl::string_view key, absl::string_view data);
+
+// Compares two secrets in time that does not depend on where they differ
+// (nor on their contents; only on their lengths).
+bool ConstantTimeEquals(absl::string_view a, absl::string_view b);
+
+// `bytes` random bytes from the system's generator, as hex.
+std::string RandomHex(size_t bytes);
+
 class SecretBox {
  public:
   // Reads the key, or creates it (mode 0600) when the file does not exist.

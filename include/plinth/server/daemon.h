@@ -22,6 +22,7 @@
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
 #include "plinth/gitsource/git_cache.h"
+#include "plinth/gitsource/git_projects.h"
 #include "plinth/orchestrator/pipeline_scheduler.h"
 #include "plinth/orchestrator/project_manager.h"
 #include "plinth/orchestrator/stack_job_runner.h"
@@ -31,6 +32,8 @@
 #include "plinth/server/config.h"
 #include "plinth/server/data_dir_lock.h"
 #include "plinth/server/http_server.h"
+#include "plinth/server/webhooks.h"
+#include "plinth/store/webhook_delivery_store.h"
 #include "plinth/store/cloud_resource_store.h"
 #include "plinth/store/database.h"
 #include "plinth/store/infra_chart_store.h"
@@ -78,6 +81,10 @@ class Daemon {
   std::unique_ptr<store::FlowControlStore> policies_;
   std::unique_ptr<orchestrator::PipelineScheduler> scheduler_;
   std::unique_ptr<orchestrator::ProjectManager> project_manager_;
+  std::unique_ptr<gitsource::GitCache> project_git_cache_;  // <data>/git: Git projects' mirrors
+  std::unique_ptr<gitsource::GitProjects> git_projects_;
+  std::unique_ptr<store::WebhookDeliveryStore> deliveries_;
+  std::unique_ptr<WebhookHandler> webhooks_;
   std::unique_ptr<api::Authenticator> auth_;
   std::unique_ptr<core::ThreadPool> workers_;
   std::unique_ptr<api::CloudResourceServiceImpl> cloud_resource_service_;

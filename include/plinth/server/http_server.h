@@ -1,6 +1,7 @@
 // plinthd's HTTP side (--http-listen, default 127.0.0.1:7080): GET /healthz
 // (the process is up), GET /readyz (the store is open and the job workers
-// run: 200, else 503) and GET /metrics (Prometheus text format).
+// run: 200, else 503), GET /metrics (Prometheus text format), and
+// POST /webhooks/github, /webhooks/gitlab (see webhooks.h).
 //
 //   auto http = HttpServer::Start("127.0.0.1:7080", {.ready = ..., .metrics = ...});
 //
@@ -15,6 +16,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "plinth/server/webhooks.h"
+
 namespace httplib {
 class Server;
 }
@@ -27,6 +30,10 @@ class HttpServer {
     // Why plinthd is not ready ("" when it is).
     std::function<std::string()> not_ready;
     std::function<std::string()> metrics;
+    // POST /webhooks/github and /webhooks/gitlab (absent: 404).
+    std::function<WebhookResponse(const WebhookRequest&)> webhook;
+    // A webhook body over the 5 MiB limit, refused with 413 (for metrics).
+    std::function<void(const std::string& provider)> webhook_too_large;
   };
 
   // `listen` is host:port; port 0 picks a free one. UNAVAILABLE when the

@@ -1,0 +1,227 @@
+#include "plinth/server/webhooks.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+#include "plinth/core/logging.h"
+#include "plinth/core/secret_box.h"
+
+namespace plinth::server {
+namespace {
+
+using nlohmann::json;
+
+std::string Header(const WebhookRequest& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+std::string Str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+const json& Obj(const json& j, const char* key) {
+  static const json kEmpty = json::object();
+  auto it = j.find(key);
+  return it != j.end() && it->is_object() ? *it : kEmpty;
+}
+
+std::string BranchOf(const std::string& ref) {
+  return absl::StartsWith(ref, "refs/heads/") ? ref.substr(11) : "";
+}
+
+// What a delivery asks for, read from the payload.
+struct Parsed {
+  std::string event;  // as the provider names it
+  std::vector<std::string> urls;
+  std::string ref, commit;
+  bool act = false;  // push or pull request: handled by GitProjects
+  std::string ignored;  // why nothing is to be done, when act is false
+  gitsource::GitEvent git;
+};
+
+Parsed ParseGitHub(const std::string& event, const json& body) {
+  Parsed p;
+  p.event = event;
+  const json& repo = Obj(body, "repository");
+  for (const char* key : {"clone_url", "html_url", "git_url", "ssh_url", "url"}) p.urls.push_back(Str(repo, key));
+  p.git.provider = "github";
+  p.git.repo_urls = p.urls;
+  if (event == "ping") {
+    p.ignored = "pong";
+  } else if (event == "push") {
+    p.ref = Str(body, "ref");
+    p.commit = Str(body, "after");
+    p.git.kind = "push";
+    p.git.branch = BranchOf(p.ref);
+    p.git.commit = p.commit;
+    p.git.deleted = body.value("deleted", false);
+    p.act = !p.git.branch.empty();
+    if (!p.act) p.ignored = absl::StrCat("push to ", p.ref, " is not to a branch; ignored");
+  } else if (event == "pull_request") {
+    const json& pr = Obj(body, "pull_request");
+    p.git.kind = "pull_request";
+    p.git.action = Str(body, "action");
+    p.git.number = body.value("number", pr.value("number", int64_t{0}));
+    p.git.branch = Str(Obj(pr, "base"), "ref");
+    p.git.commit = Str(Obj(pr, "head"), "sha");
+    p.ref = absl::StrCat("pull/", p.git.number);
+    p.commit = p.git.commit;
+    p.act = p.git.number > 0 && !p.git.branch.empty();
+    if (!p.act) p.ignored = "pull_request without number or base branch; ignored";
+  } else {
+    p.ignored = absl::StrCat("event ", event, " needs nothing; ignored");
+  }
+  return p;
+}
+
+Parsed ParseGitLab(const std::string& header_event, const json& body) {
+  Parsed p;
+  std::string kind = Str(body, "object_kind");
+  p.event = kind.empty() ? header_event : kind;
+  const json& project = Obj(body, "project");
+  const json& repository = Obj(body, "repository");
+  for (const char* key : {"git_http_url", "web_url", "git_ssh_url", "http_url", "url"}) {
+    p.urls.push_back(Str(project, key));
+    p.urls.push_back(Str(repository, key));
+  }
+  p.urls.push_back(Str(repository, "homepage"));
+  p.git.provider = "gitlab";
+  p.git.repo_urls = p.urls;
+  if (kind == "push") {
+    p.ref = Str(body, "ref");
+    p.commit = Str(body, "after");
+    p.git.kind = "push";
+    p.git.branch = BranchOf(p.ref);
+    p.git.commit = p.commit;
+    p.git.deleted = p.commit.find_first_not_of('0') == std::string::npos;  // GitLab: all zeros
+    p.act = !p.git.branch.empty();
+    if (!p.act) p.ignored = absl::StrCat("push to ", p.ref, " is not to a branch; ignored");
+  } else if (kind == "merge_request") {
+    const json& mr = Obj(body, "object_attributes");
+    std::string action = Str(mr, "action");
+    p.git.kind = "pull_request";
+    p.git.number = mr.value("iid", int64_t{0});
+    p.git.branch = Str(mr, "target_branch");
+    p.git.commit = Str(Obj(mr, "last_commit"), "id");
+    if (action == "open") p.git.action = "opened";
+    else if (action == "reopen") p.git.action = "reopened";
+    else if (action == "update") p.git.action = "synchronize";
+    else if (action == "close" || action == "merge") p.git.action = "closed";
+    else p.git.action = action;
+    p.ref = absl::StrCat("merge-requests/", p.git.number);
+    p.commit = p.git.commit;
+    p.act = p.git.number > 0 && !p.git.branch.empty();
+    if (!p.act) p.ignored = "merge_request without iid or target branch; ignored";
+  } else {
+    p.ignored = absl::StrCat("event ", p.event.empty() ? "(none)" : p.event, " needs nothing; ignored");
+  }
+  return p;
+}
+
+}  // namespace
+
+WebhookHandler::WebhookHandler(gitsource::GitProjects* git, store::WebhookDeliveryStore* deliveries,
+                               core::Metrics* metrics)
+    : git_(git), deliveries_(deliveries), metrics_(metrics),
+      pool_(std::make_unique<core::ThreadPool>(1, "webhooks")) {
+  metrics_->DefineCounter("plinth_webhook_deliveries_total", "Webhook deliveries by provider and result.");
+}
+
+WebhookHandler::~WebhookHandler() { pool_.reset(); }
+
+void WebhookHandler::Count(const std::string& provider, const std::string& result) {
+  metrics_->Inc("plinth_webhook_deliveries_total", {{"provider", provider}, {"result", result}});
+}
+
+WebhookResponse WebhookHandler::Reply(const std::string& provider, const std::string& result, int status,
+                                      std::string body) {
+  Count(provider, result);
+  if (status >= 400) core::Logger("webhooks")->warn("{} webhook: {} ({})", provider, body, status);
+  return {status, body + "\n"};
+}
+
+WebhookResponse WebhookHandler::Handle(const WebhookRequest& req) {
+  const std::string& provider = req.provider;
+  const bool github = provider == "github";
+  std::string event = Header(req, github ? "x-github-event" : "x-gitlab-event");
+  if (event.empty()) {
+    return Reply(provider, "bad_request", 400,
+                 absl::StrCat(github ? "X-GitHub-Event" : "X-Gitlab-Event", ": header required"));
+  }
+  std::string delivery = github ? Header(req, "x-github-delivery") : Header(req, "x-gitlab-event-uuid");
+  if (!github && delivery.empty()) delivery = Header(req, "idempotency-key");
+  if (github && delivery.empty()) return Reply(provider, "bad_request", 400, "X-GitHub-Delivery: header required");
+  if (delivery.size() > 200) return Reply(provider, "bad_request", 400, "delivery id: longer than 200 characters");
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_object()) return Reply(provider, "bad_request", 400, "body: not a JSON object");
+  Parsed parsed = github ? ParseGitHub(event, body) : ParseGitLab(event, body);
+  std::string repo;
+  for (const auto& u : parsed.urls) {
+    if (!u.empty()) {
+      repo = u;
+      break;
+    }
+  }
+  if (repo.empty()) return Reply(provider, "bad_request", 400, "repository: the payload names no repository URL");
+
+  auto projects = git_->Tracking(parsed.urls);
+  if (!projects.ok()) return Reply(provider, "error", 500, std::string(projects.status().message()));
+  if (projects->empty()) {
+    return Reply(provider, "unknown_repository", 404, absl::StrCat("no Git project tracks ", repo));
+  }
+  // The projects whose secret signed (or came with) this delivery.
+  std::vector<store::InfraProjectRecord> signed_for;
+  std::string signature = Header(req, "x-hub-signature-256");
+  std::string token = Header(req, "x-gitlab-token");
+  if (github && !absl::StartsWith(signature, "sha256=")) {
+    return Reply(provider, "unauthorized", 401, "X-Hub-Signature-256: missing or not sha256=<hex>");
+  }
+  if (!github && token.empty()) return Reply(provider, "unauthorized", 401, "X-Gitlab-Token: missing");
+  for (auto& p : *projects) {
+    auto secret = git_->WebhookSecret(p);
+    if (!secret.ok() || secret->empty()) continue;
+    bool ok = github ? core::ConstantTimeEquals(core::HmacSha256Hex(*secret, req.body), signature.substr(7))
+                     // Equal-length digests: the compare leaks nothing of the token's length either.
+                     : core::ConstantTimeEquals(core::HmacSha256Hex("gitlab", *secret), core::HmacSha256Hex("gitlab", token));
+    if (ok) signed_for.push_back(std::move(p));
+  }
+  if (signed_for.empty()) {
+    return Reply(provider, "unauthorized", 401,
+                 github ? "X-Hub-Signature-256: does not match the webhook secret of any project tracking " + repo
+                        : "X-Gitlab-Token: not the webhook secret of any project tracking " + repo);
+  }
+  if (delivery.empty()) delivery = core::RandomHex(16);  // GitLab without an event UUID: no de-duplication
+
+  store::WebhookDeliveryRecord record;
+  record.provider = provider;
+  record.delivery_id = delivery;
+  record.event = parsed.event;
+  record.repo_url = repo;
+  record.ref = parsed.ref;
+  record.commit = parsed.commit;
+  record.result = parsed.act ? "accepted; acting" : parsed.ignored;
+  auto claimed = deliveries_->Claim(record);
+  if (!claimed.ok()) return Reply(provider, "error", 500, std::string(claimed.status().message()));
+  if (!*claimed) {
+    return Reply(provider, "duplicate", 200, absl::StrCat("delivery ", delivery, " was handled before; ignored"));
+  }
+  std::vector<std::string> names;
+  for (const auto& p : signed_for) names.push_back(absl::StrCat(p.org, "/", p.env, "/", p.name));
+  core::Logger("webhooks")->info("{} {} delivery {} for {} ({}): {}", provider, parsed.event, delivery, repo,
+                                 absl::StrJoin(names, ", "), record.result);
+  if (!parsed.act) return Reply(provider, parsed.event == "ping" ? "ping" : "ignored", 200, parsed.ignored);
+
+  pool_->Submit([this, provider, delivery, git_event = parsed.git, projects = std::move(signed_for)] {
+    gitsource::EventOutcome outcome = git_->Handle(git_event, projects, absl::StrCat(provider, "-webhook"));
+    core::Logger("webhooks")->info("{} delivery {}: {}", provider, delivery, outcome.result);
+    absl::Status finished = deliveries_->Finish(provider, delivery, outcome.result, outcome.pipelines);
+    if (!finished.ok()) core::Logger("webhooks")->error("recording delivery {}: {}", delivery, finished.message());
+  });
+  return Reply(provider, "accepted", 200,
+               absl::StrCat("accepted delivery ", delivery, " for ", absl::StrJoin(names, ", ")));
+}
+
+}  // namespace plinth::server
