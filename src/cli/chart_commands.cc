@@ -42,20 +42,6 @@ std::string DefaultText(const pb::ChartParam& p) {
   return j.is_string() ? j.get<std::string>() : j.dump();
 }
 
-bool ReadAll(const std::string& path, std::string* out) {
-  if (path == "-") {
-    std::stringstream s;
-    s << std::cin.rdbuf();
-    *out = s.str();
-    return true;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
 
 int PrintRender(const std::string& output, const nlohmann::json& manifests, const std::string& yaml,
                 const nlohmann::json& graph, const std::string& dot) {
@@ -109,6 +95,21 @@ int RenderOffline(const RenderArgs& args) {
 }
 
 }  // namespace
+
+bool ReadAll(const std::string& path, std::string* out) {
+  if (path == "-") {
+    std::stringstream s;
+    s << std::cin.rdbuf();
+    *out = s.str();
+    return true;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
 
 // Merges every -f file (later files win) into one values text for the server,
 // or one JSON object offline.

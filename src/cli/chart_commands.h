@@ -24,6 +24,8 @@ struct RenderArgs {
   std::string output = "yaml";
   std::vector<std::string> kinds_descriptor_sets;  // offline only
 };
+// The whole file at `path` ("-": stdin); false when it cannot be read.
+bool ReadAll(const std::string& path, std::string* out);
 // Merges every -f values file (later files win) into one JSON object.
 absl::StatusOr<nlohmann::json> LoadValues(const std::vector<std::string>& files);
 

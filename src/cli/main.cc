@@ -178,6 +178,32 @@ int main(int argc, char** argv) {
     std::string a = action;
     cmd->callback(run([&, a](const Client& c) { return ProjectAction(c, opts, proj, a); }));
   }
+  auto* pcreate_git = project_cmd->add_subcommand(
+      "create-git", "create an infra project from the manifests in a Git repository; pushes to the branch deploy");
+  pcreate_git->add_option("name", proj.name, "project name")->required();
+  pcreate_git->add_option("--repo", proj.repo, "repository URL: https://, http:// or file://")->required();
+  pcreate_git->add_option("--branch", proj.branch, "tracked branch (default main)");
+  pcreate_git->add_option("--path", proj.path, "directory of the manifests in the repository (default: the root)");
+  pcreate_git->add_option("--env", proj.env, "environment of manifests that name none")->required();
+  pcreate_git->add_option("--org", proj.org, "organization (default: default)");
+  pcreate_git->add_option("--connection", proj.connection, "git connection whose token reads the repository");
+  pcreate_git->add_option("--webhook-secret-file", proj.webhook_secret_file,
+                          "file holding the webhook secret (- for stdin); default: a random one, printed once");
+  pcreate_git->add_flag("--pr-deployments", proj.pr_deployments,
+                        "pull requests deploy to a preview env (default: plan-only previews)");
+  pcreate_git->add_flag("--no-deploy", proj.no_deploy, "store the project without starting a pipeline");
+  pcreate_git->add_flag("--wait", proj.wait, "watch the pipeline until it ends; exit 1 unless it succeeded");
+  pcreate_git->add_flag("--disable-pipelines", proj.disable_pipelines, "no automatic pipelines (pushes record revisions)");
+  pcreate_git->add_flag("--disable-deployments", proj.disable_deployments, "pipelines run previews only");
+  pcreate_git->add_flag("--manual-gate", proj.manual_gate, "every pipeline waits for an approval before it starts");
+  pcreate_git->add_option("--max-parallel", proj.max_parallel, "most stack jobs of one pipeline at once");
+  pcreate_git->callback(run([&](const Client& c) { return ProjectCreateGit(c, opts, proj); }));
+  auto* psync = project_cmd->add_subcommand("sync", "Git projects: deploy the branch head, or a given commit");
+  add_ref(psync);
+  psync->add_option("--commit", proj.commit, "full commit id (default: the head of the tracked branch)");
+  psync->add_flag("--wait", proj.wait, "watch the pipeline until it ends");
+  psync->callback(run([&](const Client& c) { return ProjectSync(c, opts, proj); }));
+
   SettingsChange settings_change;
   auto* psettings = project_cmd->add_subcommand("settings", "change pipeline controls (no new revision)");
   add_ref(psettings);
@@ -185,11 +211,22 @@ int main(int argc, char** argv) {
   psettings->add_option("--disable-deployments", settings_change.disable_deployments, "true or false: previews only");
   psettings->add_option("--manual-gate", settings_change.manual_gate, "true or false: pipelines wait for an approval");
   psettings->add_option("--max-parallel", settings_change.max_parallel, "most jobs of one pipeline at once (0: default)");
+  psettings->add_option("--pr-deployments", settings_change.pr_deployments,
+                        "true or false: Git pull requests deploy to a preview env");
   psettings->callback(run([&](const Client& c) { return ProjectSettingsSet(c, opts, proj, settings_change); }));
   auto* pdelete = project_cmd->add_subcommand("delete", "delete the record only (never infrastructure)");
   add_ref(pdelete);
   pdelete->add_flag("--orphan-resources", proj.orphan, "leave deployed resources running, unowned");
   pdelete->callback(run([&](const Client& c) { return ProjectDelete(c, opts, proj); }));
+
+  auto* webhook_cmd = app.add_subcommand("webhook", "webhook deliveries from GitHub and GitLab");
+  webhook_cmd->require_subcommand(1);
+  int delivery_limit = 50;
+  std::string delivery_output = "table";
+  auto* wh_list = webhook_cmd->add_subcommand("deliveries", "accepted deliveries, newest first, and what they did");
+  wh_list->add_option("--limit", delivery_limit, "at most this many (default 50)");
+  wh_list->add_option("-o,--output", delivery_output, "table or json");
+  wh_list->callback(run([&](const Client& c) { return WebhookDeliveries(c, opts, delivery_limit, delivery_output); }));
 
   auto* pipeline_cmd = app.add_subcommand("pipeline", "infra pipelines: list, get, watch, cancel, approve, reject");
   pipeline_cmd->require_subcommand(1);

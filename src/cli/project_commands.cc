@@ -87,6 +87,7 @@ std::string NodeLine(const pb::PipelineNode& n) {
 void PrintPipeline(const pb::InfraPipeline& p) {
   std::cout << "pipeline " << p.id() << "  " << p.kind() << " of " << p.org() << "/" << p.env() << "/"
             << p.project_name() << " revision " << p.revision() << " (" << p.trigger() << ")"
+            << (p.commit().empty() ? "" : " commit " + p.commit().substr(0, 12))
             << (p.preview_only() ? " [preview only]" : "") << "\n";
   std::cout << "state:   " << p.state();
   if (!p.gate().empty()) std::cout << "  (pipeline gate " << p.gate() << ")";
@@ -104,7 +105,16 @@ void PrintPipeline(const pb::InfraPipeline& p) {
 
 void PrintProject(const pb::InfraProject& p) {
   std::cout << "project  " << p.org() << "/" << p.env() << "/" << p.name() << "  (" << p.id() << ")\n";
-  std::cout << "chart    " << p.chart_name() << "@" << p.chart_version() << " (" << p.chart_source() << ")\n";
+  if (p.has_git()) {
+    const auto& g = p.git();
+    std::cout << "git      " << g.url() << " branch " << g.branch() << " path " << (g.path().empty() ? "." : g.path())
+              << (g.connection().empty() ? "" : " (connection " + g.connection() + ")") << "\n";
+    if (g.pull_request() > 0) {
+      std::cout << "preview  of pull request " << g.pull_request() << " (project " << g.parent_project_id() << ")\n";
+    }
+  } else {
+    std::cout << "chart    " << p.chart_name() << "@" << p.chart_version() << " (" << p.chart_source() << ")\n";
+  }
   std::cout << "revision " << p.revision() << "  version " << p.version() << "  updated "
             << FormatTime(p.update_time()) << " by " << p.updated_by() << "\n";
   const auto& s = p.settings();
@@ -113,11 +123,12 @@ void PrintProject(const pb::InfraProject& p) {
   if (s.disable_deployments()) flags.push_back("deployments disabled (previews only)");
   if (s.requires_manual_gate()) flags.push_back("manual gate");
   if (s.max_parallel_jobs() > 0) flags.push_back(absl::StrCat("max ", s.max_parallel_jobs(), " jobs at once"));
+  if (s.enable_pull_request_deployments()) flags.push_back("pull requests deploy to preview envs");
   if (!flags.empty()) std::cout << "settings " << absl::StrJoin(flags, ", ") << "\n";
-  if (p.has_values()) std::cout << "values   " << ToJson(p.values()).dump() << "\n";
-  std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "DEPLOYED", "IN REVISION"}};
+  if (p.has_values() && !p.has_git()) std::cout << "values   " << ToJson(p.values()).dump() << "\n";
+  std::vector<std::vector<std::string>> rows = {{"KIND", "NAME", "ENV", "DEPLOYED", "IN REVISION"}};
   for (const auto& r : p.resources()) {
-    rows.push_back({r.kind(), r.name(), r.deployed() ? "yes" : "no", r.in_current_revision() ? "yes" : "no (removed)"});
+    rows.push_back({r.kind(), r.name(), r.env(), r.deployed() ? "yes" : "no", r.in_current_revision() ? "yes" : "no (removed)"});
   }
   PrintTable(std::cout, rows);
   if (p.has_last_pipeline()) {
@@ -131,7 +142,8 @@ int Respond(const Client& client, const ClientOptions& opts, const pb::InfraProj
             const std::string& what) {
   const auto& p = resp.project();
   std::cout << what << " " << p.org() << "/" << p.env() << "/" << p.name() << " revision " << p.revision();
-  bool new_revision = what == "installed" || what == "updated" || what.rfind("rolled back", 0) == 0;
+  if (!resp.revision().commit().empty()) std::cout << " at commit " << resp.revision().commit().substr(0, 12);
+  bool new_revision = what == "installed" || what == "updated" || what == "synced" || what.rfind("rolled back", 0) == 0;
   if (new_revision && resp.revision().has_diff() && resp.note().rfind("settings changed", 0) != 0) {
     const auto& d = resp.revision().diff();
     std::cout << " (" << d.added_size() << " added, " << d.changed_size() << " changed, " << d.removed_size()
@@ -204,7 +216,7 @@ int ProjectGet(const Client& client, const ClientOptions& opts, const ProjectArg
 
 int ProjectList(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
   auto stub = pb::InfraProjectService::NewStub(client.channel());
-  std::vector<std::vector<std::string>> rows = {{"ORG", "ENV", "NAME", "CHART", "REVISION", "RESOURCES", "LAST PIPELINE"}};
+  std::vector<std::vector<std::string>> rows = {{"ORG", "ENV", "NAME", "SOURCE", "REVISION", "RESOURCES", "LAST PIPELINE"}};
   nlohmann::json all = nlohmann::json::array();
   std::string token;
   do {
@@ -219,7 +231,8 @@ int ProjectList(const Client& client, const ClientOptions& opts, const ProjectAr
     for (const auto& p : resp.projects()) {
       int deployed = 0;
       for (const auto& r : p.resources()) deployed += r.deployed();
-      rows.push_back({p.org(), p.env(), p.name(), p.chart_name() + "@" + p.chart_version(), std::to_string(p.revision()),
+      std::string source = p.has_git() ? "git:" + p.git().branch() : p.chart_name() + "@" + p.chart_version();
+      rows.push_back({p.org(), p.env(), p.name(), source, std::to_string(p.revision()),
                       absl::StrCat(deployed, "/", p.resources_size(), " deployed"),
                       p.has_last_pipeline() ? p.last_pipeline().state() : "-"});
       all.push_back(MessageToJson(p));
@@ -246,12 +259,13 @@ int ProjectHistory(const Client& client, const ClientOptions& opts, const Projec
     std::cout << MessageToJson(resp).dump(2) << "\n";
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"REVISION", "CHART", "WHEN", "BY", "CHANGES", "PIPELINES"}};
+  std::vector<std::vector<std::string>> rows = {{"REVISION", "SOURCE", "WHEN", "BY", "CHANGES", "PIPELINES"}};
   for (const auto& r : resp.revisions()) {
+    std::string source = r.commit().empty() ? r.chart_name() + "@" + r.chart_version() : "commit " + r.commit().substr(0, 12);
     const auto& d = r.diff();
     std::string changes = absl::StrCat("+", d.added_size(), " ~", d.changed_size(), " -", d.removed_size());
     if (r.rollback_of() > 0) changes += absl::StrCat(" (rollback to ", r.rollback_of(), ")");
-    rows.push_back({std::to_string(r.revision()), r.chart_name() + "@" + r.chart_version(), FormatTime(r.create_time()),
+    rows.push_back({std::to_string(r.revision()), source, FormatTime(r.create_time()),
                     r.actor(), changes, absl::StrJoin(r.pipeline_ids(), ",")});
   }
   PrintTable(std::cout, rows);
@@ -370,6 +384,9 @@ int ProjectSettingsSet(const Client& client, const ClientOptions& opts, const Pr
   if (!set_bool("--manual-gate", change.manual_gate, &v)) return 2;
   settings->set_requires_manual_gate(v);
   if (change.max_parallel >= 0) settings->set_max_parallel_jobs(change.max_parallel);
+  v = settings->enable_pull_request_deployments();
+  if (!set_bool("--pr-deployments", change.pr_deployments, &v)) return 2;
+  settings->set_enable_pull_request_deployments(v);
   pb::InfraProjectResponse resp;
   auto uctx = client.Context();
   s = stub->UpdateInfraProject(uctx.get(), req, &resp);
@@ -391,6 +408,73 @@ int ProjectDelete(const Client& client, const ClientOptions& opts, const Project
   return 0;
 }
 
+int ProjectCreateGit(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::CreateInfraProjectRequest req;
+  req.set_org(a.org);
+  req.set_env(a.env);
+  req.set_name(a.name);
+  auto* git = req.mutable_git();
+  git->set_url(a.repo);
+  git->set_branch(a.branch);
+  git->set_path(a.path);
+  git->set_connection(a.connection);
+  if (!a.webhook_secret_file.empty()) {
+    std::string text;
+    if (!ReadAll(a.webhook_secret_file, &text)) return Usage("--webhook-secret-file: " + a.webhook_secret_file + ": cannot read");
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.empty()) return Usage("--webhook-secret-file: the file is empty");
+    req.set_webhook_secret(text);
+  }
+  req.set_no_deploy(a.no_deploy);
+  auto* settings = req.mutable_settings();
+  settings->set_disable_pipelines(a.disable_pipelines);
+  settings->set_disable_deployments(a.disable_deployments);
+  settings->set_requires_manual_gate(a.manual_gate);
+  settings->set_max_parallel_jobs(a.max_parallel);
+  settings->set_enable_pull_request_deployments(a.pr_deployments);
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->CreateInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.webhook_secret_file.empty()) {
+    // Shown once; on stderr, so that scripts reading stdout do not log it.
+    std::cerr << "webhook secret (shown once; paste it into the Git host's webhook settings): "
+              << resp.webhook_secret() << "\n";
+  }
+  return Respond(client, opts, resp, a.wait, "installed");
+}
+
+int ProjectSync(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::SyncInfraProjectRequest req;
+  SetRef(a, req.mutable_project());
+  req.set_commit(a.commit);
+  pb::InfraProjectResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->SyncInfraProject(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  return Respond(client, opts, resp, a.wait, "synced");
+}
+
+int WebhookDeliveries(const Client& client, const ClientOptions& opts, int limit, const std::string& output) {
+  pb::ListWebhookDeliveriesRequest req;
+  req.set_limit(limit);
+  pb::ListWebhookDeliveriesResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->ListWebhookDeliveries(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (output == "json") {
+    std::cout << MessageToJson(resp).dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"WHEN", "PROVIDER", "EVENT", "DELIVERY", "REF", "COMMIT", "RESULT"}};
+  for (const auto& d : resp.deliveries()) {
+    rows.push_back({FormatTime(d.receive_time()), d.provider(), d.event(), d.delivery_id(), d.ref(),
+                    d.commit().substr(0, 12), d.result()});
+  }
+  PrintTable(std::cout, rows);
+  return 0;
+}
+
 int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
   pb::ListInfraPipelinesRequest req;
   SetProjectSelector(a, &req);
@@ -399,12 +483,12 @@ int PipelineList(const Client& client, const ClientOptions& opts, const ProjectA
   auto ctx = client.Context();
   grpc::Status s = pb::InfraPipelineService::NewStub(client.channel())->ListInfraPipelines(ctx.get(), req, &resp);
   if (!s.ok()) return Fail(s, opts.server);
-  std::vector<std::vector<std::string>> rows = {{"ID", "KIND", "TRIGGER", "REVISION", "STATE", "NODES", "STARTED", "BY"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "KIND", "TRIGGER", "REVISION", "COMMIT", "STATE", "NODES", "STARTED", "BY"}};
   for (const auto& p : resp.pipelines()) {
     int done = 0;
     for (const auto& n : p.nodes()) done += n.state() == "succeeded";
     rows.push_back({p.id(), p.kind() + (p.preview_only() ? " (preview)" : ""), p.trigger(), std::to_string(p.revision()),
-                    p.state(), absl::StrCat(done, "/", p.nodes_size()),
+                    p.commit().empty() ? "-" : p.commit().substr(0, 12), p.state(), absl::StrCat(done, "/", p.nodes_size()),
                     p.has_start_time() ? FormatTime(p.start_time()) : "-", p.created_by()});
   }
   PrintTable(std::cout, rows);

@@ -19,6 +19,9 @@ struct ProjectArgs {
   long long revision = 0;
   bool orphan = false;
   std::string output = "text";
+  // Git projects
+  std::string repo, branch = "main", path, connection, webhook_secret_file, commit;
+  bool pr_deployments = false;
 };
 
 int ChartInstall(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
@@ -32,12 +35,16 @@ int ProjectRollback(const Client& client, const ClientOptions& opts, const Proje
 int ProjectAction(const Client& client, const ClientOptions& opts, const ProjectArgs& args, const std::string& action);
 // Changes only the settings given ("true"/"false"; max_parallel >= 0); no new revision.
 struct SettingsChange {
-  std::string disable_pipelines, disable_deployments, manual_gate;
+  std::string disable_pipelines, disable_deployments, manual_gate, pr_deployments;
   int max_parallel = -1;
 };
 int ProjectSettingsSet(const Client& client, const ClientOptions& opts, const ProjectArgs& args,
                        const SettingsChange& change);
 int ProjectDelete(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+// Git projects: create from a repository's branch; sync to its head or a commit.
+int ProjectCreateGit(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int ProjectSync(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+int WebhookDeliveries(const Client& client, const ClientOptions& opts, int limit, const std::string& output);
 
 int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& project);
 int PipelineLast(const Client& client, const ClientOptions& opts, const ProjectArgs& project);

@@ -213,7 +213,7 @@ absl::StatusOr<GitProjectResult> GitProjects::Create(CreateGitProjectRequest req
   project.git = git;
   PLINTH_ASSIGN_OR_RETURN(Read read, ReadAt(project, git.branch, "", 0));
   PLINTH_ASSIGN_OR_RETURN(out.result, manager_->CreateFromManifests(project, std::move(read.manifests), read.commit,
-                                                                    req.no_deploy, actor));
+                                                                    req.no_deploy, "create", actor));
   return out;
 }
 
@@ -310,7 +310,7 @@ absl::StatusOr<std::string> GitProjects::PullRequest(const GitEvent& event, cons
   PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", preview.name));
   PLINTH_ASSIGN_OR_RETURN(Read read, ReadAt(preview, event.commit, suffix, event.number));
   PLINTH_ASSIGN_OR_RETURN(auto created, manager_->CreateFromManifests(preview, std::move(read.manifests), read.commit,
-                                                                      false, actor));
+                                                                      false, "pull_request", actor));
   if (created.pipeline) pipelines->push_back(created.pipeline->id);
   return absl::StrCat(parent.name, ": ",
                       preview.settings.disable_deployments ? "preview (plan only) " : "preview deployment ",

@@ -280,6 +280,7 @@ absl::StatusOr<std::vector<std::string>> ProjectManager::Delete(const store::Pro
 absl::StatusOr<ProjectResult> ProjectManager::CreateFromManifests(store::InfraProjectRecord project,
                                                                   std::vector<manifest::Manifest> manifests,
                                                                   const std::string& commit, bool no_deploy,
+                                                                  const std::string& trigger,
                                                                   const std::string& actor) {
   if (project.org.empty()) project.org = "default";
   PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", project.org));
@@ -297,7 +298,7 @@ absl::StatusOr<ProjectResult> ProjectManager::CreateFromManifests(store::InfraPr
   revision.commit = commit;
   revision.diff = DiffManifests(json::array(), manifests);
   ProjectResult result;
-  auto pipeline = AutomaticPipeline(no_deploy, project.settings, "create", &result.note);
+  auto pipeline = AutomaticPipeline(no_deploy, project.settings, trigger, &result.note);
   PLINTH_ASSIGN_OR_RETURN(auto written, projects_->Create(project, revision, manifests, pipeline, actor));
   FromWrite(std::move(written), &result);
   Started(&result);

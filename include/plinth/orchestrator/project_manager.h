@@ -78,12 +78,13 @@ class ProjectManager {
 
   // Projects whose manifests come from elsewhere (a Git commit, read by
   // src/gitsource): revision 1 from `manifests` (checked, graphed), owned
-  // resources, and a deploy pipeline unless no_deploy. project.chart_source
+  // resources, and a deploy pipeline (`trigger`: create or pull_request)
+  // unless no_deploy. project.chart_source
   // says where they came from.
   absl::StatusOr<ProjectResult> CreateFromManifests(store::InfraProjectRecord project,
                                                     std::vector<manifest::Manifest> manifests,
                                                     const std::string& commit, bool no_deploy,
-                                                    const std::string& actor);
+                                                    const std::string& trigger, const std::string& actor);
   // A new revision from `manifests` at `commit` and a pipeline (trigger push,
   // sync or pull_request). When `commit` is the current revision's, no
   // revision is written: a pipeline runs over the current one (changed and

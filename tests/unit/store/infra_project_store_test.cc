@@ -5,6 +5,7 @@
 #include "plinth/store/flow_control_store.h"
 #include "plinth/store/infra_pipeline_store.h"
 #include "plinth/store/stack_job_store.h"
+#include "plinth/store/webhook_delivery_store.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -212,6 +213,76 @@ TEST(FlowControlStoreTest, TheMostSpecificPolicyAppliesWhole) {
   bad.requires_manual_gate = true;
   EXPECT_EQ(store.Set(bad, "alice").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(store.Delete("acme", "prod", "", "", "alice").code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(InfraProjectStoreTest, GitSourceCommitsAndPipelinesRoundTrip) {
+  InfraProjectRecord p;
+  p.org = "acme";
+  p.env = "dev";
+  p.name = "net";
+  p.chart_source = "git";
+  p.git = {.url = "file:///repo", .branch = "main", .path = "infra", .connection = "gh",
+           .webhook_secret_sealed = "c2VhbGVk"};
+  p.settings.enable_pull_request_deployments = true;
+  ProjectRevisionRecord r;
+  r.commit = std::string(40, 'a');
+  r.graph = json::object();
+  r.diff = json::object();
+  PipelineRecord pl;
+  pl.trigger = "create";
+  auto w = projects_->Create(p, r, Namespaces({"a"}), pl, "alice");
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->pipeline->commit, std::string(40, 'a')) << "a pipeline records its revision's commit";
+  auto got = projects_->Get({.id = w->project.id});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->git.url, "file:///repo");
+  EXPECT_EQ(got->git.path, "infra");
+  EXPECT_EQ(got->git.connection, "gh");
+  EXPECT_EQ(got->git.webhook_secret_sealed, "c2VhbGVk");
+  EXPECT_TRUE(got->settings.enable_pull_request_deployments);
+  EXPECT_EQ(projects_->GetRevision(w->project.id, 0)->commit, std::string(40, 'a'));
+  auto git = projects_->ListGit();
+  ASSERT_TRUE(git.ok());
+  ASSERT_EQ(git->size(), 1u);
+  Create("chart-project", {"b"});
+  EXPECT_EQ(projects_->ListGit()->size(), 1u) << "chart projects are not Git projects";
+
+  // A pipeline that failed before it started: terminal, with its own commit.
+  PipelineRecord failed;
+  failed.trigger = "push";
+  failed.state = "failed";
+  failed.error = "commit bbb: x.yaml: bad";
+  failed.commit = std::string(40, 'b');
+  auto f = projects_->AddPipeline(w->project.id, failed, "github-webhook");
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto read = pipelines_->Get(f->id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->state, "failed");
+  EXPECT_EQ(read->commit, std::string(40, 'b'));
+  EXPECT_TRUE(read->ended_at.has_value());
+}
+
+TEST_F(InfraProjectStoreTest, AWebhookDeliveryIsClaimedOnce) {
+  WebhookDeliveryStore deliveries(db_.get(), &clock_);
+  WebhookDeliveryRecord d{.provider = "github", .delivery_id = "d-1", .event = "push", .repo_url = "file:///r",
+                          .ref = "refs/heads/main", .commit = "abc"};
+  EXPECT_TRUE(*deliveries.Claim(d));
+  EXPECT_FALSE(*deliveries.Claim(d)) << "the same id again";
+  d.provider = "gitlab";
+  EXPECT_TRUE(*deliveries.Claim(d)) << "ids are per provider";
+  ASSERT_TRUE(deliveries.Finish("github", "d-1", "net: revision 2", {"pl-1"}).ok());
+  auto list = deliveries.List(10);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  bool found = false;
+  for (const auto& x : *list) {
+    if (x.provider == "github") {
+      found = true;
+      EXPECT_EQ(x.result, "net: revision 2");
+      EXPECT_THAT(x.pipelines, ::testing::ElementsAre("pl-1"));
+    }
+  }
+  EXPECT_TRUE(found);
 }
 
 }  // namespace
