@@ -154,6 +154,7 @@ int Respond(const Client& client, const ClientOptions& opts, const pb::InfraProj
     if (!resp.note().empty()) std::cout << resp.note() << "\n";
     return 0;
   }
+  if (!resp.note().empty()) std::cout << resp.note() << "\n";
   std::cout << "pipeline " << resp.pipeline().id() << " " << resp.pipeline().state() << " ("
             << resp.pipeline().kind() << ")\n";
   if (!wait) {
