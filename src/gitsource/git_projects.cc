@@ -260,6 +260,15 @@ absl::StatusOr<std::vector<store::InfraProjectRecord>> GitProjects::Tracking(
   return out;
 }
 
+std::vector<store::InfraProjectRecord> GitProjects::ByIds(const std::vector<std::string>& ids) const {
+  std::vector<store::InfraProjectRecord> out;
+  for (const auto& id : ids) {
+    auto p = projects_->Get({.id = id});
+    if (p.ok()) out.push_back(std::move(*p));
+  }
+  return out;
+}
+
 absl::StatusOr<std::string> GitProjects::WebhookSecret(const store::InfraProjectRecord& project) const {
   if (project.git.webhook_secret_sealed.empty()) return std::string();
   return box_->Open(project.git.webhook_secret_sealed);
@@ -271,6 +280,10 @@ absl::StatusOr<std::string> GitProjects::PullRequest(const GitEvent& event, cons
   store::ProjectRef preview_ref{.org = parent.org, .env = parent.env + suffix, .name = parent.name + suffix};
   auto existing = projects_->Get(preview_ref);
   if (!existing.ok() && !absl::IsNotFound(existing.status())) return existing.status();
+  if (event.action != "closed" && parent.settings.disable_pipelines) {
+    return absl::StrCat(parent.name, ": pipelines are disabled for this project; no preview of pull request ",
+                        event.number);
+  }
   if (event.action == "closed") {
     if (!existing.ok()) return absl::StrCat(parent.name, ": no preview of pull request ", event.number, " to remove");
     if (existing->settings.disable_deployments) {

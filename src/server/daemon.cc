@@ -167,6 +167,7 @@ absl::Status Daemon::Start() {
     };
     handlers.metrics = [this] { return metrics_.Render(); };
     webhooks_ = std::make_unique<WebhookHandler>(git_projects_.get(), deliveries_.get(), &metrics_);
+    webhooks_->Resume();
     handlers.webhook = [this](const WebhookRequest& r) { return webhooks_->Handle(r); };
     handlers.webhook_too_large = [this](const std::string& provider) { webhooks_->Count(provider, "too_large"); };
     auto http = HttpServer::Start(config_.http_listen, std::move(handlers));

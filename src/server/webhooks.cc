@@ -121,6 +121,24 @@ Parsed ParseGitLab(const std::string& header_event, const json& body) {
   return p;
 }
 
+json EventJson(const gitsource::GitEvent& e) {
+  return {{"provider", e.provider}, {"kind", e.kind},     {"repoUrls", e.repo_urls}, {"branch", e.branch},
+          {"commit", e.commit},     {"deleted", e.deleted}, {"number", e.number},     {"action", e.action}};
+}
+
+gitsource::GitEvent EventFromJson(const json& j) {
+  gitsource::GitEvent e;
+  e.provider = j.value("provider", "");
+  e.kind = j.value("kind", "");
+  e.repo_urls = j.value("repoUrls", std::vector<std::string>{});
+  e.branch = j.value("branch", "");
+  e.commit = j.value("commit", "");
+  e.deleted = j.value("deleted", false);
+  e.number = j.value("number", int64_t{0});
+  e.action = j.value("action", "");
+  return e;
+}
+
 }  // namespace
 
 WebhookHandler::WebhookHandler(gitsource::GitProjects* git, store::WebhookDeliveryStore* deliveries,
@@ -203,6 +221,11 @@ WebhookResponse WebhookHandler::Handle(const WebhookRequest& req) {
   record.ref = parsed.ref;
   record.commit = parsed.commit;
   record.result = parsed.act ? "accepted; acting" : parsed.ignored;
+  if (parsed.act) {
+    json ids = json::array();
+    for (const auto& p : signed_for) ids.push_back(p.id);
+    record.work = json{{"event", EventJson(parsed.git)}, {"projects", ids}}.dump();
+  }
   auto claimed = deliveries_->Claim(record);
   if (!claimed.ok()) return Reply(provider, "error", 500, std::string(claimed.status().message()));
   if (!*claimed) {
@@ -214,14 +237,42 @@ WebhookResponse WebhookHandler::Handle(const WebhookRequest& req) {
                                  absl::StrJoin(names, ", "), record.result);
   if (!parsed.act) return Reply(provider, parsed.event == "ping" ? "ping" : "ignored", 200, parsed.ignored);
 
-  pool_->Submit([this, provider, delivery, git_event = parsed.git, projects = std::move(signed_for)] {
-    gitsource::EventOutcome outcome = git_->Handle(git_event, projects, absl::StrCat(provider, "-webhook"));
+  Act(provider, delivery, parsed.git, std::move(signed_for));
+  return Reply(provider, "accepted", 200,
+               absl::StrCat("accepted delivery ", delivery, " for ", absl::StrJoin(names, ", ")));
+}
+
+void WebhookHandler::Act(const std::string& provider, const std::string& delivery, const gitsource::GitEvent& event,
+                         std::vector<store::InfraProjectRecord> projects) {
+  pool_->Submit([this, provider, delivery, event, projects = std::move(projects)] {
+    gitsource::EventOutcome outcome = git_->Handle(event, projects, absl::StrCat(provider, "-webhook"));
     core::Logger("webhooks")->info("{} delivery {}: {}", provider, delivery, outcome.result);
     absl::Status finished = deliveries_->Finish(provider, delivery, outcome.result, outcome.pipelines);
     if (!finished.ok()) core::Logger("webhooks")->error("recording delivery {}: {}", delivery, finished.message());
   });
-  return Reply(provider, "accepted", 200,
-               absl::StrCat("accepted delivery ", delivery, " for ", absl::StrJoin(names, ", ")));
+}
+
+void WebhookHandler::Resume() {
+  auto unfinished = deliveries_->Unfinished();
+  if (!unfinished.ok()) {
+    core::Logger("webhooks")->error("reading unfinished webhook deliveries: {}", unfinished.status().message());
+    return;
+  }
+  for (const auto& d : *unfinished) {
+    json work = json::parse(d.work, nullptr, false);
+    std::vector<std::string> ids;
+    if (work.is_object() && work.contains("projects") && work["projects"].is_array()) {
+      for (const auto& id : work["projects"]) {
+        if (id.is_string()) ids.push_back(id.get<std::string>());
+      }
+    }
+    if (!work.is_object() || !work.contains("event") || !work["event"].is_object()) {
+      (void)deliveries_->Finish(d.provider, d.delivery_id, "unreadable work after a restart; nothing done", {});
+      continue;
+    }
+    core::Logger("webhooks")->info("{} delivery {}: acting on it after a restart", d.provider, d.delivery_id);
+    Act(d.provider, d.delivery_id, EventFromJson(work["event"]), git_->ByIds(ids));
+  }
 }
 
 }  // namespace plinth::server

@@ -280,10 +280,12 @@ CREATE TABLE webhook_deliveries (
   commit_sha    TEXT NOT NULL,
   result        TEXT NOT NULL,              -- what plinth did, in words
   pipelines     TEXT NOT NULL DEFAULT '[]', -- JSON: ids of the pipelines it started
+  work          TEXT NOT NULL DEFAULT '',   -- JSON of what is still to be done; '' once done
   received_at   INTEGER NOT NULL,
   PRIMARY KEY (provider, delivery_id)
 );
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
+CREATE INDEX webhook_deliveries_unfinished ON webhook_deliveries (work) WHERE work != '';
 )sql"},
   };
   return *migrations;

@@ -13,7 +13,7 @@ absl::StatusOr<bool> WebhookDeliveryStore::Claim(WebhookDeliveryRecord d) {
     absl::Time now = clock_->Now();
     Statement& st = c.Prepare(
         "INSERT INTO webhook_deliveries (provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, "
-        "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, delivery_id) DO NOTHING");
+        "received_at, work) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, delivery_id) DO NOTHING");
     st.Bind(1, d.provider);
     st.Bind(2, d.delivery_id);
     st.Bind(3, d.event);
@@ -23,6 +23,7 @@ absl::StatusOr<bool> WebhookDeliveryStore::Claim(WebhookDeliveryRecord d) {
     st.Bind(7, d.result);
     st.Bind(8, nlohmann::json(d.pipelines).dump());
     st.Bind(9, absl::ToUnixMicros(now));
+    st.Bind(10, d.work);
     PLINTH_RETURN_IF_ERROR(st.Run());
     claimed = c.Changes() > 0;
     if (!claimed) return absl::OkStatus();
@@ -38,7 +39,7 @@ absl::Status WebhookDeliveryStore::Finish(const std::string& provider, const std
                                           const std::string& result, const std::vector<std::string>& pipelines) {
   return db_->Write([&](Connection& c) -> absl::Status {
     Statement& st =
-        c.Prepare("UPDATE webhook_deliveries SET result = ?, pipelines = ? WHERE provider = ? AND delivery_id = ?");
+        c.Prepare("UPDATE webhook_deliveries SET result = ?, pipelines = ?, work = '' WHERE provider = ? AND delivery_id = ?");
     st.Bind(1, result);
     st.Bind(2, nlohmann::json(pipelines).dump());
     st.Bind(3, provider);
@@ -47,32 +48,58 @@ absl::Status WebhookDeliveryStore::Finish(const std::string& provider, const std
   });
 }
 
+namespace {
+
+constexpr char kColumns[] =
+    "provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, received_at, work";
+
+WebhookDeliveryRecord ReadDelivery(const Statement& st) {
+  WebhookDeliveryRecord d;
+  d.provider = st.ColumnText(0);
+  d.delivery_id = st.ColumnText(1);
+  d.event = st.ColumnText(2);
+  d.repo_url = st.ColumnText(3);
+  d.ref = st.ColumnText(4);
+  d.commit = st.ColumnText(5);
+  d.result = st.ColumnText(6);
+  auto pipelines = nlohmann::json::parse(st.ColumnText(7), nullptr, false);
+  if (pipelines.is_array()) {
+    for (const auto& p : pipelines) {
+      if (p.is_string()) d.pipelines.push_back(p.get<std::string>());
+    }
+  }
+  d.received_at = absl::FromUnixMicros(st.ColumnInt64(8));
+  d.work = st.ColumnText(9);
+  return d;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit) const {
   std::vector<WebhookDeliveryRecord> out;
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare(
-        "SELECT provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, received_at "
-        "FROM webhook_deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?");
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
+                                           " FROM webhook_deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?"));
     st.Bind(1, static_cast<int64_t>(limit <= 0 ? 50 : limit));
     for (;;) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
-      WebhookDeliveryRecord d;
-      d.provider = st.ColumnText(0);
-      d.delivery_id = st.ColumnText(1);
-      d.event = st.ColumnText(2);
-      d.repo_url = st.ColumnText(3);
-      d.ref = st.ColumnText(4);
-      d.commit = st.ColumnText(5);
-      d.result = st.ColumnText(6);
-      auto pipelines = nlohmann::json::parse(st.ColumnText(7), nullptr, false);
-      if (pipelines.is_array()) {
-        for (const auto& p : pipelines) {
-          if (p.is_string()) d.pipelines.push_back(p.get<std::string>());
-        }
-      }
-      d.received_at = absl::FromUnixMicros(st.ColumnInt64(8));
-      out.push_back(std::move(d));
+      out.push_back(ReadDelivery(st));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::Unfinished() const {
+  std::vector<WebhookDeliveryRecord> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
+                                           " FROM webhook_deliveries WHERE work != '' ORDER BY received_at, rowid"));
+    for (;;) {
+      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      out.push_back(ReadDelivery(st));
     }
     return absl::OkStatus();
   }));

@@ -2,6 +2,10 @@
 // (git CLI) is the remote, the real plinthd with the simulated engine reads
 // it, and GitHub / GitLab deliveries are posted to its HTTP side with
 // signatures computed here.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +55,44 @@ std::string Shell(const std::string& command) {
   return out;
 }
 
+// tests/fakes/git_http_server.py: git's own http-backend behind basic auth.
+class GitHttpServer {
+ public:
+  GitHttpServer(const std::string& root, const std::string& token, const std::string& hold_file) {
+    port_file_ = root + "/git-http.port";
+    std::vector<std::string> args = {"python3", std::string(PLINTH_SOURCE_DIR) + "/tests/fakes/git_http_server.py",
+                                     root, port_file_};
+    if (!token.empty()) args.insert(args.end(), {"--token", token});
+    if (!hold_file.empty()) args.insert(args.end(), {"--hold-file", hold_file});
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && !fs::exists(port_file_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    std::ifstream in(port_file_);
+    in >> port_;
+  }
+  ~GitHttpServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::string Url(const std::string& repo) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/" + repo;
+  }
+  int port() const { return port_; }
+
+ private:
+  std::string port_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
 bool Ended(const std::string& state) { return state == "succeeded" || state == "failed" || state == "cancelled"; }
 
 class GitProjectTest : public ::testing::Test {
@@ -67,12 +109,16 @@ class GitProjectTest : public ::testing::Test {
     Git("remote add origin " + remote_);
     first_ = CommitAndPush("one");
 
-    std::string config = dir_.path() + "/plinthd.yaml";
+    config_ = dir_.path() + "/plinthd.yaml";
     std::string sim = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";
-    std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
+    std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
                           << "modules: {default: {engine: tofu, source: " << sim << "}}\n"
                           << "jobs: {max_concurrent_jobs: 4}\n";
-    ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
+    ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
+    Connect();
+  }
+
+  void Connect() {
     projects_ = pb::InfraProjectService::NewStub(daemon_.Channel());
     pipelines_ = pb::InfraPipelineService::NewStub(daemon_.Channel());
     resources_ = pb::CloudResourceService::NewStub(daemon_.Channel());
@@ -247,7 +293,7 @@ class GitProjectTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::string remote_, work_, url_, first_;
+  std::string config_, remote_, work_, url_, first_;
   DaemonProcess daemon_;
   std::unique_ptr<pb::InfraProjectService::Stub> projects_;
   std::unique_ptr<pb::InfraPipelineService::Stub> pipelines_;
@@ -603,6 +649,86 @@ TEST_F(GitProjectTest, AKustomizeDirectoryDeploysOneSetPerOverlayEnvButLocal) {
     if (r.deployed()) deployed.push_back(r.env() + "/" + r.kind() + "/" + r.name());
   }
   EXPECT_THAT(deployed, UnorderedElementsAre("staging/KubernetesNamespace/api", "prod/KubernetesNamespace/api"));
+}
+
+TEST_F(GitProjectTest, AGitConnectionsTokenReadsARepositoryOverHttpAndNeverShows) {
+  const std::string token = "tok-Sup3r-s3cret";
+  GitHttpServer server(dir_.path(), token, "");
+  ASSERT_GT(server.port(), 0);
+  CommandResult good = daemon_.Cli({"connection", "create", "acme/gh", "--provider", "git", "--secret", "token=-"}, token);
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  CommandResult bad =
+      daemon_.Cli({"connection", "create", "acme/stale", "--provider", "git", "--secret", "token=-"}, "tok-WRONG-123");
+  ASSERT_EQ(bad.exit_code, 0) << bad.err;
+
+  pb::CreateInfraProjectRequest req;
+  req.set_org("acme");
+  req.set_env("dev");
+  req.set_name("net");
+  req.mutable_git()->set_url(server.Url("infra.git"));
+  req.mutable_git()->set_path("infra");
+  req.set_webhook_secret(kSecret);
+  pb::InfraProjectResponse resp;
+  grpc::Status anonymous = projects_->CreateInfraProject(DaemonProcess::Context().get(), req, &resp);
+  EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAVAILABLE) << anonymous.error_message();
+  req.mutable_git()->set_connection("stale");
+  grpc::Status refused = projects_->CreateInfraProject(DaemonProcess::Context().get(), req, &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), ::testing::Not(HasSubstr("tok-WRONG-123")));
+  req.mutable_git()->set_connection("gh");
+  grpc::Status created = projects_->CreateInfraProject(DaemonProcess::Context().get(), req, &resp);
+  ASSERT_TRUE(created.ok()) << created.error_message();
+  EXPECT_EQ(resp.revision().commit(), first_);
+  EXPECT_EQ(Wait(resp.pipeline().id()).state(), "succeeded");
+  EXPECT_EQ(Project("net").git().connection(), "gh");
+  EXPECT_THAT(daemon_.Stderr(), ::testing::Not(HasSubstr(token)));
+
+  // Pushes read through the same connection.
+  Write("infra/db.yaml", Postgres(2));
+  std::string commit = CommitAndPush("two");
+  auto pushed = PostGitHub("push", "h-1", json{{"ref", "refs/heads/main"}, {"after", commit},
+                                               {"repository", {{"clone_url", server.Url("infra.git")}}}}
+                                              .dump());
+  ASSERT_TRUE(pushed);
+  ASSERT_EQ(pushed->status, 200) << pushed->body;
+  EXPECT_EQ(PipelineForCommit("net", commit).state(), "succeeded");
+}
+
+TEST_F(GitProjectTest, ADeliveryAcknowledgedBeforeACrashIsActedOnAfterTheRestart) {
+  const std::string hold = dir_.path() + "/hold";
+  GitHttpServer server(dir_.path(), "", hold);
+  ASSERT_GT(server.port(), 0);
+  pb::InfraProjectResponse created;
+  ASSERT_TRUE(CreateGit("net", &created, "infra", server.Url("infra.git")).ok());
+  ASSERT_EQ(Wait(created.pipeline().id()).state(), "succeeded");
+  Write("infra/db.yaml", Postgres(5));
+  std::string commit = CommitAndPush("two");
+
+  // The Git host stalls; the delivery is answered, then plinthd dies while
+  // its fetch waits.
+  std::ofstream(hold) << "";
+  auto accepted = PostGitHub("push", "crash-1", json{{"ref", "refs/heads/main"}, {"after", commit},
+                                                     {"repository", {{"clone_url", server.Url("infra.git")}}}}
+                                                    .dump());
+  ASSERT_TRUE(accepted);
+  ASSERT_EQ(accepted->status, 200);
+  for (int i = 0; i < 400 && !fs::exists(hold + ".held"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_TRUE(fs::exists(hold + ".held")) << "the fetch reached the Git host";
+  daemon_.Kill();
+  fs::remove(hold);
+
+  ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
+  Connect();
+  pb::InfraPipeline p = PipelineForCommit("net", commit);
+  EXPECT_EQ(p.state(), "succeeded") << p.DebugString();
+  EXPECT_EQ(Replicas("shop-db", "dev"), 5);
+  EXPECT_THAT(DeliveryDone("crash-1").result(), HasSubstr("revision 2"));
+  auto repeated = PostGitHub("push", "crash-1", json{{"ref", "refs/heads/main"}, {"after", commit},
+                                                     {"repository", {{"clone_url", server.Url("infra.git")}}}}
+                                                    .dump());
+  ASSERT_TRUE(repeated);
+  EXPECT_THAT(repeated->body, HasSubstr("handled before"));
+  EXPECT_EQ(Pipelines("net").size(), 2u);
 }
 
 }  // namespace

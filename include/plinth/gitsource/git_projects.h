@@ -90,6 +90,8 @@ class GitProjects {
   // The Git projects (previews of pull requests left out) that track one of
   // `repo_urls`.
   absl::StatusOr<std::vector<store::InfraProjectRecord>> Tracking(const std::vector<std::string>& repo_urls) const;
+  // The projects with these ids that still exist.
+  std::vector<store::InfraProjectRecord> ByIds(const std::vector<std::string>& ids) const;
   // The project's webhook secret, opened.
   absl::StatusOr<std::string> WebhookSecret(const store::InfraProjectRecord& project) const;
   // Acts on a verified event for each of `projects`: a push to the tracked

@@ -45,11 +45,16 @@ class WebhookHandler {
   ~WebhookHandler();
 
   WebhookResponse Handle(const WebhookRequest& request);
+  // Acts on the deliveries acknowledged before a crash or shutdown but not
+  // acted on yet (call once at start).
+  void Resume();
 
   // Counts a delivery refused before it reached Handle (413).
   void Count(const std::string& provider, const std::string& result);
 
  private:
+  void Act(const std::string& provider, const std::string& delivery, const gitsource::GitEvent& event,
+           std::vector<store::InfraProjectRecord> projects);
   WebhookResponse Reply(const std::string& provider, const std::string& result, int status, std::string body);
 
   gitsource::GitProjects* const git_;

@@ -28,6 +28,9 @@ struct WebhookDeliveryRecord {
   std::string repo_url, ref, commit;
   std::string result = "received";
   std::vector<std::string> pipelines;
+  // What is still to be done (the caller's JSON), kept until Finish so that
+  // a delivery acknowledged before a crash is acted on after the restart.
+  std::string work;
   absl::Time received_at;
 };
 
@@ -38,9 +41,11 @@ class WebhookDeliveryStore {
   // Records the delivery (and an audit event); false, writing nothing, when
   // this provider's delivery id was recorded before.
   absl::StatusOr<bool> Claim(WebhookDeliveryRecord delivery);
-  // What the delivery did.
+  // What the delivery did; clears its work.
   absl::Status Finish(const std::string& provider, const std::string& delivery_id, const std::string& result,
                       const std::vector<std::string>& pipelines);
+  // Claimed deliveries whose work was not finished, oldest first.
+  absl::StatusOr<std::vector<WebhookDeliveryRecord>> Unfinished() const;
   // Newest first; at most `limit`.
   absl::StatusOr<std::vector<WebhookDeliveryRecord>> List(int limit) const;
 

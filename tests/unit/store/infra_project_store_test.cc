@@ -285,5 +285,18 @@ TEST_F(InfraProjectStoreTest, AWebhookDeliveryIsClaimedOnce) {
   EXPECT_TRUE(found);
 }
 
+TEST_F(InfraProjectStoreTest, ADeliveryKeepsItsWorkUntilFinished) {
+  WebhookDeliveryStore deliveries(db_.get(), &clock_);
+  ASSERT_TRUE(*deliveries.Claim({.provider = "github", .delivery_id = "a", .event = "push", .work = "{\"x\":1}"}));
+  ASSERT_TRUE(*deliveries.Claim({.provider = "github", .delivery_id = "b", .event = "ping"}));
+  auto pending = deliveries.Unfinished();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u) << "a delivery without work is done when claimed";
+  EXPECT_EQ(pending->front().delivery_id, "a");
+  EXPECT_EQ(pending->front().work, "{\"x\":1}");
+  ASSERT_TRUE(deliveries.Finish("github", "a", "done", {}).ok());
+  EXPECT_TRUE(deliveries.Unfinished()->empty());
+}
+
 }  // namespace
 }  // namespace plinth::store
