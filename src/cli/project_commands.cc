@@ -164,6 +164,15 @@ int Respond(const Client& client, const ClientOptions& opts, const pb::InfraProj
   return PipelineWatch(client, opts, resp.pipeline().id());
 }
 
+// The pipeline controls of install and create-git.
+void SetSettings(const ProjectArgs& a, pb::ProjectSettings* settings) {
+  settings->set_disable_pipelines(a.disable_pipelines);
+  settings->set_disable_deployments(a.disable_deployments);
+  settings->set_requires_manual_gate(a.manual_gate);
+  settings->set_max_parallel_jobs(a.max_parallel);
+  settings->set_enable_pull_request_deployments(a.pr_deployments);
+}
+
 template <typename Request>
 void SetProjectSelector(const ProjectArgs& a, Request* req) {
   if (a.name.rfind("prj-", 0) == 0) {
@@ -188,11 +197,7 @@ int ChartInstall(const Client& client, const ClientOptions& opts, const ProjectA
   if (!values->empty()) req.set_values_yaml(values->dump());
   for (const auto& s : a.sets) req.add_set(s);
   req.set_no_deploy(a.no_deploy);
-  auto* settings = req.mutable_settings();
-  settings->set_disable_pipelines(a.disable_pipelines);
-  settings->set_disable_deployments(a.disable_deployments);
-  settings->set_requires_manual_gate(a.manual_gate);
-  settings->set_max_parallel_jobs(a.max_parallel);
+  SetSettings(a, req.mutable_settings());
   pb::InfraProjectResponse resp;
   auto ctx = client.Context();
   grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->CreateInfraProject(ctx.get(), req, &resp);
@@ -427,12 +432,7 @@ int ProjectCreateGit(const Client& client, const ClientOptions& opts, const Proj
     req.set_webhook_secret(text);
   }
   req.set_no_deploy(a.no_deploy);
-  auto* settings = req.mutable_settings();
-  settings->set_disable_pipelines(a.disable_pipelines);
-  settings->set_disable_deployments(a.disable_deployments);
-  settings->set_requires_manual_gate(a.manual_gate);
-  settings->set_max_parallel_jobs(a.max_parallel);
-  settings->set_enable_pull_request_deployments(a.pr_deployments);
+  SetSettings(a, req.mutable_settings());
   pb::InfraProjectResponse resp;
   auto ctx = client.Context();
   grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->CreateInfraProject(ctx.get(), req, &resp);

@@ -75,12 +75,13 @@ WebhookDeliveryRecord ReadDelivery(const Statement& st) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit) const {
+// The deliveries a query (after "SELECT <columns> FROM webhook_deliveries ")
+// selects; `limit` > 0 binds its one parameter.
+static absl::StatusOr<std::vector<WebhookDeliveryRecord>> Query(Database* db, const char* rest, int64_t limit) {
   std::vector<WebhookDeliveryRecord> out;
-  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
-                                           " FROM webhook_deliveries ORDER BY received_at DESC, rowid DESC LIMIT ?"));
-    st.Bind(1, static_cast<int64_t>(limit <= 0 ? 50 : limit));
+  PLINTH_RETURN_IF_ERROR(db->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM webhook_deliveries ", rest));
+    if (limit > 0) st.Bind(1, limit);
     for (;;) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -91,19 +92,12 @@ absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(in
   return out;
 }
 
+absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit) const {
+  return Query(db_, "ORDER BY received_at DESC, rowid DESC LIMIT ?", limit <= 0 ? 50 : limit);
+}
+
 absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::Unfinished() const {
-  std::vector<WebhookDeliveryRecord> out;
-  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns,
-                                           " FROM webhook_deliveries WHERE work != '' ORDER BY received_at, rowid"));
-    for (;;) {
-      PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
-      if (!row) break;
-      out.push_back(ReadDelivery(st));
-    }
-    return absl::OkStatus();
-  }));
-  return out;
+  return Query(db_, "WHERE work != '' ORDER BY received_at, rowid", 0);
 }
 
 }  // namespace plinth::store

@@ -20,6 +20,7 @@
 #include "plinth/v1/cloud_resource.grpc.pb.h"
 #include "plinth/v1/infra_pipeline.grpc.pb.h"
 #include "plinth/v1/infra_project.grpc.pb.h"
+#include "shell.h"
 #include "test_paths.h"
 
 namespace plinth::testing {
@@ -42,17 +43,6 @@ std::string Postgres(int replicas) {
   return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata: {name: shop-db}\nspec:\n"
          "  namespace: {valueFrom: {kind: KubernetesNamespace, name: shop, fieldPath: status.outputs.namespace}}\n"
          "  container: {replicas: " + std::to_string(replicas) + "}\n";
-}
-
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  int rc = p != nullptr ? pclose(p) : -1;
-  EXPECT_EQ(rc, 0) << command << "\n" << out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
 }
 
 // tests/fakes/git_http_server.py: git's own http-backend behind basic auth.

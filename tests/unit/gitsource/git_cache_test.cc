@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace plinth::gitsource {
@@ -24,17 +25,7 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  int rc = p != nullptr ? pclose(p) : -1;
-  EXPECT_EQ(rc, 0) << command << "\n" << out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
+using plinth::testing::Shell;
 std::string Read(const fs::path& p) {
   std::ifstream in(p);
   std::stringstream s;

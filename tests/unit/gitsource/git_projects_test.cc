@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shell.h"
 #include "temp_dir.h"
 
 namespace plinth::gitsource {
@@ -19,17 +20,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  char buf[512];
-  while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) out += buf;
-  int rc = p != nullptr ? pclose(p) : -1;
-  EXPECT_EQ(rc, 0) << command << "\n" << out;
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
-
+using plinth::testing::Shell;
 constexpr char kNamespace[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: shop}\n";
 constexpr char kPostgres[] = R"(apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesPostgres
