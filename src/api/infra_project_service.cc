@@ -329,6 +329,17 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::SyncInfraProject(grpc::Callba
   });
 }
 
+grpc::ServerUnaryReactor* InfraProjectServiceImpl::RotateWebhookSecret(grpc::CallbackServerContext* ctx,
+                                                                       const pb::RotateWebhookSecretRequest* req,
+                                                                       pb::RotateWebhookSecretResponse* resp) {
+  return RunUnary(ctx, env_, "RotateWebhookSecret", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_ASSIGN_OR_RETURN(auto secret, git_->RotateWebhookSecret(RefOf(req->project()), req->webhook_secret(), actor));
+    resp->set_webhook_secret(secret);
+    return absl::OkStatus();
+  });
+}
+
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListWebhookDeliveries(grpc::CallbackServerContext* ctx,
                                                                          const pb::ListWebhookDeliveriesRequest* req,
                                                                          pb::ListWebhookDeliveriesResponse* resp) {

@@ -204,6 +204,12 @@ int main(int argc, char** argv) {
   psync->add_flag("--wait", proj.wait, "watch the pipeline until it ends");
   psync->callback(run([&](const Client& c) { return ProjectSync(c, opts, proj); }));
 
+  auto* psecret = project_cmd->add_subcommand("webhook-secret", "Git projects: replace the webhook secret");
+  add_ref(psecret);
+  psecret->add_option("--secret-file", proj.webhook_secret_file,
+                      "file holding the new secret (- for stdin); default: a random one, printed once");
+  psecret->callback(run([&](const Client& c) { return ProjectWebhookSecret(c, opts, proj); }));
+
   SettingsChange settings_change;
   auto* psettings = project_cmd->add_subcommand("settings", "change pipeline controls (no new revision)");
   add_ref(psettings);

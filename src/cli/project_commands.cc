@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -162,6 +163,22 @@ int Respond(const Client& client, const ClientOptions& opts, const pb::InfraProj
     return 0;
   }
   return PipelineWatch(client, opts, resp.pipeline().id());
+}
+
+// A webhook secret from a file ("-": stdin), without its trailing newline;
+// nullopt (and a message) when unreadable or empty.
+std::optional<std::string> ReadSecretFile(const std::string& path) {
+  std::string text;
+  if (!ReadAll(path, &text)) {
+    Usage("--webhook-secret-file: " + path + ": cannot read");
+    return std::nullopt;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) {
+    Usage("--webhook-secret-file: " + path + " is empty");
+    return std::nullopt;
+  }
+  return text;
 }
 
 // The pipeline controls of install and create-git.
@@ -425,11 +442,9 @@ int ProjectCreateGit(const Client& client, const ClientOptions& opts, const Proj
   git->set_path(a.path);
   git->set_connection(a.connection);
   if (!a.webhook_secret_file.empty()) {
-    std::string text;
-    if (!ReadAll(a.webhook_secret_file, &text)) return Usage("--webhook-secret-file: " + a.webhook_secret_file + ": cannot read");
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    if (text.empty()) return Usage("--webhook-secret-file: the file is empty");
-    req.set_webhook_secret(text);
+    auto secret = ReadSecretFile(a.webhook_secret_file);
+    if (!secret) return 2;
+    req.set_webhook_secret(*secret);
   }
   req.set_no_deploy(a.no_deploy);
   SetSettings(a, req.mutable_settings());
@@ -454,6 +469,27 @@ int ProjectSync(const Client& client, const ClientOptions& opts, const ProjectAr
   grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->SyncInfraProject(ctx.get(), req, &resp);
   if (!s.ok()) return Fail(s, opts.server);
   return Respond(client, opts, resp, a.wait, "synced");
+}
+
+int ProjectWebhookSecret(const Client& client, const ClientOptions& opts, const ProjectArgs& a) {
+  pb::RotateWebhookSecretRequest req;
+  SetRef(a, req.mutable_project());
+  if (!a.webhook_secret_file.empty()) {
+    auto secret = ReadSecretFile(a.webhook_secret_file);
+    if (!secret) return 2;
+    req.set_webhook_secret(*secret);
+  }
+  pb::RotateWebhookSecretResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = pb::InfraProjectService::NewStub(client.channel())->RotateWebhookSecret(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  if (a.webhook_secret_file.empty()) {
+    std::cout << "new webhook secret (shown once; paste it into the Git host's webhook settings): "
+              << resp.webhook_secret() << "\n";
+  } else {
+    std::cout << "webhook secret of " << a.name << " replaced\n";
+  }
+  return 0;
 }
 
 int WebhookDeliveries(const Client& client, const ClientOptions& opts, int limit, const std::string& output) {

@@ -44,6 +44,8 @@ int ProjectDelete(const Client& client, const ClientOptions& opts, const Project
 // Git projects: create from a repository's branch; sync to its head or a commit.
 int ProjectCreateGit(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
 int ProjectSync(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
+// A new webhook secret: from the file (- for stdin), or a random one printed once.
+int ProjectWebhookSecret(const Client& client, const ClientOptions& opts, const ProjectArgs& args);
 int WebhookDeliveries(const Client& client, const ClientOptions& opts, int limit, const std::string& output);
 
 int PipelineList(const Client& client, const ClientOptions& opts, const ProjectArgs& project);

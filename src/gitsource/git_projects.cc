@@ -260,6 +260,19 @@ absl::StatusOr<std::vector<store::InfraProjectRecord>> GitProjects::Tracking(
   return out;
 }
 
+absl::StatusOr<std::string> GitProjects::RotateWebhookSecret(const store::ProjectRef& ref, const std::string& secret,
+                                                             const std::string& actor) {
+  PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
+  if (project.git.pull_request > 0) {
+    return absl::FailedPreconditionError(absl::StrCat("infra project ", project.name, " previews pull request ",
+                                                      project.git.pull_request,
+                                                      "; webhooks address the project it previews"));
+  }
+  std::string plain = secret.empty() ? core::RandomHex(32) : secret;
+  PLINTH_RETURN_IF_ERROR(projects_->SetWebhookSecret(project.id, box_->Seal(plain), actor).status());
+  return plain;
+}
+
 std::vector<store::InfraProjectRecord> GitProjects::ByIds(const std::vector<std::string>& ids) const {
   std::vector<store::InfraProjectRecord> out;
   for (const auto& id : ids) {

@@ -111,6 +111,9 @@ absl::Status Daemon::Start() {
                                                            projects_.get(), connections_.get(), catalog_.get(),
                                                            secret_box_.get());
   deliveries_ = std::make_unique<store::WebhookDeliveryStore>(db_.get(), core::SystemClock());
+  // Deliveries acknowledged before a stop are acted on even with HTTP off.
+  webhooks_ = std::make_unique<WebhookHandler>(git_projects_.get(), deliveries_.get(), &metrics_);
+  webhooks_->Resume();
   if (config_.modules.empty()) {
     log->warn("no modules: configured; stack jobs will fail until the config maps kinds to engines and modules");
   }
@@ -166,8 +169,6 @@ absl::Status Daemon::Start() {
       return "";
     };
     handlers.metrics = [this] { return metrics_.Render(); };
-    webhooks_ = std::make_unique<WebhookHandler>(git_projects_.get(), deliveries_.get(), &metrics_);
-    webhooks_->Resume();
     handlers.webhook = [this](const WebhookRequest& r) { return webhooks_->Handle(r); };
     handlers.webhook_too_large = [this](const std::string& provider) { webhooks_->Count(provider, "too_large"); };
     auto http = HttpServer::Start(config_.http_listen, std::move(handlers));

@@ -308,6 +308,29 @@ absl::StatusOr<InfraProjectRecord> InfraProjectStore::UpdateSettings(const std::
   return out;
 }
 
+absl::StatusOr<InfraProjectRecord> InfraProjectStore::SetWebhookSecret(const std::string& project_id,
+                                                                       const std::string& sealed,
+                                                                       const std::string& actor) {
+  InfraProjectRecord out;
+  PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto found, FindById(c, project_id));
+    if (!found) return absl::NotFoundError(absl::StrCat("infra project ", project_id, " not found"));
+    if (found->git.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("infra project ", ProjectName(*found),
+                                                        " is not a Git project: it has no webhook secret"));
+    }
+    out = *found;
+    out.git.webhook_secret_sealed = sealed;
+    out.version += 1;
+    out.updated_at = clock_->Now();
+    out.updated_by = actor;
+    PLINTH_RETURN_IF_ERROR(WriteProject(c, out));
+    return internal::Audit(c, "infra_project.webhook_secret", "infra_project", out.id, ProjectName(out), actor,
+                           out.updated_at);
+  }));
+  return out;
+}
+
 absl::StatusOr<PipelineRecord> InfraProjectStore::AddPipeline(const std::string& project_id, PipelineRecord pipeline,
                                                               const std::string& actor) {
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {

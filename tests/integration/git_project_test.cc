@@ -721,5 +721,32 @@ TEST_F(GitProjectTest, ADeliveryAcknowledgedBeforeACrashIsActedOnAfterTheRestart
   EXPECT_EQ(Pipelines("net").size(), 2u);
 }
 
+TEST_F(GitProjectTest, ARotatedWebhookSecretRefusesTheOldOne) {
+  pb::InfraProjectResponse created;
+  ASSERT_TRUE(CreateGit("net", &created).ok());
+  ASSERT_EQ(Wait(created.pipeline().id()).state(), "succeeded");
+  std::string file = dir_.path() + "/new.secret";
+  std::ofstream(file) << "the new secret\n";
+  CommandResult rotated =
+      daemon_.Cli({"project", "webhook-secret", "net", "--org", "acme", "--env", "dev", "--secret-file", file});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  Write("infra/db.yaml", Postgres(2));
+  std::string commit = CommitAndPush("two");
+  auto old = PostGitHub("push", "r-1", GitHubPush(commit));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 401);
+  auto fresh = PostGitHub("push", "r-1", GitHubPush(commit), "the new secret");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->status, 200) << fresh->body;
+  EXPECT_EQ(PipelineForCommit("net", commit).state(), "succeeded");
+
+  CommandResult random = daemon_.Cli({"project", "webhook-secret", "net", "--org", "acme", "--env", "dev"});
+  ASSERT_EQ(random.exit_code, 0) << random.err;
+  EXPECT_THAT(random.out, HasSubstr("new webhook secret (shown once"));
+  auto stale = PostGitHub("push", "r-2", GitHubPush(commit), "the new secret");
+  ASSERT_TRUE(stale);
+  EXPECT_EQ(stale->status, 401);
+}
+
 }  // namespace
 }  // namespace plinth::testing

@@ -66,6 +66,9 @@ class InfraProjectServiceImpl final : public plinth::v1::InfraProjectService::Ca
   grpc::ServerUnaryReactor* SyncInfraProject(grpc::CallbackServerContext* ctx,
                                              const plinth::v1::SyncInfraProjectRequest* req,
                                              plinth::v1::InfraProjectResponse* resp) override;
+  grpc::ServerUnaryReactor* RotateWebhookSecret(grpc::CallbackServerContext* ctx,
+                                                const plinth::v1::RotateWebhookSecretRequest* req,
+                                                plinth::v1::RotateWebhookSecretResponse* resp) override;
   grpc::ServerUnaryReactor* ListWebhookDeliveries(grpc::CallbackServerContext* ctx,
                                                   const plinth::v1::ListWebhookDeliveriesRequest* req,
                                                   plinth::v1::ListWebhookDeliveriesResponse* resp) override;

@@ -90,6 +90,10 @@ class GitProjects {
   // The Git projects (previews of pull requests left out) that track one of
   // `repo_urls`.
   absl::StatusOr<std::vector<store::InfraProjectRecord>> Tracking(const std::vector<std::string>& repo_urls) const;
+  // Replaces a Git project's webhook secret ("" = a random one); returns
+  // the new secret. Deliveries signed with the old one get 401 from now on.
+  absl::StatusOr<std::string> RotateWebhookSecret(const store::ProjectRef& ref, const std::string& secret,
+                                                  const std::string& actor);
   // The projects with these ids that still exist.
   std::vector<store::InfraProjectRecord> ByIds(const std::vector<std::string>& ids) const;
   // The project's webhook secret, opened.

@@ -122,6 +122,9 @@ class InfraProjectStore {
   // Settings only: no new revision.
   absl::StatusOr<InfraProjectRecord> UpdateSettings(const std::string& project_id, int64_t expected_version,
                                                     const ProjectSettings& settings, const std::string& actor);
+  // A Git project's webhook secret (sealed) replaced; audited.
+  absl::StatusOr<InfraProjectRecord> SetWebhookSecret(const std::string& project_id, const std::string& sealed,
+                                                      const std::string& actor);
   // A pipeline over the current revision (run, undeploy, purge; or one
   // that failed before it could start, state "failed" with its error). Its
   // commit is the revision's unless set.
