@@ -297,8 +297,27 @@ absl::StatusOr<std::string> GitProjects::PullRequest(const GitEvent& event, cons
     return absl::StrCat(parent.name, ": pipelines are disabled for this project; no preview of pull request ",
                         event.number);
   }
+  const bool deploy = parent.settings.enable_pull_request_deployments && !parent.settings.disable_deployments;
+  if (!deploy && event.action != "closed" && !existing.ok()) {
+    // Plan only: the head commit planned against what the project has
+    // deployed, as a preview pipeline of the project itself.
+    auto read = ReadAt(parent, event.commit, "", event.number);
+    if (!read.ok()) {
+      auto failed = manager_->RecordFailedPipeline({.id = parent.id}, "pull_request", event.commit,
+                                                   std::string(read.status().message()), actor);
+      if (failed.ok()) pipelines->push_back(failed->id);
+      return read.status();
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto plan, manager_->StartSpeculativePipeline({.id = parent.id}, std::move(read->manifests),
+                                                                          read->commit, actor));
+    pipelines->push_back(plan.id);
+    return absl::StrCat(parent.name, ": plan of pull request ", event.number, " at ", Short(read->commit),
+                        " against what is deployed (pipeline ", plan.id, ")");
+  }
   if (event.action == "closed") {
-    if (!existing.ok()) return absl::StrCat(parent.name, ": no preview of pull request ", event.number, " to remove");
+    if (!existing.ok()) {
+      return absl::StrCat(parent.name, ": pull request ", event.number, " closed; its plans leave nothing to remove");
+    }
     if (existing->settings.disable_deployments) {
       PLINTH_RETURN_IF_ERROR(manager_->Delete({.id = existing->id}, false, actor).status());
       return absl::StrCat(parent.name, ": preview ", existing->name, " removed (it only planned)");
@@ -326,8 +345,7 @@ absl::StatusOr<std::string> GitProjects::PullRequest(const GitEvent& event, cons
   preview.settings = parent.settings;
   preview.settings.disable_pipelines = false;
   preview.settings.requires_manual_gate = false;
-  preview.settings.disable_deployments =
-      parent.settings.disable_deployments || !parent.settings.enable_pull_request_deployments;
+  preview.settings.disable_deployments = false;  // pull-request deployments are on (else: a plan, above)
   preview.git = parent.git;
   preview.git.parent_id = parent.id;
   preview.git.pull_request = event.number;
@@ -338,9 +356,7 @@ absl::StatusOr<std::string> GitProjects::PullRequest(const GitEvent& event, cons
   PLINTH_ASSIGN_OR_RETURN(auto created, manager_->CreateFromManifests(preview, std::move(read.manifests), read.commit,
                                                                       false, "pull_request", actor));
   if (created.pipeline) pipelines->push_back(created.pipeline->id);
-  return absl::StrCat(parent.name, ": ",
-                      preview.settings.disable_deployments ? "preview (plan only) " : "preview deployment ",
-                      created.project.name, " in env ", created.project.env, " at ", Short(read.commit),
+  return absl::StrCat(parent.name, ": preview deployment ", created.project.name, " in env ", created.project.env, " at ", Short(read.commit),
                       created.pipeline ? absl::StrCat(" (pipeline ", created.pipeline->id, ")") : "");
 }
 

@@ -275,7 +275,9 @@ absl::Status PipelineScheduler::Plan(PipelineRecord* p) {
     return nodes.back().idx;
   };
 
-  std::vector<manifest::Manifest> current = FromStoredManifests(revision.manifests);
+  // A pull request's plan plans its own manifests against what is deployed.
+  const bool speculative = p->manifests.is_array();
+  std::vector<manifest::Manifest> current = FromStoredManifests(speculative ? p->manifests : revision.manifests);
   std::set<std::string> in_revision;
   if (p->kind == "deploy") {
     PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(current));
@@ -285,6 +287,11 @@ absl::Status PipelineScheduler::Plan(PipelineRecord* p) {
       std::string key = m.env + "/" + m.kind + "/" + m.name;
       in_revision.insert(key);
       auto it = by_key.find(key);
+      if (it == by_key.end() && speculative) {
+        p->notes.push_back(absl::StrCat(m.KindName(), ": new in commit ", p->commit.substr(0, 12),
+                                        "; it has no stack until it is deployed, so all of it would be created"));
+        continue;
+      }
       if (it == by_key.end()) {
         return absl::FailedPreconditionError(absl::StrCat("cloud resource ", m.org, "/", key,
                                                           " of this revision is gone from the catalog"));
@@ -447,9 +454,10 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
       // this pipeline runs never leaks into it.
       auto revision = revision_cache_.find(p->id);
       if (revision == revision_cache_.end()) {
-        auto rev = projects_->GetRevision(p->project_id, p->revision);
         std::map<std::string, json> by_key;
-        if (rev.ok()) {
+        if (p->manifests.is_array()) {
+          for (const auto& m : FromStoredManifests(p->manifests)) by_key[m.env + "/" + m.kind + "/" + m.name] = m.body;
+        } else if (auto rev = projects_->GetRevision(p->project_id, p->revision); rev.ok()) {
           for (const auto& m : FromStoredManifests(rev->manifests)) by_key[m.env + "/" + m.kind + "/" + m.name] = m.body;
         }
         revision = revision_cache_.emplace(p->id, std::move(by_key)).first;

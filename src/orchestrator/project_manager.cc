@@ -346,6 +346,32 @@ absl::StatusOr<ProjectResult> ProjectManager::AddSourcedRevision(const store::Pr
   return result;
 }
 
+absl::StatusOr<store::PipelineRecord> ProjectManager::StartSpeculativePipeline(
+    const store::ProjectRef& ref, std::vector<manifest::Manifest> manifests, const std::string& commit,
+    const std::string& actor) {
+  PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
+  PLINTH_RETURN_IF_ERROR(graph::Graph::Build(manifests).status());
+  PLINTH_ASSIGN_OR_RETURN(auto owned, projects_->OwnedResources(project.id));
+  std::map<std::string, std::string> id_of;
+  for (const auto& r : owned) id_of[r.key.env + "/" + r.key.kind + "/" + r.key.name] = r.id;
+  store::PipelineRecord p = NewPipeline("deploy", "pull_request", project.settings);
+  p.preview_only = true;
+  p.commit = commit;
+  p.manifests = json::array();
+  for (auto& m : manifests) {
+    // As a revision stores it (with the resource's id), so that an unchanged
+    // resource's digest matches the one deployed.
+    auto it = id_of.find(KeyOf(m));
+    if (it != id_of.end()) m.body["metadata"]["id"] = it->second;
+    p.manifests.push_back(std::move(m.body));
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddPipeline(project.id, std::move(p), actor));
+  scheduler_->Wake(written.id);
+  core::Logger("projects")->info("project={} pipeline={} (pull request plan of {}) queued", project.name, written.id,
+                                 commit.substr(0, 12));
+  return written;
+}
+
 absl::StatusOr<store::PipelineRecord> ProjectManager::RecordFailedPipeline(const store::ProjectRef& ref,
                                                                            const std::string& trigger,
                                                                            const std::string& commit,

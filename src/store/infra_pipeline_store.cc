@@ -14,7 +14,7 @@ using nlohmann::json;
 constexpr char kPipelineColumns[] =
     "id, seq, project_id, org, env, project_name, revision, kind, trigger, state, preview_only, purge_after, "
     "gate, max_parallel, cancel_requested, planned, notes, error, change, created_at, created_by, started_at, "
-    "ended_at, commit_sha";
+    "ended_at, commit_sha, manifests";
 
 std::optional<absl::Time> OptTime(const Statement& st, int i) {
   if (st.ColumnIsNull(i)) return std::nullopt;
@@ -52,6 +52,8 @@ PipelineRecord ReadPipeline(const Statement& st) {
   p.started_at = OptTime(st, 21);
   p.ended_at = OptTime(st, 22);
   p.commit = st.ColumnText(23);
+  std::string manifests = st.ColumnText(24);
+  if (!manifests.empty()) p.manifests = json::parse(manifests, nullptr, false);
   return p;
 }
 
@@ -183,7 +185,7 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
   // delete would cascade to the pipeline's nodes and decisions.
   Statement& st = c.Prepare(absl::StrCat(
       "INSERT INTO infra_pipelines (", kPipelineColumns,
-      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
       "state = excluded.state, gate = excluded.gate, max_parallel = excluded.max_parallel, "
       "cancel_requested = excluded.cancel_requested, planned = excluded.planned, notes = excluded.notes, "
       "error = excluded.error, change = excluded.change, started_at = excluded.started_at, "
@@ -212,6 +214,7 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
   BindOptTime(st, 22, p->started_at);
   BindOptTime(st, 23, p->ended_at);
   st.Bind(24, p->commit);
+  st.Bind(25, p->manifests.is_array() ? p->manifests.dump() : std::string());
   return st.Run();
 }
 

@@ -268,6 +268,9 @@ CREATE TABLE flow_control_policies (
 ALTER TABLE infra_projects ADD COLUMN git TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE infra_project_revisions ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
 ALTER TABLE infra_pipelines ADD COLUMN commit_sha TEXT NOT NULL DEFAULT '';
+-- A pull request's plan of the project: the manifests it plans (JSON array),
+-- instead of its revision's; '' for every other pipeline.
+ALTER TABLE infra_pipelines ADD COLUMN manifests TEXT NOT NULL DEFAULT '';
 
 -- One row per accepted webhook delivery (signature checked): the audit of
 -- what came in and what it did, and what makes a repeated delivery id a no-op.

@@ -177,10 +177,10 @@ class GitProjectTest : public ::testing::Test {
   // The pipeline of `project` for `commit`, once the webhook's background
   // work has started it, waited to its end.
   pb::InfraPipeline PipelineForCommit(const std::string& project, const std::string& commit,
-                                      const std::string& env = "dev") {
+                                      const std::string& env = "dev", const std::string& trigger = "") {
     for (int i = 0; i < 600; ++i) {
       for (const auto& p : Pipelines(project, env)) {
-        if (p.commit() == commit) return Wait(p.id());
+        if (p.commit() == commit && (trigger.empty() || p.trigger() == trigger)) return Wait(p.id());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -469,9 +469,14 @@ TEST_F(GitProjectTest, AGitLabPushAndMergeRequestUseTheToken) {
   EXPECT_EQ(repeated->status, 200);
   EXPECT_THAT(repeated->body, HasSubstr("handled before"));
 
-  // A merge request: a plan-only preview in its own env; closing removes it.
+  // A merge request: its head planned against what is deployed, as a
+  // preview pipeline of the project; nothing changes, closing leaves nothing.
   Git("checkout -q -b feature");
   Write("infra/db.yaml", Postgres(5));
+  Write("infra/cache.yaml",
+        "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesRedis\nmetadata: {name: shop-cache}\nspec:\n"
+        "  namespace: {valueFrom: {kind: KubernetesNamespace, name: shop, fieldPath: status.outputs.namespace}}\n"
+        "  container: {replicas: 1, isPersistenceEnabled: false}\n");
   std::string head = CommitAndPush("feature");
   auto mr = [&](const std::string& action) {
     return json{{"object_kind", "merge_request"},
@@ -484,16 +489,40 @@ TEST_F(GitProjectTest, AGitLabPushAndMergeRequestUseTheToken) {
   auto opened = PostGitLab("Merge Request Hook", "u-2", mr("open"));
   ASSERT_TRUE(opened);
   EXPECT_EQ(opened->status, 200) << opened->body;
-  pb::InfraPipeline preview = PipelineForCommit("net-pr-12", head, "dev-pr-12");
-  EXPECT_EQ(preview.state(), "succeeded") << preview.DebugString();
-  EXPECT_TRUE(preview.preview_only());
-  for (const auto& n : preview.nodes()) EXPECT_EQ(n.operation(), "preview");
-  EXPECT_EQ(Replicas("shop-db", "dev"), 4) << "the tracked env is untouched";
+  pb::InfraPipeline plan = PipelineForCommit("net", head);
+  EXPECT_EQ(plan.state(), "succeeded") << plan.DebugString();
+  EXPECT_TRUE(plan.preview_only());
+  EXPECT_EQ(plan.trigger(), "pull_request");
+  ASSERT_EQ(plan.nodes_size(), 1) << "only the changed resource is planned: " << plan.DebugString();
+  EXPECT_EQ(plan.nodes(0).name(), "shop-db");
+  EXPECT_EQ(plan.nodes(0).operation(), "preview");
+  EXPECT_EQ(plan.nodes(0).summary().change(), 1) << "planned against the deployed database: " << plan.DebugString();
+  EXPECT_THAT(plan.notes(), ::testing::Contains(HasSubstr("KubernetesRedis/shop-cache: new in commit")));
+  EXPECT_THAT(plan.notes(), ::testing::Contains(HasSubstr("KubernetesNamespace/shop: unchanged")));
+  EXPECT_EQ(Project("net").revision(), 2) << "a plan writes no revision";
+  EXPECT_EQ(Replicas("shop-db", "dev"), 4) << "and applies nothing";
+  EXPECT_FALSE(ProjectExists("net-pr-12", "dev-pr-12"));
   auto closed = PostGitLab("Merge Request Hook", "u-3", mr("merge"));
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->status, 200);
-  EXPECT_THAT(DeliveryDone("u-3").result(), HasSubstr("removed"));
-  EXPECT_FALSE(ProjectExists("net-pr-12", "dev-pr-12"));
+  EXPECT_THAT(DeliveryDone("u-3").result(), HasSubstr("nothing to remove"));
+
+  // Merged: the push deploys it; the plan left the deployed digests alone,
+  // so the unchanged namespace does not run.
+  Git("checkout -q main");
+  Git("merge -q --ff-only feature");
+  Git("push -q origin main");
+  std::string merged = Git("rev-parse HEAD");
+  std::string merge_push = json{{"object_kind", "push"}, {"ref", "refs/heads/main"}, {"after", merged},
+                                {"project", {{"git_http_url", url_}}}}
+                               .dump();
+  ASSERT_TRUE(PostGitLab("Push Hook", "u-4", merge_push));
+  pb::InfraPipeline deployed = PipelineForCommit("net", merged, "dev", "push");
+  EXPECT_EQ(deployed.state(), "succeeded");
+  std::vector<std::string> ran;
+  for (const auto& n : deployed.nodes()) ran.push_back(n.name());
+  EXPECT_THAT(ran, UnorderedElementsAre("shop-db", "shop-cache"));
+  EXPECT_EQ(Replicas("shop-db", "dev"), 5);
 }
 
 TEST_F(GitProjectTest, PullRequestDeploymentsGetAPreviewEnvUndeployedOnClose) {

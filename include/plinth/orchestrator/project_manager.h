@@ -93,6 +93,14 @@ class ProjectManager {
                                                    std::vector<manifest::Manifest> manifests,
                                                    const std::string& commit, const std::string& trigger,
                                                    const std::string& actor);
+  // A pull request's plan: a preview-only pipeline of the project over
+  // `manifests` (at `commit`) instead of a revision, planned against what is
+  // deployed; the project and its revisions do not change. Resources the
+  // commit adds are noted (they have no stack to plan against yet).
+  absl::StatusOr<store::PipelineRecord> StartSpeculativePipeline(const store::ProjectRef& ref,
+                                                                 std::vector<manifest::Manifest> manifests,
+                                                                 const std::string& commit,
+                                                                 const std::string& actor);
   // Records a pipeline that failed before it could start (a commit that
   // could not be read or validated), so that the failure shows in the
   // project's pipelines. Nothing else changes.

@@ -58,6 +58,9 @@ struct PipelineRecord {
   std::string project_id, org, env, project_name;
   int64_t revision = 0;
   std::string commit;  // Git projects: the commit it deploys
+  // A pull request's plan (preview_only): the manifests it plans, instead of
+  // its revision's. Null for every other pipeline.
+  nlohmann::json manifests;
   std::string kind = "deploy";  // deploy or undeploy
   std::string trigger;          // create, update, rollback, run, undeploy, purge
   std::string state = "queued";
