@@ -128,7 +128,7 @@ absl::StatusOr<std::vector<manifest::Manifest>> ManifestsOfTree(const manifest::
 
 absl::StatusOr<std::string> GitProjects::Token(const std::string& org, const std::string& env,
                                                const std::string& connection) const {
-  if (connection.empty()) return std::string();
+  // The named connection, else the env's or the org's default git one.
   PLINTH_ASSIGN_OR_RETURN(auto resolved, connections_->Resolve(org, env, "git", connection));
   if (!resolved.connection) return std::string();
   auto it = resolved.connection->secrets.find("token");

@@ -108,7 +108,9 @@ Parsed ParseGitLab(const std::string& header_event, const json& body) {
     p.git.commit = Str(Obj(mr, "last_commit"), "id");
     if (action == "open") p.git.action = "opened";
     else if (action == "reopen") p.git.action = "reopened";
-    else if (action == "update") p.git.action = "synchronize";
+    // An update carries oldrev only when commits were pushed; a new title
+    // or label needs no new plan.
+    else if (action == "update") p.git.action = mr.contains("oldrev") ? "synchronize" : "edited";
     else if (action == "close" || action == "merge") p.git.action = "closed";
     else p.git.action = action;
     p.ref = absl::StrCat("merge-requests/", p.git.number);

@@ -502,6 +502,10 @@ TEST_F(GitProjectTest, AGitLabPushAndMergeRequestUseTheToken) {
   EXPECT_EQ(Project("net").revision(), 2) << "a plan writes no revision";
   EXPECT_EQ(Replicas("shop-db", "dev"), 4) << "and applies nothing";
   EXPECT_FALSE(ProjectExists("net-pr-12", "dev-pr-12"));
+  // A new title (no oldrev: no new commits) needs no new plan.
+  auto retitled = PostGitLab("Merge Request Hook", "u-5", mr("update"));
+  ASSERT_TRUE(retitled);
+  EXPECT_THAT(DeliveryDone("u-5").result(), HasSubstr("needs nothing"));
   auto closed = PostGitLab("Merge Request Hook", "u-3", mr("merge"));
   ASSERT_TRUE(closed);
   EXPECT_EQ(closed->status, 200);
@@ -701,6 +705,17 @@ TEST_F(GitProjectTest, AGitConnectionsTokenReadsARepositoryOverHttpAndNeverShows
   EXPECT_EQ(Wait(resp.pipeline().id()).state(), "succeeded");
   EXPECT_EQ(Project("net").git().connection(), "gh");
   EXPECT_THAT(daemon_.Stderr(), ::testing::Not(HasSubstr(token)));
+
+  // Without a connection named, the org's default git connection is used.
+  CommandResult set_default = daemon_.Cli({"connection", "set-default", "acme/gh"});
+  ASSERT_EQ(set_default.exit_code, 0) << set_default.err;
+  pb::CreateInfraProjectRequest qa = req;
+  qa.set_env("qa");
+  qa.mutable_git()->clear_connection();
+  pb::InfraProjectResponse qa_resp;
+  grpc::Status by_default = projects_->CreateInfraProject(DaemonProcess::Context().get(), qa, &qa_resp);
+  ASSERT_TRUE(by_default.ok()) << by_default.error_message();
+  EXPECT_EQ(Wait(qa_resp.pipeline().id()).state(), "succeeded");
 
   // Pushes read through the same connection.
   Write("infra/db.yaml", Postgres(2));
