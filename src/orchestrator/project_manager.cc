@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/graph/graph.h"
@@ -258,6 +259,13 @@ absl::StatusOr<ProjectResult> ProjectManager::StartPipeline(const store::Project
     return absl::FailedPreconditionError(absl::StrCat(
         "infra project ", project.name,
         " has deployments disabled: a purge would only preview its destroys; enable deployments, or delete the record"));
+  }
+  if (trigger == "purge") {
+    PLINTH_ASSIGN_OR_RETURN(auto previews, projects_->Previews(project.id));
+    if (!previews.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("infra project ", project.name, " has pull-request previews (",
+                                                        absl::StrJoin(previews, ", "), "); purge them first"));
+    }
   }
   PLINTH_ASSIGN_OR_RETURN(auto revision, projects_->GetRevision(project.id, 0));
   ProjectResult result;

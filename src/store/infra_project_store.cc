@@ -419,6 +419,33 @@ absl::StatusOr<ProjectPage> InfraProjectStore::List(const std::string& org, cons
   return page;
 }
 
+namespace {
+
+absl::StatusOr<std::vector<std::string>> PreviewsOf(Connection& c, const std::string& project_id) {
+  Statement& st = c.Prepare(
+      "SELECT org, env, name FROM infra_projects WHERE git != '{}' AND json_extract(git, '$.parentId') = ? "
+      "ORDER BY env, name");
+  st.Bind(1, project_id);
+  std::vector<std::string> out;
+  for (;;) {
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    out.push_back(absl::StrCat(st.ColumnText(0), "/", st.ColumnText(1), "/", st.ColumnText(2)));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> InfraProjectStore::Previews(const std::string& project_id) const {
+  std::vector<std::string> out;
+  PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(out, PreviewsOf(c, project_id));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
 absl::StatusOr<std::vector<InfraProjectRecord>> InfraProjectStore::ListGit() const {
   std::vector<InfraProjectRecord> out;
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
@@ -506,6 +533,12 @@ absl::StatusOr<std::vector<std::string>> InfraProjectStore::Delete(const std::st
     if (active) {
       return absl::FailedPreconditionError(absl::StrCat("infra project ", ProjectName(*found),
                                                         " has a pipeline that has not ended; cancel it or wait"));
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto previews, PreviewsOf(c, project_id));
+    if (!previews.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "infra project ", ProjectName(*found), " has pull-request previews (", absl::StrJoin(previews, ", "),
+          "); purge them first (or close their pull requests)"));
     }
     PLINTH_ASSIGN_OR_RETURN(auto owned, internal::OwnedResources(c, project_id));
     std::vector<CloudResourceRecord> deployed, idle;

@@ -555,6 +555,15 @@ TEST_F(GitProjectTest, PullRequestDeploymentsGetAPreviewEnvUndeployedOnClose) {
     EXPECT_TRUE(r.deployed());
   }
 
+  // The parent cannot be purged or deleted while its preview exists.
+  CommandResult purge_parent = daemon_.Cli({"project", "purge", "net", "--org", "acme", "--env", "dev"});
+  EXPECT_NE(purge_parent.exit_code, 0);
+  EXPECT_THAT(purge_parent.err, HasSubstr("acme/dev-pr-3/net-pr-3"));
+  CommandResult delete_parent =
+      daemon_.Cli({"project", "delete", "net", "--org", "acme", "--env", "dev", "--orphan-resources"});
+  EXPECT_NE(delete_parent.exit_code, 0);
+  EXPECT_THAT(delete_parent.err, HasSubstr("pull-request previews"));
+
   // A new commit on the pull request updates the preview.
   Write("infra/db.yaml", Postgres(8));
   std::string head2 = CommitAndPush("feature2");

@@ -139,6 +139,8 @@ class InfraProjectStore {
   // Newest first.
   absl::StatusOr<RevisionRecordPage> ListRevisions(const std::string& project_id, int page_size,
                                                    const std::string& page_token) const;
+  // The pull-request previews of a Git project ("org/env/name" each).
+  absl::StatusOr<std::vector<std::string>> Previews(const std::string& project_id) const;
   // Every Git project (chart projects are left out).
   absl::StatusOr<std::vector<InfraProjectRecord>> ListGit() const;
   // Every resource the project owns (also ones removed by a later revision
@@ -146,7 +148,8 @@ class InfraProjectStore {
   absl::StatusOr<std::vector<CloudResourceRecord>> OwnedResources(const std::string& project_id) const;
 
   // Deletes the record and its revisions; never infrastructure.
-  // FAILED_PRECONDITION while a pipeline is active, or while resources are
+  // FAILED_PRECONDITION while a pipeline is active, while pull-request
+  // previews of it exist, or while resources are
   // deployed unless `orphan` (they stay, unowned). Undeployed owned
   // resources are deleted with it. Returns the orphaned resource keys.
   absl::StatusOr<std::vector<std::string>> Delete(const std::string& project_id, bool orphan,
