@@ -12,6 +12,7 @@ PLINTH_PACKAGES=(
   libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libsodium-dev libcpp-httplib-dev
   python3 python3-grpcio python3-jinja2 python3-yaml zlib1g-dev
   git  # tests make fixture repositories for Git module sources with it
+  openssh-server  # tests serve an ssh:// repository with sshd on a loopback port
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

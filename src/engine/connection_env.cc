@@ -22,7 +22,14 @@ const std::vector<ProviderSpec>& Providers() {
         {"subscription_id", false, true, "ARM_SUBSCRIPTION_ID"}}},
       {"kubernetes", {{"kubeconfig", true, true, ""}, {"context", false, false, "KUBE_CTX"}}},
       {"cloudflare", {{"api_token", true, true, "CLOUDFLARE_API_TOKEN"}, {"account_id", false, false, "CLOUDFLARE_ACCOUNT_ID"}}},
-      {"git", {{"token", true, true, ""}, {"username", false, false, ""}}},
+      // https: token; ssh: ssh_private_key (+ ssh_passphrase) and the
+      // host's ssh_host_fingerprint. One of token and ssh_private_key.
+      {"git",
+       {{"token", true, false, ""},
+        {"username", false, false, ""},
+        {"ssh_private_key", true, false, ""},
+        {"ssh_passphrase", true, false, ""},
+        {"ssh_host_fingerprint", false, false, ""}}},
       {"pulumi",
        {{"backend_url", false, false, "PULUMI_BACKEND_URL"},
         {"passphrase", true, false, "PULUMI_CONFIG_PASSPHRASE"},
@@ -85,6 +92,13 @@ absl::Status CheckConnectionFields(const std::string& provider, const std::map<s
         return absl::InvalidArgumentError(absl::StrCat(f.secret ? "secret_fields." : "fields.", f.name, ": required for ",
                                                        provider, " connections"));
       }
+    }
+  }
+  if (complete && provider == "git") {
+    auto given = [&](const char* name) { return secrets.count(name) && !secrets.at(name).empty(); };
+    if (!given("token") && !given("ssh_private_key")) {
+      return absl::InvalidArgumentError(
+          "secret_fields.token: required for git connections (or secret_fields.ssh_private_key for ssh)");
     }
   }
   return absl::OkStatus();

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -55,7 +56,9 @@ std::string DisplayUrl(const std::string& url) {
 std::string LastGitError(const GitModuleSource& source) {
   const git_error* e = git_error_last();
   std::string message = e != nullptr && e->message != nullptr ? e->message : "unknown libgit2 error";
-  if (!source.token.empty()) absl::StrReplaceAll({{source.token, "<redacted>"}}, &message);
+  for (const std::string* secret : {&source.token, &source.ssh_passphrase}) {
+    if (!secret->empty()) absl::StrReplaceAll({{*secret, "<redacted>"}}, &message);
+  }
   return message;
 }
 
@@ -80,19 +83,66 @@ bool IsCommitId(const std::string& ref) {
 }
 
 struct CredentialState {
-  const std::string* token;
+  const GitModuleSource* source;
   int attempts = 0;
+  std::string host_key_error;  // why the ssh host was not trusted
 };
 
-int Credentials(git_credential** out, const char* /*url*/, const char* /*username*/, unsigned int allowed,
+int Credentials(git_credential** out, const char* /*url*/, const char* username_from_url, unsigned int allowed,
                 void* payload) {
   auto* state = static_cast<CredentialState*>(payload);
+  const GitModuleSource& s = *state->source;
+  std::string user = username_from_url != nullptr && *username_from_url != '\0' ? username_from_url
+                     : !s.ssh_user.empty()                                         ? s.ssh_user
+                                                                                   : "git";
+  if ((allowed & GIT_CREDENTIAL_USERNAME) != 0) return git_credential_username_new(out, user.c_str());
   // libgit2 asks again after a refusal; one try, then give up.
-  if (state->token->empty() || state->attempts++ > 0) return GIT_PASSTHROUGH;
-  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) == 0) return GIT_PASSTHROUGH;
-  // "x-access-token" is what GitHub expects; GitLab and Gitea accept any
-  // user name with a token as the password.
-  return git_credential_userpass_plaintext_new(out, "x-access-token", state->token->c_str());
+  if (state->attempts++ > 0) return GIT_PASSTHROUGH;
+  if ((allowed & GIT_CREDENTIAL_SSH_MEMORY) != 0 && !s.ssh_key.empty()) {
+    return git_credential_ssh_key_memory_new(out, user.c_str(), nullptr, s.ssh_key.c_str(),
+                                             s.ssh_passphrase.empty() ? nullptr : s.ssh_passphrase.c_str());
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !s.token.empty()) {
+    // "x-access-token" is what GitHub expects; GitLab and Gitea accept any
+    // user name with a token as the password.
+    return git_credential_userpass_plaintext_new(out, "x-access-token", s.token.c_str());
+  }
+  return GIT_PASSTHROUGH;
+}
+
+// "SHA256:<base64 without padding>", as ssh-keygen -l prints it.
+std::string Sha256Fingerprint(const unsigned char* hash) {
+  std::string b64 = absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(hash), 32));
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return "SHA256:" + b64;
+}
+
+// https keeps libgit2's own verification; an ssh host is trusted only when
+// its key's fingerprint is the one the connection names.
+int CertificateCheck(git_cert* cert, int /*valid*/, const char* host, void* payload) {
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;
+  auto* state = static_cast<CredentialState*>(payload);
+  const auto* key = reinterpret_cast<const git_cert_hostkey*>(cert);
+  if ((key->type & GIT_CERT_SSH_SHA256) == 0) {
+    state->host_key_error = absl::StrCat("ssh host ", host, " offered no SHA256 host key fingerprint");
+    return -1;
+  }
+  std::string seen = Sha256Fingerprint(key->hash_sha256);
+  std::string want = state->source->ssh_host_fingerprint;
+  while (!want.empty() && want.back() == '=') want.pop_back();
+  if (!want.empty() && !absl::StartsWith(want, "SHA256:")) want = "SHA256:" + want;
+  if (want.empty()) {
+    state->host_key_error = absl::StrCat(
+        "ssh host ", host, " is not trusted: its host key is ", seen,
+        "; after checking it out of band, set the git connection's field ssh_host_fingerprint to it");
+    return -1;
+  }
+  if (want != seen) {
+    state->host_key_error = absl::StrCat("ssh host ", host, " presented host key ", seen, ", not ", want,
+                                         " (the connection's ssh_host_fingerprint): refusing to connect");
+    return -1;
+  }
+  return 0;
 }
 
 // Writes one tree under `dir` (which exists).
@@ -176,9 +226,10 @@ absl::Status OpenAndResolve(const fs::path& repo_dir, const GitModuleSource& sou
       return absl::InvalidArgumentError(absl::StrCat(what, " ", where, ": ", LastGitError(source)));
     }
     Remote remote(remote_raw);
-    CredentialState creds{&source.token};
+    CredentialState creds{&source};
     git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
     opts.callbacks.credentials = Credentials;
+    opts.callbacks.certificate_check = CertificateCheck;
     opts.callbacks.payload = &creds;
     opts.prune = GIT_FETCH_PRUNE;
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
@@ -188,6 +239,9 @@ absl::Status OpenAndResolve(const fs::path& repo_dir, const GitModuleSource& sou
     for (const std::string& extra : source_extra_refspecs) all.push_back(extra.c_str());
     git_strarray refspecs = {const_cast<char**>(all.data()), all.size()};
     if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
+      if (!creds.host_key_error.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat("fetching ", what, " ", where, ": ", creds.host_key_error));
+      }
       return absl::UnavailableError(absl::StrCat("fetching ", what, " ", where, ": ", LastGitError(source)));
     }
   }
@@ -282,10 +336,7 @@ GitCache::GitCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { I
 absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSource& source) {
   const std::string where = DisplayUrl(source.url);
   if (!IsGitUrl(source.url)) {
-    return absl::InvalidArgumentError(absl::StrCat("module source ", where, " is not a file://, https:// or http:// URL"));
-  }
-  if (absl::StartsWith(source.url, "ssh://")) {
-    return absl::InvalidArgumentError(absl::StrCat("module source ", where, ": ssh is not supported; use https with a Git token connection"));
+    return absl::InvalidArgumentError(absl::StrCat("module source ", where, " is not a file://, https://, http:// or ssh:// URL"));
   }
   if (!source.subdir.empty()) {
     if (source.subdir[0] == '/') {
@@ -351,7 +402,7 @@ absl::StatusOr<GitCache::Snapshot> GitCache::ReadManifests(const engine::GitModu
                                                            const std::vector<std::string>& extra_refspecs) {
   const std::string where = DisplayUrl(source.url);
   if (!IsGitUrl(source.url)) {
-    return absl::InvalidArgumentError(absl::StrCat("repository ", where, " is not a file://, https:// or http:// URL"));
+    return absl::InvalidArgumentError(absl::StrCat("repository ", where, " is not a file://, https://, http:// or ssh:// URL"));
   }
   std::string subdir = source.subdir;
   while (!subdir.empty() && subdir.back() == '/') subdir.pop_back();

@@ -126,13 +126,14 @@ absl::StatusOr<std::vector<manifest::Manifest>> ManifestsOfTree(const manifest::
   return out;
 }
 
-absl::StatusOr<std::string> GitProjects::Token(const std::string& org, const std::string& env,
-                                               const std::string& connection) const {
+absl::Status GitProjects::SetCredentials(const std::string& org, const std::string& env,
+                                         const std::string& connection, engine::GitModuleSource* source) const {
   // The named connection, else the env's or the org's default git one.
   PLINTH_ASSIGN_OR_RETURN(auto resolved, connections_->Resolve(org, env, "git", connection));
-  if (!resolved.connection) return std::string();
-  auto it = resolved.connection->secrets.find("token");
-  return it == resolved.connection->secrets.end() ? std::string() : it->second;
+  if (resolved.connection) {
+    engine::SetGitCredentials(resolved.connection->fields, resolved.connection->secrets, source);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GitProjects::Read> GitProjects::ReadAt(const store::InfraProjectRecord& project, const std::string& ref,
@@ -141,7 +142,7 @@ absl::StatusOr<GitProjects::Read> GitProjects::ReadAt(const store::InfraProjectR
   source.url = project.git.url;
   source.ref = ref;
   source.subdir = project.git.path;
-  PLINTH_ASSIGN_OR_RETURN(source.token, Token(project.org, project.env, project.git.connection));
+  PLINTH_RETURN_IF_ERROR(SetCredentials(project.org, project.env, project.git.connection, &source));
   std::vector<std::string> extra;
   if (pull_request > 0) {
     // Where GitHub and GitLab keep a pull request's head (also for forks).
@@ -177,10 +178,9 @@ absl::StatusOr<GitProjectResult> GitProjects::Create(CreateGitProjectRequest req
   PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", req.name));
   store::GitSource& git = req.source;
   if (git.url.empty()) return absl::InvalidArgumentError("git.url: required (file://, https:// or http://)");
-  if (!engine::IsGitUrl(git.url) || absl::StartsWith(git.url, "ssh://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "git.url: \"", git.url, "\" is not a file://, https:// or http:// URL (ssh is not supported: use https with a "
-        "Git token connection)"));
+  if (!engine::IsGitUrl(git.url)) {
+    return absl::InvalidArgumentError(absl::StrCat("git.url: \"", git.url,
+                                                   "\" is not an https://, http://, ssh:// or file:// URL"));
   }
   if (git.branch.empty()) git.branch = "main";
   if (absl::StartsWith(git.branch, "refs/")) {

@@ -542,13 +542,13 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   // branch that moved is run at its new commit, recorded on the job.
   if (git) {
     engine::GitModuleSource source{module.source, module.ref, module.subdir, ""};
-    if (connections_ != nullptr && absl::StartsWith(module.source, "http")) {
-      auto token = connections_->Resolve(job.key.org, job.key.env, "git", module.connection);
-      if (!token.ok()) return finish("failed", absl::StrCat("module source connection: ", token.status().message()));
-      if (token->connection) {
-        auto it = token->connection->secrets.find("token");
-        if (it != token->connection->secrets.end()) source.token = it->second;
-        if (!source.token.empty()) spec.secrets.push_back(source.token);
+    if (connections_ != nullptr && !absl::StartsWith(module.source, "file://")) {
+      auto creds = connections_->Resolve(job.key.org, job.key.env, "git", module.connection);
+      if (!creds.ok()) return finish("failed", absl::StrCat("module source connection: ", creds.status().message()));
+      if (creds->connection) {
+        for (auto& secret : engine::SetGitCredentials(creds->connection->fields, creds->connection->secrets, &source)) {
+          spec.secrets.push_back(std::move(secret));
+        }
       }
     }
     if (settings_.module_fetcher == nullptr) {

@@ -111,11 +111,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         module.ref = m.value("ref", "");
         module.subdir = m.value("subdir", "");
         module.connection = m.value("connection", "");
-        if (engine::IsGitUrl(module.source)) {
-          if (absl::StartsWith(module.source, "ssh://")) {
-            return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full, ".source: ssh is not supported; use https with a git connection"));
-          }
-        } else {
+        if (!engine::IsGitUrl(module.source)) {
           if (!module.ref.empty() || !module.subdir.empty() || !module.connection.empty()) {
             return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", full,
                                                            ": ref, subdir and connection apply only to a Git URL source"));

@@ -2,7 +2,10 @@
 // (git CLI) is the remote, the real plinthd with the simulated engine reads
 // it, and GitHub / GitLab deliveries are posted to its HTTP side with
 // signatures computed here.
+#include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +84,74 @@ class GitHttpServer {
   std::string port_file_;
   pid_t pid_ = -1;
   int port_ = 0;
+};
+
+// OpenSSH's sshd on a free loopback port, trusting one client key, for ssh://
+// repositories. available() is false where sshd is not installed.
+class SshServer {
+ public:
+  explicit SshServer(const std::string& dir) : dir_(dir) {
+    if (!fs::exists("/usr/sbin/sshd")) return;
+    std::error_code ec;
+    fs::create_directories("/run/sshd", ec);  // sshd's privilege separation directory
+    Shell("ssh-keygen -q -t ed25519 -N '' -C host -f " + dir_ + "/host_key");
+    Shell("ssh-keygen -q -t ed25519 -N '' -C client -f " + dir_ + "/client_key");
+    Shell("ssh-keygen -q -t ed25519 -N '' -C stranger -f " + dir_ + "/stranger_key");
+    fs::copy_file(dir_ + "/client_key.pub", dir_ + "/authorized_keys");
+    fingerprint_ = Shell("ssh-keygen -l -E sha256 -f " + dir_ + "/host_key.pub | cut -d' ' -f2");
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    close(sock);
+    std::ofstream(dir_ + "/sshd_config") << "Port " << port_ << "\nListenAddress 127.0.0.1\nHostKey " << dir_
+                                         << "/host_key\nAuthorizedKeysFile " << dir_ << "/authorized_keys\nPidFile "
+                                         << dir_ << "/sshd.pid\nStrictModes no\nUsePAM no\n"
+                                         << "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                                         << "PermitRootLogin prohibit-password\n";
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string log = dir_ + "/sshd.log";
+      freopen(log.c_str(), "w", stderr);
+      execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir_ + "/sshd_config").c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && !listening(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ~SshServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool available() const { return pid_ > 0 && listening(); }
+  std::string Url(const std::string& path) const {
+    return "ssh://" + std::string(getpwuid(getuid())->pw_name) + "@127.0.0.1:" + std::to_string(port_) + path;
+  }
+  const std::string& fingerprint() const { return fingerprint_; }
+  std::string Log() const {
+    std::ifstream in(dir_ + "/sshd.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+ private:
+  bool listening() const {
+    int sock = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port_));
+    bool ok = connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(sock);
+    return ok;
+  }
+  std::string dir_, fingerprint_;
+  int port_ = 0;
+  pid_t pid_ = -1;
 };
 
 bool Ended(const std::string& state) { return state == "succeeded" || state == "failed" || state == "cancelled"; }
@@ -645,8 +716,10 @@ TEST_F(GitProjectTest, CreateGitRefusesBadSourcesAndCreatesNothing) {
   EXPECT_EQ(no_dir.error_code(), grpc::StatusCode::NOT_FOUND);
   grpc::Status empty = CreateGit("e", &resp, "");  // the root holds README.md only... and infra/
   EXPECT_TRUE(empty.ok()) << "the root reads infra/ too: " << empty.error_message();
-  grpc::Status ssh = CreateGit("f", &resp, "infra", "ssh://git@example.com/acme/infra.git");
-  EXPECT_EQ(ssh.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status ssh = CreateGit("f", &resp, "infra", "ssh://git@127.0.0.1:1/acme/infra.git");
+  EXPECT_EQ(ssh.error_code(), grpc::StatusCode::UNAVAILABLE) << "nothing listens on port 1";
+  grpc::Status scheme = CreateGit("h", &resp, "infra", "ftp://example.com/infra.git");
+  EXPECT_EQ(scheme.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   Write("infra/broken.yaml", "kind: [\n");
   CommitAndPush("broken");
   grpc::Status malformed = CreateGit("g", &resp);
@@ -799,6 +872,48 @@ TEST_F(GitProjectTest, ARotatedWebhookSecretRefusesTheOldOne) {
   auto stale = PostGitHub("push", "r-2", GitHubPush(commit), "the new secret");
   ASSERT_TRUE(stale);
   EXPECT_EQ(stale->status, 401);
+}
+
+TEST_F(GitProjectTest, AnSshRepositoryNeedsTheConnectionsKeyAndItsPinnedHostKey) {
+  SshServer sshd(dir_.path());
+  if (!sshd.available()) GTEST_SKIP() << "no sshd here (Debian's openssh-server; scripts/test installs it)";
+  ASSERT_THAT(sshd.fingerprint(), ::testing::StartsWith("SHA256:"));
+  auto connection = [&](const std::string& name, const std::string& key, const std::string& fingerprint) {
+    std::vector<std::string> args = {"connection", "create", "acme/" + name, "--provider", "git",
+                                     "--secret-file", "ssh_private_key=" + dir_.path() + "/" + key};
+    if (!fingerprint.empty()) args.insert(args.end(), {"--field", "ssh_host_fingerprint=" + fingerprint});
+    CommandResult r = daemon_.Cli(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  connection("unpinned", "client_key", "");
+  connection("other-host", "client_key", "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+  connection("stranger", "stranger_key", sshd.fingerprint());
+  connection("good", "client_key", sshd.fingerprint());
+
+  auto create = [&](const std::string& conn, pb::InfraProjectResponse* resp) {
+    pb::CreateInfraProjectRequest req;
+    req.set_org("acme");
+    req.set_env("dev");
+    req.set_name("net");
+    req.mutable_git()->set_url(sshd.Url(remote_));
+    req.mutable_git()->set_path("infra");
+    req.mutable_git()->set_connection(conn);
+    return projects_->CreateInfraProject(DaemonProcess::Context().get(), req, resp);
+  };
+  pb::InfraProjectResponse resp;
+  grpc::Status unpinned = create("unpinned", &resp);
+  EXPECT_EQ(unpinned.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << unpinned.error_message();
+  EXPECT_THAT(unpinned.error_message(), HasSubstr("is not trusted: its host key is " + sshd.fingerprint()));
+  grpc::Status other = create("other-host", &resp);
+  EXPECT_EQ(other.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << other.error_message();
+  EXPECT_THAT(other.error_message(), HasSubstr("refusing to connect"));
+  grpc::Status stranger = create("stranger", &resp);
+  EXPECT_EQ(stranger.error_code(), grpc::StatusCode::UNAVAILABLE) << stranger.error_message();
+  EXPECT_THAT(stranger.error_message(), ::testing::Not(HasSubstr("PRIVATE KEY")));
+  grpc::Status good = create("good", &resp);
+  ASSERT_TRUE(good.ok()) << good.error_message() << "\n" << sshd.Log();
+  EXPECT_EQ(resp.revision().commit(), first_);
+  EXPECT_EQ(Wait(resp.pipeline().id()).state(), "succeeded");
 }
 
 }  // namespace

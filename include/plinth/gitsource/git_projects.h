@@ -115,8 +115,9 @@ class GitProjects {
   // project's env, or with every env suffixed by `env_suffix`.
   absl::StatusOr<Read> ReadAt(const store::InfraProjectRecord& project, const std::string& ref,
                               const std::string& env_suffix, int64_t pull_request) const;
-  absl::StatusOr<std::string> Token(const std::string& org, const std::string& env,
-                                    const std::string& connection) const;
+  // The credentials of the git connection (named, else the default).
+  absl::Status SetCredentials(const std::string& org, const std::string& env, const std::string& connection,
+                              engine::GitModuleSource* source) const;
   absl::StatusOr<std::string> PullRequest(const GitEvent& event, const store::InfraProjectRecord& parent,
                                           const std::string& actor, std::vector<std::string>* pipelines);
 
