@@ -443,6 +443,7 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
     // max_parallel of this pipeline's jobs together (and no more than its
     // global limit), the next one as soon as a slot frees.
     json options = {{"pipeline", p->id}, {"node", n.idx}, {"groupLimit", std::max(1, p->max_parallel)}};
+    if (p->trigger == "pull_request") options["untrusted"] = true;
     if (policy.ok()) {
       options["skipRefresh"] = policy->skip_refresh;
       bool applies = n.operation == "update" || n.operation == "destroy";

@@ -468,6 +468,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     m.api_version = m.body.value("apiVersion", m.api_version);
   }
   const std::string digest = core::ContentDigest(m.body.dump());
+  std::vector<std::string> revealed;  // sensitive values resolved in the clear: redacted from the log
   auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
     PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
     std::string path = r.field_path;
@@ -475,11 +476,17 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     if (!target.outputs.is_object()) return absl::NotFoundError("it has no outputs yet (deploy it first)");
     const json* v = manifest::JsonAtPath(target.outputs, path);
     if (v == nullptr) return absl::NotFoundError(absl::StrCat("it has no output ", path));
+    // A pull request's pipeline runs manifests nobody has reviewed yet: it
+    // never gets another resource's sensitive outputs in the clear.
+    if (*v == kSensitive && job.options.value("untrusted", false)) return json("(sensitive)");
     if (*v == kSensitive && secrets_ != nullptr) {
       PLINTH_ASSIGN_OR_RETURN(std::string sealed, jobs_->SealedOutputs(target.id));
       PLINTH_ASSIGN_OR_RETURN(std::string plain, secrets_->Open(sealed));
       json all = json::parse(plain, nullptr, false);
-      if (const json* real = manifest::JsonAtPath(all, path)) return *real;
+      if (const json* real = manifest::JsonAtPath(all, path)) {
+        revealed.push_back(real->is_string() ? real->get<std::string>() : real->dump());
+        return *real;
+      }
     }
     return *v;
   };
@@ -632,6 +639,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   }
   spec.pulumi_passphrase = settings_.pulumi_passphrase;
   if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
+  for (auto& value : revealed) spec.secrets.push_back(std::move(value));
   spec.skip_refresh = job.options.value("skipRefresh", false);
   spec.direct_apply = job.options.value("directApply", false);
   spec.step_timeout = settings_.step_timeout;

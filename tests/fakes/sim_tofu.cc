@@ -22,6 +22,7 @@
 //   sim.plinth.dev/ignore-sigint: "true"              ignore the first SIGINT
 //   sim.plinth.dev/huge-line-bytes: N                 print one N-byte line
 //   sim.plinth.dev/print-env: NAME                    print the value of $NAME
+//   sim.plinth.dev/print-spec: "true"                 print the spec variable at plan
 //   sim.plinth.dev/not-json: "true"                   print garbage instead of JSON
 //   sim.plinth.dev/sensitive-output: NAME             mark output NAME sensitive
 #include <signal.h>
@@ -191,6 +192,7 @@ void Faults(const Module& m, const std::string& step) {
     const char* v = std::getenv(m.Annotation("print-env").c_str());
     Ui("log", std::string("debug: credential is ") + (v ? v : "(unset)"));
   }
+  if (m.Annotation("print-spec") == "true" && step == "plan") Ui("log", "debug: spec is " + m.spec.dump());
   if (m.Annotation("not-json") == "true" && step == "plan") std::cout << "panic: simulated crash\n";
 }
 

@@ -916,5 +916,41 @@ TEST_F(GitProjectTest, AnSshRepositoryNeedsTheConnectionsKeyAndItsPinnedHostKey)
   EXPECT_EQ(Wait(resp.pipeline().id()).state(), "succeeded");
 }
 
+TEST_F(GitProjectTest, APullRequestsPlanNeverGetsSensitiveOutputsInTheClear) {
+  // The namespace's output is sensitive; the database plans with it.
+  Write("infra/ns.yaml",
+        "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: shop\n"
+        "  annotations: {sim.plinth.dev/sensitive-output: namespace}\n");
+  CommitAndPush("sensitive");
+  pb::InfraProjectResponse created;
+  ASSERT_TRUE(CreateGit("net", &created).ok());
+  ASSERT_EQ(Wait(created.pipeline().id()).state(), "succeeded");
+  Git("checkout -q -b feature");
+  Write("infra/db.yaml", "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata:\n"
+                         "  name: shop-db\n  annotations: {sim.plinth.dev/print-spec: \"true\"}\nspec:\n"
+                         "  namespace: {valueFrom: {kind: KubernetesNamespace, name: shop, fieldPath: "
+                         "status.outputs.namespace}}\n  container: {replicas: 1}\n");
+  std::string head = CommitAndPush("print");
+  ASSERT_TRUE(PostGitHub("pull_request", "s-1", GitHubPullRequest("opened", 9, head)));
+  pb::InfraPipeline plan = PipelineForCommit("net", head);
+  ASSERT_EQ(plan.state(), "succeeded") << plan.DebugString();
+  ASSERT_EQ(plan.nodes_size(), 1);
+  CommandResult logs = daemon_.Cli({"job", "logs", plan.nodes(0).stack_job_id()});
+  ASSERT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("debug: spec is {\"container\":{\"replicas\":1},\"namespace\":\"(sensitive)\"}"));
+
+  // A reviewed commit (the push of the merge) gets the value, and its log
+  // shows it redacted.
+  Git("checkout -q main");
+  Git("merge -q --ff-only feature");
+  Git("push -q origin main");
+  ASSERT_TRUE(PostGitHub("push", "s-2", GitHubPush(head)));
+  pb::InfraPipeline deployed = PipelineForCommit("net", head, "dev", "push");
+  ASSERT_EQ(deployed.state(), "succeeded") << deployed.DebugString();
+  ASSERT_EQ(deployed.nodes_size(), 1);
+  CommandResult deploy_logs = daemon_.Cli({"job", "logs", deployed.nodes(0).stack_job_id()});
+  EXPECT_THAT(deploy_logs.out, HasSubstr("\"namespace\":\"[REDACTED]\"")) << deploy_logs.out;
+}
+
 }  // namespace
 }  // namespace plinth::testing
