@@ -9,6 +9,8 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -196,11 +198,48 @@ absl::Status WriteTree(git_repository* repo, const git_tree* tree, const fs::pat
   return absl::OkStatus();
 }
 
-// Opens (or creates) the bare mirror at `repo_dir`, fetches unless the ref
-// is a commit id already there, and resolves the ref to a commit. `what`
-// names the source in errors ("module source", "repository").
+// Fetches `source` into the bare mirror at `repo_dir` through a handle of
+// its own (it may run on a thread of its own).
+absl::Status FetchInto(const fs::path& repo_dir, const GitModuleSource& source, const std::string& what,
+                       const std::vector<std::string>& extra_refspecs) {
+  const std::string where = DisplayUrl(source.url);
+  git_repository* repo_raw = nullptr;
+  if (git_repository_open_bare(&repo_raw, repo_dir.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("opening the Git cache ", repo_dir.string(), ": ", LastGitError(source)));
+  }
+  Repo repo(repo_raw);
+  git_remote* remote_raw = nullptr;
+  if (git_remote_create_anonymous(&remote_raw, repo.get(), source.url.c_str()) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", where, ": ", LastGitError(source)));
+  }
+  Remote remote(remote_raw);
+  CredentialState creds{&source};
+  git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
+  opts.callbacks.credentials = Credentials;
+  opts.callbacks.certificate_check = CertificateCheck;
+  opts.callbacks.payload = &creds;
+  opts.prune = GIT_FETCH_PRUNE;
+  opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
+                         "+HEAD:refs/remotes/origin/HEAD"};
+  std::vector<const char*> all(std::begin(specs), std::end(specs));
+  for (const std::string& extra : extra_refspecs) all.push_back(extra.c_str());
+  git_strarray refspecs = {const_cast<char**>(all.data()), all.size()};
+  if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
+    if (!creds.host_key_error.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("fetching ", what, " ", where, ": ", creds.host_key_error));
+    }
+    return absl::UnavailableError(absl::StrCat("fetching ", what, " ", where, ": ", LastGitError(source)));
+  }
+  return absl::OkStatus();
+}
+
+// Opens (or creates) the bare mirror at `repo_dir`, fetches (with `fetch`)
+// unless the ref is a commit id already there, and resolves the ref to a
+// commit. `what` names the source in errors ("module source", "repository").
 absl::Status OpenAndResolve(const fs::path& repo_dir, const GitModuleSource& source, const std::string& what,
-                            Repo* repo, Object* commit, const std::vector<std::string>& source_extra_refspecs = {}) {
+                            const std::function<absl::Status(const std::vector<std::string>&)>& fetch, Repo* repo,
+                            Object* commit, const std::vector<std::string>& source_extra_refspecs = {}) {
   const std::string where = DisplayUrl(source.url);
   std::error_code ec;
   git_repository* repo_raw = nullptr;
@@ -221,29 +260,13 @@ absl::Status OpenAndResolve(const fs::path& repo_dir, const GitModuleSource& sou
     git_object_free(obj);
   }
   if (!have) {
-    git_remote* remote_raw = nullptr;
-    if (git_remote_create_anonymous(&remote_raw, repo->get(), source.url.c_str()) != 0) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " ", where, ": ", LastGitError(source)));
+    PLINTH_RETURN_IF_ERROR(fetch(source_extra_refspecs));
+    // Read what the fetch wrote through a handle opened after it.
+    repo->reset();
+    if (git_repository_open_bare(&repo_raw, repo_dir.c_str()) != 0) {
+      return absl::InternalError(absl::StrCat("opening the Git cache ", repo_dir.string(), ": ", LastGitError(source)));
     }
-    Remote remote(remote_raw);
-    CredentialState creds{&source};
-    git_fetch_options opts = GIT_FETCH_OPTIONS_INIT;
-    opts.callbacks.credentials = Credentials;
-    opts.callbacks.certificate_check = CertificateCheck;
-    opts.callbacks.payload = &creds;
-    opts.prune = GIT_FETCH_PRUNE;
-    opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    const char* specs[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*",
-                           "+HEAD:refs/remotes/origin/HEAD"};
-    std::vector<const char*> all(std::begin(specs), std::end(specs));
-    for (const std::string& extra : source_extra_refspecs) all.push_back(extra.c_str());
-    git_strarray refspecs = {const_cast<char**>(all.data()), all.size()};
-    if (git_remote_fetch(remote.get(), &refspecs, &opts, nullptr) != 0) {
-      if (!creds.host_key_error.empty()) {
-        return absl::FailedPreconditionError(absl::StrCat("fetching ", what, " ", where, ": ", creds.host_key_error));
-      }
-      return absl::UnavailableError(absl::StrCat("fetching ", what, " ", where, ": ", LastGitError(source)));
-    }
+    repo->reset(repo_raw);
   }
 
   // The ref, as a branch, a tag, or a commit id.
@@ -331,7 +354,80 @@ absl::Status CollectManifests(git_repository* repo, const git_tree* tree, const 
 
 }  // namespace
 
-GitCache::GitCache(std::string cache_dir) : cache_dir_(std::move(cache_dir)) { InitLibgit2(); }
+GitCache::GitCache(std::string cache_dir, absl::Duration fetch_timeout)
+    : cache_dir_(std::move(cache_dir)), fetch_timeout_(fetch_timeout) {
+  InitLibgit2();
+}
+
+// Holds a mirror busy; releases it when destroyed, unless handed over to a
+// fetch that outlived its caller (which releases it when it ends).
+class GitCache::MirrorLease {
+ public:
+  explicit MirrorLease(std::shared_ptr<Mirror> mirror) : mirror_(std::move(mirror)) {}
+  ~MirrorLease() {
+    if (mirror_) Release(*mirror_);
+  }
+  // Waits up to `timeout` for the mirror to be free.
+  bool Acquire(absl::Duration timeout) {
+    absl::MutexLock lock(&mirror_->mu);
+    Mirror* m = mirror_.get();
+    if (!m->mu.AwaitWithTimeout(absl::Condition(+[](Mirror* x) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !x->busy; }, m),
+                                timeout)) {
+      std::shared_ptr<Mirror> none;
+      mirror_.swap(none);
+      return false;
+    }
+    m->busy = true;
+    return true;
+  }
+  std::shared_ptr<Mirror> HandOver() { return std::move(mirror_); }
+  static void Release(Mirror& m) {
+    absl::MutexLock lock(&m.mu);
+    m.busy = false;
+  }
+
+ private:
+  std::shared_ptr<Mirror> mirror_;
+};
+
+std::shared_ptr<GitCache::Mirror> GitCache::MirrorFor(const std::string& url) {
+  absl::MutexLock lock(&mu_);
+  auto& m = mirrors_[UrlKey(url)];
+  if (!m) m = std::make_shared<Mirror>();
+  return m;
+}
+
+absl::Status GitCache::FetchBounded(const std::string& repo_dir, const engine::GitModuleSource& source,
+                                    const std::string& what, const std::vector<std::string>& extra_refspecs,
+                                    MirrorLease* lease) {
+  struct Job {
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    bool abandoned ABSL_GUARDED_BY(mu) = false;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    std::shared_ptr<Mirror> mirror;  // released by the thread once abandoned
+  };
+  auto job = std::make_shared<Job>();
+  // Copies: the thread may outlive this call.
+  std::thread([job, repo_dir, source, what, extra_refspecs] {
+    absl::Status status = FetchInto(repo_dir, source, what, extra_refspecs);
+    absl::MutexLock lock(&job->mu);
+    job->done = true;
+    job->status = std::move(status);
+    if (job->abandoned && job->mirror) MirrorLease::Release(*job->mirror);
+  }).detach();
+  absl::MutexLock lock(&job->mu);
+  Job* j = job.get();
+  if (j->mu.AwaitWithTimeout(absl::Condition(+[](Job* x) ABSL_NO_THREAD_SAFETY_ANALYSIS { return x->done; }, j),
+                             fetch_timeout_)) {
+    return j->status;
+  }
+  j->abandoned = true;
+  j->mirror = lease->HandOver();
+  return absl::UnavailableError(absl::StrCat("fetching ", what, " ", DisplayUrl(source.url), ": no answer within ",
+                                             absl::FormatDuration(fetch_timeout_),
+                                             " (the fetch goes on in the background)"));
+}
 
 absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSource& source) {
   const std::string where = DisplayUrl(source.url);
@@ -346,7 +442,11 @@ absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSou
       if (part == "..") return absl::InvalidArgumentError(absl::StrCat("module subdir \"", source.subdir, "\" leaves the repository"));
     }
   }
-  absl::MutexLock lock(&mu_);
+  MirrorLease lease(MirrorFor(source.url));
+  if (!lease.Acquire(fetch_timeout_)) {
+    return absl::UnavailableError(absl::StrCat("module source ", where, ": an earlier fetch of it is still running after ",
+                                               absl::FormatDuration(fetch_timeout_)));
+  }
   std::error_code ec;
   fs::path repo_dir = fs::path(cache_dir_) / "repos" / UrlKey(source.url);
   fs::path commits_dir = fs::path(cache_dir_) / "commits";
@@ -369,7 +469,10 @@ absl::StatusOr<engine::FetchedModule> GitCache::Fetch(const engine::GitModuleSou
 
   Repo repo;
   Object commit;
-  PLINTH_RETURN_IF_ERROR(OpenAndResolve(repo_dir, source, "module source", &repo, &commit));
+  auto fetch = [&](const std::vector<std::string>& extra) {
+    return FetchBounded(repo_dir.string(), source, "module source", extra, &lease);
+  };
+  PLINTH_RETURN_IF_ERROR(OpenAndResolve(repo_dir, source, "module source", fetch, &repo, &commit));
   char hex[GIT_OID_HEXSZ + 1];
   git_oid_tostr(hex, sizeof hex, git_object_id(commit.get()));
   std::string sha = hex;
@@ -415,17 +518,24 @@ absl::StatusOr<GitCache::Snapshot> GitCache::ReadManifests(const engine::GitModu
       if (part == "..") return absl::InvalidArgumentError(absl::StrCat("path \"", source.subdir, "\" leaves the repository"));
     }
   }
-  absl::MutexLock lock(&mu_);
+  MirrorLease lease(MirrorFor(source.url));
+  if (!lease.Acquire(fetch_timeout_)) {
+    return absl::UnavailableError(absl::StrCat("repository ", where, ": an earlier fetch of it is still running after ",
+                                               absl::FormatDuration(fetch_timeout_)));
+  }
   std::error_code ec;
   fs::path repo_dir = fs::path(cache_dir_) / "repos" / UrlKey(source.url);
   fs::create_directories(repo_dir.parent_path(), ec);
   if (ec) return absl::InternalError(absl::StrCat("creating the Git cache ", cache_dir_, ": ", ec.message()));
   Repo repo;
   Object commit;
-  absl::Status resolved = OpenAndResolve(repo_dir, source, "repository", &repo, &commit);
+  auto fetch = [&](const std::vector<std::string>& extra) {
+    return FetchBounded(repo_dir.string(), source, "repository", extra, &lease);
+  };
+  absl::Status resolved = OpenAndResolve(repo_dir, source, "repository", fetch, &repo, &commit);
   if (absl::IsNotFound(resolved) && !extra_refspecs.empty()) {
     commit.reset();
-    resolved = OpenAndResolve(repo_dir, source, "repository", &repo, &commit, extra_refspecs);
+    resolved = OpenAndResolve(repo_dir, source, "repository", fetch, &repo, &commit, extra_refspecs);
   }
   PLINTH_RETURN_IF_ERROR(resolved);
   char hex[GIT_OID_HEXSZ + 1];

@@ -152,6 +152,9 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         else if (k == "max_log_bytes") config.max_log_bytes = static_cast<size_t>(n);
         else return unknown(full);
       }
+    } else if (key == "git_fetch_timeout_seconds") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1) return wrong(key, "a whole number of seconds, 1 or more");
+      config.git_fetch_timeout_seconds = static_cast<int>(std::min<int64_t>(v.get<int64_t>(), 86400));
     } else if (key == "workers") {
       if (!v.is_number_integer()) return wrong(key, "an integer");
       config.workers = static_cast<int>(std::clamp<int64_t>(v.get<int64_t>(), -1, 100000));

@@ -80,7 +80,8 @@ absl::Status Daemon::Start() {
   settings.max_log_bytes = config_.max_log_bytes;
   settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
   settings.metrics = &metrics_;
-  git_cache_ = std::make_unique<gitsource::GitCache>((std::filesystem::path(settings.data_dir) / "modules").string());
+  git_cache_ = std::make_unique<gitsource::GitCache>((std::filesystem::path(settings.data_dir) / "modules").string(),
+                                                     absl::Seconds(config_.git_fetch_timeout_seconds));
   settings.module_fetcher = git_cache_.get();
   connections_ = std::make_unique<store::ConnectionStore>(db_.get(), secret_box_.get(), core::SystemClock());
   runner_ = std::make_unique<orchestrator::StackJobRunner>(settings, jobs_.get(), resources_.get(), connections_.get(),
@@ -105,8 +106,8 @@ absl::Status Daemon::Start() {
                                                                     chart::ChartLimits{});
   // Git projects read their repositories through a cache of their own, so
   // that a push never waits behind a stack job's module fetch.
-  project_git_cache_ =
-      std::make_unique<gitsource::GitCache>((std::filesystem::path(config_.data_dir) / "git").string());
+  project_git_cache_ = std::make_unique<gitsource::GitCache>(
+      (std::filesystem::path(config_.data_dir) / "git").string(), absl::Seconds(config_.git_fetch_timeout_seconds));
   git_projects_ = std::make_unique<gitsource::GitProjects>(project_git_cache_.get(), project_manager_.get(),
                                                            projects_.get(), connections_.get(), catalog_.get(),
                                                            secret_box_.get());

@@ -8,12 +8,15 @@
 #ifndef PLINTH_GITSOURCE_GIT_CACHE_H_
 #define PLINTH_GITSOURCE_GIT_CACHE_H_
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "plinth/engine/module_source.h"
 #include "plinth/manifest/kustomize.h"
 
@@ -21,9 +24,14 @@ namespace plinth::gitsource {
 
 class GitCache : public engine::ModuleFetcher {
  public:
-  explicit GitCache(std::string cache_dir);
+  // `fetch_timeout` bounds one network fetch (libgit2 1.5 has no network
+  // timeouts of its own): past it the caller gets UNAVAILABLE, and the fetch
+  // is left to finish on its thread; until it does, further fetches of that
+  // repository get UNAVAILABLE after waiting as long. Other repositories are
+  // not held up: each mirror has its own lock.
+  explicit GitCache(std::string cache_dir, absl::Duration fetch_timeout = absl::Minutes(5));
 
-  absl::StatusOr<engine::FetchedModule> Fetch(const engine::GitModuleSource& source) override ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<engine::FetchedModule> Fetch(const engine::GitModuleSource& source) override;
 
   // The manifests of one commit, read from the mirror without a checkout:
   // every *.yaml / *.yml file under source.subdir (hidden files skipped),
@@ -36,11 +44,26 @@ class GitCache : public engine::ModuleFetcher {
     manifest::FileTree files;
   };
   absl::StatusOr<Snapshot> ReadManifests(const engine::GitModuleSource& source,
-                                         const std::vector<std::string>& extra_refspecs = {}) ABSL_LOCKS_EXCLUDED(mu_);
+                                         const std::vector<std::string>& extra_refspecs = {});
 
  private:
+  // One mirror's lock: held (busy) from the start of a read until its end,
+  // or, when its fetch timed out, until that fetch ends.
+  struct Mirror {
+    absl::Mutex mu;
+    bool busy ABSL_GUARDED_BY(mu) = false;
+  };
+  class MirrorLease;
+  std::shared_ptr<Mirror> MirrorFor(const std::string& url) ABSL_LOCKS_EXCLUDED(mu_);
+  // A fetch on a thread of its own, waited for at most fetch_timeout_.
+  absl::Status FetchBounded(const std::string& repo_dir, const engine::GitModuleSource& source,
+                            const std::string& what, const std::vector<std::string>& extra_refspecs,
+                            MirrorLease* lease);
+
   std::string cache_dir_;
-  absl::Mutex mu_;  // one fetch at a time: the mirrors are shared
+  absl::Duration fetch_timeout_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Mirror>> mirrors_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace plinth::gitsource

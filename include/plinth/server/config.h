@@ -41,6 +41,9 @@ struct Config {
   std::string auth_token_file;
   size_t max_manifest_bytes = 4 << 20;
   int workers = 8;
+  // Longest a Git fetch (projects and modules) may go without finishing
+  // before its caller gets UNAVAILABLE.
+  int git_fetch_timeout_seconds = 300;
   // When set, "host:port" is written here once the server accepts calls.
   std::string ready_file;
 
@@ -51,7 +54,7 @@ struct Config {
   // passphrase still wins).
   std::string pulumi_passphrase_file;
   // ... modules per kind ("default" for the rest): engine and module dir ...
-  // A source that is a file://, https:// or http:// URL is a Git repository:
+  // A source that is a file://, https://, http:// or ssh:// URL is a Git repository:
   // `ref` (branch, tag or commit; default the remote's HEAD) and `subdir`
   // choose the module in it, and `connection` names the Git token connection
   // for https (default: the org's or env's default git connection).

@@ -11,6 +11,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "git_http_server.h"
 #include "shell.h"
 #include "temp_dir.h"
 
@@ -135,6 +136,41 @@ TEST_F(GitCacheTest, TheTokenNeverAppearsInAnError) {
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(m.status().message(), Not(HasSubstr(canary)));
   EXPECT_THAT(m.status().message(), Not(HasSubstr("pw@"))) << "credentials in the URL are not shown";
+}
+
+TEST_F(GitCacheTest, AHostThatStopsAnsweringCostsAtMostTheFetchTimeout) {
+  Shell("git clone -q --bare " + repo_ + " " + tmp_.path() + "/served.git");
+  const std::string hold = tmp_.path() + "/hold";
+  plinth::testing::GitHttpServer server(tmp_.path(), "", hold);
+  ASSERT_GT(server.port(), 0);
+  GitCache cache(tmp_.path() + "/bounded-cache", absl::Seconds(1));
+  GitModuleSource source{.url = server.Url("served.git"), .ref = "main"};
+  ASSERT_TRUE(cache.Fetch(source).ok());
+
+  std::ofstream(hold) << "";  // the host accepts, then says nothing
+  std::ofstream(repo_ + "/aws/vpc/tf/main.tf") << "# vpc v2\n";
+  Commit("v2");
+  Shell("git -C " + repo_ + " push -q " + tmp_.path() + "/served.git main");
+  auto start = absl::Now();
+  auto stalled = cache.Fetch(source);
+  EXPECT_EQ(stalled.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(stalled.status().message(), HasSubstr("no answer within 1s"));
+  auto again = cache.Fetch(source);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(again.status().message(), HasSubstr("an earlier fetch of it is still running"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  // Another repository is not held up by the stuck one.
+  EXPECT_TRUE(cache.Fetch({.url = url_, .ref = "main"}).ok());
+
+  std::filesystem::remove(hold);  // the host answers again
+  absl::StatusOr<FetchedModule> recovered;
+  for (int i = 0; i < 100; ++i) {
+    recovered = cache.Fetch(source);
+    if (recovered.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(recovered.ok()) << recovered.status();
+  EXPECT_EQ(recovered->commit, Git("rev-parse main"));
 }
 
 TEST(IsGitUrl, TellsUrlsFromDirectories) {

@@ -122,4 +122,13 @@ TEST(ConfigTest, ValidationRejectsOutOfDomainValues) {
 }
 
 }  // namespace
+TEST(ConfigTest, GitFetchTimeout) {
+  plinth::testing::TempDir dir;
+  auto c = LoadConfigFile(Write(dir.path(), "git_fetch_timeout_seconds: 30\n"), Config{});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->git_fetch_timeout_seconds, 30);
+  auto zero = LoadConfigFile(Write(dir.path(), "git_fetch_timeout_seconds: 0\n"), Config{});
+  EXPECT_THAT(zero.status().message(), HasSubstr("git_fetch_timeout_seconds"));
+}
+
 }  // namespace plinth::server
