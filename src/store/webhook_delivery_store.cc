@@ -7,6 +7,8 @@
 
 namespace plinth::store {
 
+constexpr absl::Duration kKeep = absl::Hours(24 * 90);
+
 absl::StatusOr<bool> WebhookDeliveryStore::Claim(WebhookDeliveryRecord d) {
   bool claimed = false;
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
@@ -27,6 +29,11 @@ absl::StatusOr<bool> WebhookDeliveryStore::Claim(WebhookDeliveryRecord d) {
     PLINTH_RETURN_IF_ERROR(st.Run());
     claimed = c.Changes() > 0;
     if (!claimed) return absl::OkStatus();
+    // Kept for kKeep: the audit trail, and the window in which a repeated
+    // delivery id is recognised (Git hosts redeliver within days).
+    Statement& prune = c.Prepare("DELETE FROM webhook_deliveries WHERE received_at < ? AND work = ''");
+    prune.Bind(1, absl::ToUnixMicros(now - kKeep));
+    PLINTH_RETURN_IF_ERROR(prune.Run());
     return internal::Audit(c, absl::StrCat("webhook.", d.provider, ".", d.event), "webhook_delivery", d.delivery_id,
                            absl::StrCat(d.repo_url, d.ref.empty() ? "" : " ", d.ref,
                                         d.commit.empty() ? "" : " at ", d.commit),

@@ -39,7 +39,8 @@ class WebhookDeliveryStore {
   WebhookDeliveryStore(Database* db, core::Clock* clock) : db_(db), clock_(clock) {}
 
   // Records the delivery (and an audit event); false, writing nothing, when
-  // this provider's delivery id was recorded before.
+  // this provider's delivery id was recorded before. Deliveries older than
+  // 90 days (and done) are dropped then; the audit events stay.
   absl::StatusOr<bool> Claim(WebhookDeliveryRecord delivery);
   // What the delivery did; clears its work.
   absl::Status Finish(const std::string& provider, const std::string& delivery_id, const std::string& result,

@@ -296,6 +296,13 @@ TEST_F(InfraProjectStoreTest, ADeliveryKeepsItsWorkUntilFinished) {
   EXPECT_EQ(pending->front().work, "{\"x\":1}");
   ASSERT_TRUE(deliveries.Finish("github", "a", "done", {}).ok());
   EXPECT_TRUE(deliveries.Unfinished()->empty());
+
+  // 91 days later, done deliveries are dropped when the next one comes.
+  clock_.Advance(absl::Hours(24 * 91));
+  ASSERT_TRUE(*deliveries.Claim({.provider = "github", .delivery_id = "c", .event = "push", .work = "{}"}));
+  auto left = deliveries.List(10);
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().delivery_id, "c");
 }
 
 }  // namespace
