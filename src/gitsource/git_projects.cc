@@ -170,12 +170,8 @@ absl::StatusOr<GitProjects::Read> GitProjects::ReadAt(const store::InfraProjectR
 }
 
 absl::StatusOr<GitProjectResult> GitProjects::Create(CreateGitProjectRequest req, const std::string& actor) {
-  if (req.org.empty()) req.org = "default";
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", req.org));
-  if (req.env.empty()) return absl::InvalidArgumentError("env: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", req.env));
-  if (req.name.empty()) return absl::InvalidArgumentError("name: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", req.name));
+  // Checked before the repository is read (the project manager checks again).
+  PLINTH_RETURN_IF_ERROR(orchestrator::CheckNewProject(&req.org, req.env, req.name, req.settings));
   store::GitSource& git = req.source;
   if (git.url.empty()) return absl::InvalidArgumentError("git.url: required (file://, https:// or http://)");
   if (!engine::IsGitUrl(git.url)) {
@@ -194,9 +190,6 @@ absl::StatusOr<GitProjectResult> GitProjects::Create(CreateGitProjectRequest req
       return absl::InvalidArgumentError(absl::StrCat("git.connection: ", git.connection, " is a ", connection.provider,
                                                      " connection, not a git one"));
     }
-  }
-  if (req.settings.max_parallel_jobs < 0) {
-    return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
   }
   GitProjectResult out;
   out.webhook_secret = req.webhook_secret.empty() ? core::RandomHex(32) : req.webhook_secret;

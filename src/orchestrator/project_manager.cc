@@ -31,6 +31,20 @@ json WithoutId(json body) {
 
 }  // namespace
 
+absl::Status CheckNewProject(std::string* org, const std::string& env, const std::string& name,
+                             const store::ProjectSettings& settings) {
+  if (org->empty()) *org = "default";
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", *org));
+  if (env.empty()) return absl::InvalidArgumentError("env: required");
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", env));
+  if (name.empty()) return absl::InvalidArgumentError("name: required");
+  PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", name));
+  if (settings.max_parallel_jobs < 0) {
+    return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
+  }
+  return absl::OkStatus();
+}
+
 json DiffManifests(const json& before, const std::vector<manifest::Manifest>& after) {
   std::map<std::string, json> old;
   for (const auto& m : FromStoredManifests(before)) old[KeyOf(m)] = WithoutId(m.body);
@@ -156,15 +170,8 @@ void ProjectManager::Started(ProjectResult* result) {
 }
 
 absl::StatusOr<ProjectResult> ProjectManager::Create(const CreateProjectRequest& req, const std::string& actor) {
-  std::string org = req.org.empty() ? "default" : req.org;
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", org));
-  if (req.env.empty()) return absl::InvalidArgumentError("env: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", req.env));
-  if (req.name.empty()) return absl::InvalidArgumentError("name: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", req.name));
-  if (req.settings.max_parallel_jobs < 0) {
-    return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
-  }
+  std::string org = req.org;
+  PLINTH_RETURN_IF_ERROR(CheckNewProject(&org, req.env, req.name, req.settings));
   if (req.chart.source == ChartInput::Source::kNone) {
     return absl::InvalidArgumentError("chart: required: a pushed chart (name, version) or inline chart files");
   }
@@ -290,15 +297,7 @@ absl::StatusOr<ProjectResult> ProjectManager::CreateFromManifests(store::InfraPr
                                                                   const std::string& commit, bool no_deploy,
                                                                   const std::string& trigger,
                                                                   const std::string& actor) {
-  if (project.org.empty()) project.org = "default";
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", project.org));
-  if (project.env.empty()) return absl::InvalidArgumentError("env: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", project.env));
-  if (project.name.empty()) return absl::InvalidArgumentError("name: required");
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("name", project.name));
-  if (project.settings.max_parallel_jobs < 0) {
-    return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
-  }
+  PLINTH_RETURN_IF_ERROR(CheckNewProject(&project.org, project.env, project.name, project.settings));
   PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(manifests));
   store::ProjectRevisionRecord revision;
   revision.chart_source = project.chart_source;

@@ -284,51 +284,49 @@ absl::StatusOr<ProjectWrite> InfraProjectStore::AddRevision(const std::string& p
   return out;
 }
 
-absl::StatusOr<InfraProjectRecord> InfraProjectStore::UpdateSettings(const std::string& project_id,
-                                                                     int64_t expected_version,
-                                                                     const ProjectSettings& settings,
-                                                                     const std::string& actor) {
+absl::StatusOr<InfraProjectRecord> InfraProjectStore::Modify(
+    const std::string& project_id, const std::string& action, const std::string& actor,
+    const std::function<absl::Status(InfraProjectRecord*)>& change) {
   InfraProjectRecord out;
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto found, FindById(c, project_id));
     if (!found) return absl::NotFoundError(absl::StrCat("infra project ", project_id, " not found"));
-    if (expected_version > 0 && found->version != expected_version) {
-      return absl::AbortedError(absl::StrCat("infra project ", ProjectName(*found), " is at version ", found->version,
-                                             ", not ", expected_version, ": it changed since you read it"));
-    }
     out = *found;
-    out.settings = settings;
+    PLINTH_RETURN_IF_ERROR(change(&out));
     out.version += 1;
     out.updated_at = clock_->Now();
     out.updated_by = actor;
     PLINTH_RETURN_IF_ERROR(WriteProject(c, out));
-    return internal::Audit(c, "infra_project.settings", "infra_project", out.id, ProjectName(out), actor,
-                           out.updated_at);
+    return internal::Audit(c, action, "infra_project", out.id, ProjectName(out), actor, out.updated_at);
   }));
   return out;
+}
+
+absl::StatusOr<InfraProjectRecord> InfraProjectStore::UpdateSettings(const std::string& project_id,
+                                                                     int64_t expected_version,
+                                                                     const ProjectSettings& settings,
+                                                                     const std::string& actor) {
+  return Modify(project_id, "infra_project.settings", actor, [&](InfraProjectRecord* p) -> absl::Status {
+    if (expected_version > 0 && p->version != expected_version) {
+      return absl::AbortedError(absl::StrCat("infra project ", ProjectName(*p), " is at version ", p->version,
+                                             ", not ", expected_version, ": it changed since you read it"));
+    }
+    p->settings = settings;
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<InfraProjectRecord> InfraProjectStore::SetWebhookSecret(const std::string& project_id,
                                                                        const std::string& sealed,
                                                                        const std::string& actor) {
-  InfraProjectRecord out;
-  PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(auto found, FindById(c, project_id));
-    if (!found) return absl::NotFoundError(absl::StrCat("infra project ", project_id, " not found"));
-    if (found->git.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("infra project ", ProjectName(*found),
+  return Modify(project_id, "infra_project.webhook_secret", actor, [&](InfraProjectRecord* p) -> absl::Status {
+    if (p->git.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat("infra project ", ProjectName(*p),
                                                         " is not a Git project: it has no webhook secret"));
     }
-    out = *found;
-    out.git.webhook_secret_sealed = sealed;
-    out.version += 1;
-    out.updated_at = clock_->Now();
-    out.updated_by = actor;
-    PLINTH_RETURN_IF_ERROR(WriteProject(c, out));
-    return internal::Audit(c, "infra_project.webhook_secret", "infra_project", out.id, ProjectName(out), actor,
-                           out.updated_at);
-  }));
-  return out;
+    p->git.webhook_secret_sealed = sealed;
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<PipelineRecord> InfraProjectStore::AddPipeline(const std::string& project_id, PipelineRecord pipeline,

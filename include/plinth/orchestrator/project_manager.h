@@ -136,6 +136,11 @@ class ProjectManager {
   const chart::ChartLimits limits_;
 };
 
+// The checks of a new project's org ("" becomes "default"), env, name and
+// settings, with the field in each error.
+absl::Status CheckNewProject(std::string* org, const std::string& env, const std::string& name,
+                             const store::ProjectSettings& settings);
+
 // {"added": [...], "changed": [...], "removed": [...], "unchanged": n} by
 // "env/kind/name", comparing manifests without metadata.id.
 nlohmann::json DiffManifests(const nlohmann::json& before, const std::vector<manifest::Manifest>& after);

@@ -10,6 +10,7 @@
 #ifndef PLINTH_STORE_INFRA_PROJECT_STORE_H_
 #define PLINTH_STORE_INFRA_PROJECT_STORE_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -156,6 +157,12 @@ class InfraProjectStore {
                                                   const std::string& actor);
 
  private:
+  // Reads the project, applies `change` (which may refuse), bumps its
+  // version, writes it and an audit event `action`, in one transaction.
+  absl::StatusOr<InfraProjectRecord> Modify(const std::string& project_id, const std::string& action,
+                                            const std::string& actor,
+                                            const std::function<absl::Status(InfraProjectRecord*)>& change);
+
   Database* db_;
   core::Clock* clock_;
 };
