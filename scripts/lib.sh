@@ -9,7 +9,7 @@ PLINTH_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-dev libgit2-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libsodium-dev libcpp-httplib-dev
+  libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libsodium-dev libcpp-httplib-dev libre2-dev
   python3 python3-grpcio python3-jinja2 python3-yaml zlib1g-dev
   git  # tests make fixture repositories for Git module sources with it
   openssh-server  # tests serve an ssh:// repository with sshd on a loopback port

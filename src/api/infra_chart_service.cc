@@ -14,10 +14,6 @@ namespace pb = plinth::v1;
 
 absl::Status CheckVersion(const std::string& version) {
   static const std::regex kVersion("[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}");
-  if (version.empty()) {
-    return absl::InvalidArgumentError(
-        "version: required: pass one (plinth chart push --version) or set metadata.version in Chart.yaml");
-  }
   if (!std::regex_match(version, kVersion)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "version: \"", version, "\" is not a valid version: up to 64 letters, digits, '.', '+', '_', '-'"));
@@ -32,6 +28,11 @@ void Summary(const store::InfraChartRecord& r, const chart::Chart* loaded, pb::I
   ToTimestamp(r.created_at, out->mutable_create_time());
   out->set_created_by(r.created_by);
   if (loaded != nullptr) {
+    out->set_display_name(loaded->display_name);
+    for (const auto& [k, v] : loaded->info.selector) (*out->mutable_selector())[k] = v;
+    out->set_icon_url(loaded->info.icon_url);
+    out->set_is_ready(loaded->info.is_ready);
+    for (const auto& [k, v] : loaded->info.web_links) (*out->mutable_web_links())[k] = v;
     for (const auto& p : loaded->params) ToProto(p, out->add_params());
     out->set_readme(loaded->readme);
     out->set_template_count(static_cast<int>(loaded->templates.size()));
@@ -61,6 +62,7 @@ grpc::ServerUnaryReactor* InfraChartServiceImpl::PushInfraChart(grpc::CallbackSe
   return RunUnary(ctx, env_, "PushInfraChart", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(chart::Chart loaded, Load(req->files(), req->archive()));
     std::string version = req->version().empty() ? loaded.version : req->version();
+    if (version.empty()) version = chart::ContentVersion(loaded.files);
     PLINTH_RETURN_IF_ERROR(CheckVersion(version));
     store::InfraChartRecord record{loaded.name, version, loaded.description, loaded.files, {}, ""};
     bool unchanged = false;

@@ -15,6 +15,7 @@ void Summary(const manifest::Kind& k, pb::Kind* out) {
   out->set_message_type(std::string(k.message->full_name()));
   out->set_description(k.description);
   out->set_origin(k.origin);
+  out->set_in_planton_api(k.in_planton_api);
 }
 
 void Fields(const std::vector<manifest::KindField>& fields,
@@ -28,6 +29,8 @@ void Fields(const std::vector<manifest::KindField>& fields,
     for (const auto& v : f.enum_values) o->add_enum_values(v);
     o->set_reference(f.reference);
     o->set_reference_kind(f.reference_kind);
+    o->set_reference_field_path(f.reference_field_path);
+    for (const auto& r : f.rules) o->add_rules(r);
   }
 }
 
@@ -80,6 +83,12 @@ grpc::ServerUnaryReactor* KindServiceImpl::GetKind(grpc::CallbackServerContext* 
     Summary(*kind, resp);
     Fields(kind->spec_fields, resp->mutable_spec_fields());
     Fields(kind->output_fields, resp->mutable_output_fields());
+    for (const auto& r : kind->unchecked_rules) {
+      auto* o = resp->add_unchecked_rules();
+      o->set_path(r.path);
+      o->set_id(r.id);
+      o->set_expression(r.expression);
+    }
     return absl::OkStatus();
   });
 }

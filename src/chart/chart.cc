@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/core/suggest.h"
 #include "plinth/manifest/names.h"
@@ -147,6 +148,22 @@ absl::StatusOr<std::vector<ParamSpec>> ParseParams(const ChartFile& f) {
   return out;
 }
 
+// Chart.yaml's metadata.name is a display name, as Planton writes it.
+absl::Status CheckDisplayName(const std::string& name) {
+  if (absl::StripAsciiWhitespace(name).empty()) return Bad("Chart.yaml: metadata.name: required");
+  if (name.size() > 128) {
+    return Bad(absl::StrCat("Chart.yaml: metadata.name: ", name.size(), " characters, over the limit of 128"));
+  }
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return Bad(absl::StrCat("Chart.yaml: metadata.name: ", manifest::QuoteForError(name),
+                              " has a control character (use printable text)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view ParamTypeName(ParamType t) {
@@ -199,20 +216,71 @@ absl::StatusOr<Chart> LoadChart(std::vector<ChartFile> files, const ChartLimits&
   if (md == nullptr || !md->contains("name") || !(*md)["name"].is_string()) {
     return Bad("Chart.yaml: metadata.name: required");
   }
-  chart.name = (*md)["name"].get<std::string>();
-  PLINTH_RETURN_IF_ERROR(manifest::CheckName("Chart.yaml: metadata.name", chart.name));
-  if (md->contains("version") && (*md)["version"].is_string()) chart.version = (*md)["version"].get<std::string>();
-  if (cy.contains("spec") && cy["spec"].is_object()) {
-    const json& spec = cy["spec"];
-    if (spec.contains("description") && spec["description"].is_string()) {
-      chart.description = spec["description"].get<std::string>();
-    }
-    if (chart.version.empty() && spec.contains("version") && spec["version"].is_string()) {
-      chart.version = spec["version"].get<std::string>();
+  chart.display_name = (*md)["name"].get<std::string>();
+  PLINTH_RETURN_IF_ERROR(CheckDisplayName(chart.display_name));
+  if (md->contains("slug") && (*md)["slug"].is_string() && !(*md)["slug"].get<std::string>().empty()) {
+    chart.name = (*md)["slug"].get<std::string>();
+    PLINTH_RETURN_IF_ERROR(manifest::CheckName("Chart.yaml: metadata.slug", chart.name));
+  } else {
+    chart.name = ChartSlugOf(chart.display_name);
+    if (!manifest::IsValidName(chart.name)) {
+      return Bad(absl::StrCat("Chart.yaml: metadata.name: \"", chart.display_name, "\" gives the identifier \"",
+                              chart.name, "\", which does not start with a letter; set metadata.slug"));
     }
   }
+  if (md->contains("version") && (*md)["version"].is_string()) chart.version = (*md)["version"].get<std::string>();
+  std::vector<ChartFile> inline_templates;
+  const ChartFile* inline_values = nullptr;
+  ChartFile inline_values_file;
+  if (cy.contains("spec") && cy["spec"].is_object()) {
+    const json& spec = cy["spec"];
+    auto text = [&](const char* key) -> std::string {
+      return spec.contains(key) && spec[key].is_string() ? spec[key].get<std::string>() : "";
+    };
+    chart.description = text("description");
+    if (chart.version.empty()) chart.version = text("version");
+    chart.info.icon_url = text("iconUrl");
+    chart.info.is_ready = spec.contains("isReady") && spec["isReady"].is_boolean() && spec["isReady"].get<bool>();
+    for (const char* key : {"selector", "webLinks"}) {
+      if (!spec.contains(key) || spec[key].is_null()) continue;
+      if (!spec[key].is_object()) return Bad(absl::StrCat("Chart.yaml: spec.", key, ": expected a mapping"));
+      auto& out = std::string(key) == "selector" ? chart.info.selector : chart.info.web_links;
+      for (const auto& [k, v] : spec[key].items()) {
+        if (!v.is_string()) return Bad(absl::StrCat("Chart.yaml: spec.", key, ".", k, ": expected a string"));
+        out[k] = v.get<std::string>();
+      }
+    }
+    // Planton's inline form: templates, values and params in Chart.yaml itself.
+    if (spec.contains("templateYamlFiles") && !spec["templateYamlFiles"].is_null()) {
+      if (!spec["templateYamlFiles"].is_object()) {
+        return Bad("Chart.yaml: spec.templateYamlFiles: expected a mapping of file name to template");
+      }
+      for (const auto& [k, v] : spec["templateYamlFiles"].items()) {
+        if (!v.is_string()) return Bad(absl::StrCat("Chart.yaml: spec.templateYamlFiles.", k, ": expected a string"));
+        std::string path = absl::StrCat("templates/", k);
+        PLINTH_RETURN_IF_ERROR(CheckPath(path));
+        if (paths.count(path)) {
+          return Bad(absl::StrCat("Chart.yaml: spec.templateYamlFiles.", k, ": ", path, " is also a file of the chart"));
+        }
+        inline_templates.push_back(ChartFile{path, v.get<std::string>()});
+      }
+    }
+    std::string values_text = text("valuesYaml");
+    bool has_params = spec.contains("params") && spec["params"].is_array() && !spec["params"].empty();
+    if ((!values_text.empty() || has_params) && values_yaml == nullptr) {
+      inline_values_file = values_text.empty()
+                               ? ChartFile{"Chart.yaml (spec.params)", json{{"params", spec["params"]}}.dump()}
+                               : ChartFile{"Chart.yaml (spec.valuesYaml)", values_text};
+      inline_values = &inline_values_file;
+    }
+  }
+  if (values_yaml == nullptr) values_yaml = inline_values;
   if (values_yaml != nullptr) {
     PLINTH_ASSIGN_OR_RETURN(chart.params, ParseParams(*values_yaml));
+  }
+  for (const auto& f : inline_templates) {
+    PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path));
+    chart.templates.push_back(std::move(t));
   }
   for (const auto& f : files) {
     if (!absl::StartsWith(f.path, "templates/")) continue;
@@ -220,9 +288,38 @@ absl::StatusOr<Chart> LoadChart(std::vector<ChartFile> files, const ChartLimits&
     PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path));
     chart.templates.push_back(std::move(t));
   }
+  std::sort(chart.templates.begin(), chart.templates.end(),
+            [](const Template& a, const Template& b) { return a.name() < b.name(); });
   if (chart.templates.empty()) return Bad("templates/: no *.yaml template in the chart");
   chart.files = std::move(files);
   return chart;
+}
+
+std::string ChartSlugOf(absl::string_view display_name) {
+  std::string out;
+  bool dash = false;
+  for (char c : display_name) {
+    char l = absl::ascii_tolower(c);
+    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9')) {
+      if (dash && !out.empty()) out += '-';
+      dash = false;
+      out += l;
+    } else {
+      dash = true;
+    }
+  }
+  if (out.size() > 63) out = std::string(absl::StripSuffix(out.substr(0, 63), "-"));
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string ContentVersion(const std::vector<ChartFile>& files) {
+  std::vector<const ChartFile*> sorted;
+  for (const auto& f : files) sorted.push_back(&f);
+  std::sort(sorted.begin(), sorted.end(), [](const ChartFile* a, const ChartFile* b) { return a->path < b->path; });
+  std::string all;
+  for (const ChartFile* f : sorted) absl::StrAppend(&all, f->path.size(), ":", f->path, f->content.size(), ":", f->content);
+  return absl::StrCat("0.0.0+", core::Sha256Hex(all).substr(0, 12));
 }
 
 absl::StatusOr<json> ParseValuesFile(absl::string_view text, const std::string& name) {

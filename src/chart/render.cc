@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "plinth/chart/chart.h"
 #include "plinth/core/status_macros.h"
+#include "plinth/manifest/names.h"
 #include "plinth/manifest/yaml.h"
 
 namespace plinth::chart {
@@ -22,6 +23,7 @@ absl::StatusOr<RenderedChart> RenderChart(const Chart& chart, const Value& value
   RenderedChart out;
   size_t total_bytes = 0;
   std::map<std::tuple<std::string, std::string, std::string>, std::string> seen;
+  std::map<std::tuple<std::string, std::string, std::string>, std::pair<std::string, std::string>> slugs;
   for (const Template& t : chart.templates) {
     PLINTH_ASSIGN_OR_RETURN(std::string text, t.Render(context, render_limits));
     total_bytes += text.size();
@@ -46,6 +48,14 @@ absl::StatusOr<RenderedChart> RenderChart(const Chart& chart, const Value& value
       if (!fresh) {
         return absl::InvalidArgumentError(absl::StrCat(where, " (", m.KindName(),
                                                        "): same kind and name as ", it->second));
+      }
+      auto [sit, sfresh] = slugs.emplace(std::make_tuple(m.env, m.kind, manifest::ResourceSlug(m.name)),
+                                         std::make_pair(where, m.name));
+      if (!sfresh) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, " (", m.KindName(), "): its name and \"", sit->second.second, "\" (", sit->second.first,
+            ") have the same slug \"", manifest::ResourceSlug(m.name),
+            "\", which engines and state keys use; rename one"));
       }
       out.manifests.push_back(std::move(m));
     }

@@ -1,5 +1,6 @@
 #include "chart_commands.h"
 
+#include <map>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -185,9 +186,23 @@ int ChartShow(const Client& client, const ClientOptions& opts, const std::string
   auto ctx = client.Context();
   grpc::Status status = stub->GetInfraChart(ctx.get(), req, &resp);
   if (!status.ok()) return Fail(status, opts.server);
-  std::cout << "NAME:        " << resp.name() << "\nVERSION:     " << resp.version()
+  std::cout << "NAME:        " << resp.name();
+  if (!resp.display_name().empty() && resp.display_name() != resp.name()) {
+    std::cout << "\nTITLE:       " << resp.display_name();
+  }
+  std::cout << "\nVERSION:     " << resp.version()
             << "\nPUSHED:      " << FormatTime(resp.create_time()) << " by " << resp.created_by()
             << "\nTEMPLATES:   " << resp.template_count() << "\n";
+  if (!resp.selector().empty()) {
+    std::map<std::string, std::string> sorted(resp.selector().begin(), resp.selector().end());
+    std::vector<std::string> parts;
+    for (const auto& [k, v] : sorted) parts.push_back(k + "=" + v);
+    std::cout << "SELECTOR:    " << absl::StrJoin(parts, ", ") << "\n";
+  }
+  std::cout << "READY:       " << (resp.is_ready() ? "yes" : "no") << "\n";
+  if (!resp.icon_url().empty()) std::cout << "ICON:        " << resp.icon_url() << "\n";
+  std::map<std::string, std::string> links(resp.web_links().begin(), resp.web_links().end());
+  for (const auto& [k, v] : links) std::cout << "LINK:        " << k << " " << v << "\n";
   if (!resp.description().empty()) std::cout << "\n" << resp.description() << "\n";
   std::cout << "\nPARAMS:\n";
   std::vector<std::vector<std::string>> rows = {{"  NAME", "TYPE", "DEFAULT", "DESCRIPTION"}};

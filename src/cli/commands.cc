@@ -285,20 +285,39 @@ int Explain(const Client& client, const ClientOptions& opts, const std::string& 
   std::cout << "KIND:        " << resp.kind() << "\n"
             << "API VERSION: " << resp.api_version() << "\n"
             << "PROVIDER:    " << resp.provider() << "\n";
+  if (!resp.in_planton_api()) {
+    std::cout << "NOTE:        not a kind of Planton's public API (plinth's own, or from "
+              << resp.origin() << ")\n";
+  }
   if (!resp.description().empty()) std::cout << "\n" << resp.description() << "\n";
-  auto print = [](const char* title, const auto& fields) {
+  auto print = [](const char* title, const auto& fields, bool with_rules) {
     std::cout << "\n" << title << ":\n";
-    std::vector<std::vector<std::string>> rows = {{"  FIELD", "TYPE", "DESCRIPTION"}};
+    std::vector<std::vector<std::string>> rows = {{"  FIELD", "TYPE", with_rules ? "RULES" : "", "DESCRIPTION"}};
     for (const auto& f : fields) {
       std::string type = f.type();
       if (f.repeated()) type = "[]" + type;
-      if (!f.reference_kind().empty()) type += " (" + f.reference_kind() + ")";
-      rows.push_back({"  " + f.path(), type, f.description()});
+      if (!f.reference_kind().empty()) {
+        type += " (" + f.reference_kind();
+        if (!f.reference_field_path().empty()) type += " " + f.reference_field_path();
+        type += ")";
+      }
+      std::string rules;
+      for (const auto& r : f.rules()) rules += (rules.empty() ? "" : "; ") + r;
+      rows.push_back({"  " + f.path(), type, rules, f.description()});
     }
     PrintTable(std::cout, rows);
   };
-  print("SPEC FIELDS", resp.spec_fields());
-  if (resp.output_fields_size() > 0) print("OUTPUTS (status.outputs)", resp.output_fields());
+  print("SPEC FIELDS", resp.spec_fields(), true);
+  if (resp.output_fields_size() > 0) print("OUTPUTS (status.outputs)", resp.output_fields(), false);
+  if (resp.unchecked_rules_size() > 0) {
+    std::cout << "\nRULES NOT EVALUATED BY PLINTH (" << resp.unchecked_rules_size()
+              << "; a manifest passing validation may still break them):\n";
+    for (const auto& r : resp.unchecked_rules()) {
+      std::cout << "  " << r.path() << ": " << r.id();
+      if (!r.expression().empty()) std::cout << ": " << r.expression();
+      std::cout << "\n";
+    }
+  }
   return 0;
 }
 

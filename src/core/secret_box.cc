@@ -28,6 +28,14 @@ std::string Hex(const unsigned char* data, size_t n) {
 
 }  // namespace
 
+std::string Sha256Hex(absl::string_view data) {
+  static const bool ready = sodium_init() >= 0;
+  (void)ready;
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  return Hex(out, sizeof out);
+}
+
 std::string HmacSha256Hex(absl::string_view key, absl::string_view data) {
   static const bool ready = sodium_init() >= 0;
   (void)ready;

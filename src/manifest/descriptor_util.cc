@@ -43,6 +43,34 @@ std::optional<std::string> RawStringOption(const FieldDescriptor* field,
   return bytes;
 }
 
+ReferenceDefault ReferenceDefaultOf(const FieldDescriptor* field) {
+  ReferenceDefault out;
+  google::protobuf::UnknownFieldSet set;
+  if (!set.ParseFromString(field->options().SerializeAsString())) return out;
+  for (int i = 0; i < set.field_count(); ++i) {
+    const auto& f = set.field(i);
+    if (f.number() == 200001 && f.type() == google::protobuf::UnknownField::TYPE_VARINT) {
+      // The option's type is the kind enum of the descriptor's own pool.
+      const auto* pool = field->file()->pool();
+      const google::protobuf::EnumDescriptor* e = nullptr;
+      if (const auto* options = pool->FindMessageTypeByName("google.protobuf.FieldOptions")) {
+        if (const FieldDescriptor* ext = pool->FindExtensionByNumber(options, 200001)) e = ext->enum_type();
+      }
+      if (e != nullptr) {
+        if (const auto* v = e->FindValueByNumber(static_cast<int>(f.varint()))) out.kind = v->name();
+      }
+    }
+    if (f.number() == 200002 && f.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      out.field_path = f.length_delimited();
+    }
+  }
+  return out;
+}
+
+bool IsKindEnum(const google::protobuf::EnumDescriptor* e) {
+  return e != nullptr && e->name() == "CloudResourceKind";
+}
+
 std::string FieldTypeName(const FieldDescriptor* field) {
   if (field->is_map()) {
     return absl::StrCat("map<", FieldTypeName(field->message_type()->map_key()), ", ",

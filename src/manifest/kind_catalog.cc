@@ -33,8 +33,6 @@ namespace {
 
 // (buf.validate.field).string.const
 const std::vector<int> kBufValidateStringConst = {1159, 14, 1};
-// (plinth.kinds.shared.v1.ref_kind)
-const std::vector<int> kRefKindOption = {50101};
 
 class ErrorCollector : public google::protobuf::DescriptorPool::ErrorCollector {
  public:
@@ -86,9 +84,17 @@ std::string ProviderOf(absl::string_view api_version) {
 // Spec paths use JSON names, as manifests are written; output paths use proto
 // names, as engines report outputs (status.outputs.vpc_id).
 void Flatten(const Descriptor* d, const std::string& prefix, int depth, bool json_names,
-             std::set<const Descriptor*>& on_path, std::vector<KindField>& out) {
+             std::set<const Descriptor*>& on_path, std::vector<KindField>& out,
+             const RuleIndex& rules, std::vector<UncheckedKindRule>* unchecked) {
   if (d == nullptr || depth > 8 || on_path.count(d)) return;
   on_path.insert(d);
+  if (unchecked != nullptr) {
+    if (const MessageRules* m = rules.Message(d)) {
+      for (const auto& u : m->unchecked) {
+        unchecked->push_back({prefix.empty() ? "spec" : "spec." + prefix, u.id, u.expression});
+      }
+    }
+  }
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     KindField field;
@@ -103,19 +109,39 @@ void Flatten(const Descriptor* d, const std::string& prefix, int depth, bool jso
       }
     }
     bool recurse = false;
+    if (const FieldRules* r = rules.Field(f)) {
+      field.rules = r->Describe();
+      if (unchecked != nullptr) {
+        for (const auto& u : r->unchecked) unchecked->push_back({"spec." + field.path, u.id, u.expression});
+      }
+    }
     if (f->type() == FieldDescriptor::TYPE_MESSAGE && !f->is_map()) {
       if (IsValueOrRef(f->message_type())) {
         field.reference = true;
-        if (auto k = RawStringOption(f, kRefKindOption)) field.reference_kind = *k;
+        ReferenceDefault defaults = ReferenceDefaultOf(f);
+        field.reference_kind = defaults.kind;
+        field.reference_field_path = defaults.field_path;
       } else if (f->message_type()->file()->package() != "google.protobuf") {
         recurse = true;
       }
     }
     std::string child_prefix = field.path + (field.repeated ? "[]" : "");
     out.push_back(std::move(field));
-    if (recurse) Flatten(f->message_type(), child_prefix, depth + 1, json_names, on_path, out);
+    if (recurse) {
+      Flatten(f->message_type(), child_prefix, depth + 1, json_names, on_path, out, rules, unchecked);
+    }
   }
   on_path.erase(d);
+}
+
+// The kind enum reached from the metadata's relationships (Planton's
+// CloudResourceKind, or plinth's copy of it) lists Planton's kinds.
+bool InPlantonApi(const Kind& kind) {
+  const FieldDescriptor* rel = kind.metadata->FindFieldByName("relationships");
+  if (rel == nullptr || rel->message_type() == nullptr) return false;
+  const FieldDescriptor* k = rel->message_type()->FindFieldByName("kind");
+  if (k == nullptr || !IsKindEnum(k->enum_type())) return false;
+  return k->enum_type()->FindValueByName(kind.kind) != nullptr;
 }
 
 }  // namespace
@@ -188,9 +214,14 @@ absl::StatusOr<int> KindCatalog::LoadDescriptorSet(absl::string_view bytes, std:
       }
       kind->factory = pool->factory.get();
       std::set<const Descriptor*> on_path;
-      Flatten(kind->spec, "", 0, /*json_names=*/true, on_path, kind->spec_fields);
+      Flatten(kind->spec, "", 0, /*json_names=*/true, on_path, kind->spec_fields, rules_,
+              &kind->unchecked_rules);
       on_path.clear();
-      if (kind->outputs) Flatten(kind->outputs, "", 0, /*json_names=*/false, on_path, kind->output_fields);
+      if (kind->outputs) {
+        Flatten(kind->outputs, "", 0, /*json_names=*/false, on_path, kind->output_fields, rules_,
+                nullptr);
+      }
+      kind->in_planton_api = InPlantonApi(*kind);
       auto key = std::make_pair(kind->api_version, kind->kind);
       kinds_[key] = std::move(kind);
       ++added;
@@ -228,6 +259,12 @@ std::vector<const Kind*> KindCatalog::List(absl::string_view provider) const {
            std::tie(b->provider, b->kind, b->api_version);
   });
   return out;
+}
+
+size_t KindCatalog::UncheckedRuleCount() const {
+  size_t n = 0;
+  for (const auto& [key, k] : kinds_) n += k->unchecked_rules.size();
+  return n;
 }
 
 std::string KindCatalog::Suggest(absl::string_view kind) const {

@@ -14,6 +14,7 @@
 namespace plinth::manifest {
 namespace {
 
+using google::protobuf::FieldDescriptor;
 using nlohmann::json;
 
 absl::Status Prefixed(const std::string& where, const absl::Status& s) {
@@ -42,20 +43,12 @@ absl::Status CheckMetadataRules(const json& metadata) {
     }
   }
   if (auto it = metadata.find("relationships"); it != metadata.end() && it->is_array()) {
-    static const std::set<std::string> kTypes = {"depends_on", "runs_on", "uses", "managed_by"};
     for (size_t i = 0; i < it->size(); ++i) {
       const json& r = (*it)[i];
       if (!r.is_object()) continue;  // the message walk reports the type
       std::string path = absl::StrCat("metadata.relationships[", i, "]");
-      PLINTH_ASSIGN_OR_RETURN(std::string kind, OptionalString(r, "kind", path + ".kind"));
-      if (kind.empty()) return absl::InvalidArgumentError(path + ".kind: required");
       PLINTH_ASSIGN_OR_RETURN(std::string name, OptionalString(r, "name", path + ".name"));
-      PLINTH_RETURN_IF_ERROR(CheckName(path + ".name", name));
-      PLINTH_ASSIGN_OR_RETURN(std::string type, OptionalString(r, "type", path + ".type"));
-      if (!type.empty() && !kTypes.count(type)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ".type: \"", type, "\" is not one of depends_on, runs_on, uses, managed_by"));
-      }
+      PLINTH_RETURN_IF_ERROR(CheckResourceName(path + ".name", name));
     }
   }
   return absl::OkStatus();
@@ -149,7 +142,7 @@ absl::StatusOr<Manifest> ValidateManifest(json doc, const std::string& where,
     metadata[key] = value;
     (std::string(key) == "org" ? m.org : m.env) = value;
   }
-  if (absl::Status s = CheckName("metadata.name", m.name); !s.ok()) return Prefixed(who, s);
+  if (absl::Status s = CheckResourceName("metadata.name", m.name); !s.ok()) return Prefixed(who, s);
   auto id = OptionalString(metadata, "id", "metadata.id");
   if (!id.ok()) return Prefixed(who, id.status());
   m.id = *id;
@@ -160,7 +153,13 @@ absl::StatusOr<Manifest> ValidateManifest(json doc, const std::string& where,
   if (absl::Status s = CheckMetadataRules(metadata); !s.ok()) return Prefixed(who, s);
 
   json& spec = doc["spec"];
-  if (spec.is_null()) spec = json::object();
+  if (spec.is_null()) {
+    const FieldDescriptor* spec_field = kind->message->FindFieldByName("spec");
+    const FieldRules* rules = catalog.rules().Field(spec_field);
+    if (rules != nullptr && rules->required) return Bad(who, "spec: required");
+    spec = json::object();
+  }
+  FillReferenceDefaults(spec, kind->spec);
   if (absl::Status s = ValidateAgainstMessage(spec, kind->spec, "spec", &catalog, kind->factory);
       !s.ok()) {
     return Prefixed(who, s);

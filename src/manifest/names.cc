@@ -28,14 +28,56 @@ bool IsDnsSubdomain(absl::string_view s) {
   return true;
 }
 
-std::string Quote(absl::string_view v) {
+std::string Quote(absl::string_view v) { return QuoteForError(v); }
+
+}  // namespace
+
+std::string QuoteForError(absl::string_view v) {
   // Keep errors readable and bounded even for hostile input.
   std::string shown(v.substr(0, 80));
   if (v.size() > 80) shown += "...";
   return absl::StrCat("\"", absl::CEscape(shown), "\"");
 }
 
-}  // namespace
+bool IsValidResourceName(absl::string_view value) {
+  if (value.empty() || value.size() > 253) return false;
+  if (absl::ascii_isspace(value.front()) || absl::ascii_isspace(value.back())) return false;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '/' || u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::Status CheckResourceName(absl::string_view field_path, absl::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field_path, ": required"));
+  if (IsValidResourceName(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(field_path, ": ", Quote(value),
+                                                 " is not a valid resource name: use ",
+                                                 kResourceNameRule));
+}
+
+std::string ResourceSlug(absl::string_view name) {
+  std::string out;
+  bool dash = false;
+  for (char c : name) {
+    char l = absl::ascii_tolower(c);
+    if (IsLowerAlnum(l)) {
+      if (dash && !out.empty()) out += '-';
+      dash = false;
+      out += l;
+    } else {
+      dash = true;
+    }
+  }
+  if (out.empty()) {
+    // FNV-1a: stable across builds and platforms.
+    uint64_t h = 1469598103934665603ull;
+    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+    out = absl::StrCat("r-", absl::Hex(h, absl::kZeroPad16));
+  }
+  return out;
+}
 
 bool IsValidName(absl::string_view value) {
   if (value.empty() || value.size() > 63) return false;

@@ -12,8 +12,10 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
+#include "plinth/core/status_macros.h"
 #include "plinth/core/suggest.h"
 #include "plinth/manifest/descriptor_util.h"
+#include "plinth/manifest/field_rules.h"
 #include "plinth/manifest/names.h"
 
 namespace plinth::manifest {
@@ -84,7 +86,8 @@ absl::Status CheckInteger(const json& v, const std::string& path, long double lo
 
 class Walker {
  public:
-  explicit Walker(const KindCatalog* catalog) : catalog_(catalog) {}
+  explicit Walker(const KindCatalog* catalog)
+      : catalog_(catalog), rules_(catalog != nullptr ? &catalog->rules() : &own_rules_) {}
 
   absl::Status Message(const json& v, const Descriptor* d, const std::string& path, int depth) {
     if (depth > kMaxDepth) return Err(path, "nested too deeply");
@@ -113,7 +116,19 @@ class Walker {
       absl::Status s = Field(item, f, child, depth);
       if (!s.ok()) return s;
     }
-    if (IsValueOrRef(d)) return ValueOrRef(v, path);
+    // buf.validate rules of every field, present or not (an absent scalar is
+    // checked as its zero value, as protovalidate does).
+    for (int i = 0; i < d->field_count(); ++i) {
+      const FieldDescriptor* f = d->field(i);
+      const FieldRules* rules = rules_->Field(f);
+      if (rules == nullptr) continue;
+      std::string key = f->json_name();
+      if (v.contains(f->name()) && !v.contains(key)) key = f->name();
+      if (absl::Status s = CheckFieldRules(*rules, f, FindFieldValue(v, f), Join(path, key)); !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = CheckMessageRules(*rules_, d, v, path); !s.ok()) return s;
     return absl::OkStatus();
   }
 
@@ -129,12 +144,28 @@ class Walker {
     return Err(path, "unknown field");
   }
 
-  absl::Status ValueOrRef(const json& v, const std::string& path) {
+  bool KnownKind(const std::string& kind) const {
+    return catalog_ == nullptr || !catalog_->FindByName(kind).empty();
+  }
+
+  absl::Status UnknownKind(const std::string& path, const std::string& kind) const {
+    std::string hint = catalog_ != nullptr ? catalog_->Suggest(kind) : "";
+    return Err(path, absl::StrCat("unknown kind \"", kind, "\"",
+                                  hint.empty() ? "" : absl::StrCat(" (did you mean ", hint, "?)")));
+  }
+
+  // {value: X} or {valueFrom: {kind, env?, name, fieldPath}}; kind and
+  // fieldPath may be left to the field's defaults (ReferenceDefaultOf).
+  absl::Status ValueOrRef(const json& v, const std::string& path, const FieldDescriptor* via) {
     const json* from = nullptr;
     if (auto it = v.find("valueFrom"); it != v.end()) from = &*it;
     if (auto it = v.find("value_from"); it != v.end()) from = &*it;
     if (from == nullptr || from->is_null()) {
-      if (v.empty()) return Err(path, "give either value or valueFrom");
+      const json* value = nullptr;
+      if (auto it = v.find("value"); it != v.end() && !it->is_null()) value = &*it;
+      if (value == nullptr || (value->is_string() && value->get_ref<const std::string&>().empty())) {
+        return Err(path, "give a non-empty value or a valueFrom reference");
+      }
       return absl::OkStatus();
     }
     std::string fpath = Join(path, "valueFrom");
@@ -144,21 +175,18 @@ class Walker {
       }
       return "";
     };
+    ReferenceDefault defaults = via != nullptr ? ReferenceDefaultOf(via) : ReferenceDefault{};
     std::string kind = get("kind", "kind");
-    if (kind.empty()) return Err(Join(fpath, "kind"), "required");
-    if (catalog_ != nullptr && catalog_->FindByName(kind).empty()) {
-      std::string hint = catalog_->Suggest(kind);
-      return Err(Join(fpath, "kind"),
-                 absl::StrCat("unknown kind \"", kind, "\"",
-                              hint.empty() ? "" : absl::StrCat(" (did you mean ", hint, "?)")));
-    }
-    absl::Status s = CheckName(Join(fpath, "name"), get("name", "name"));
+    if (kind.empty()) kind = defaults.kind;
+    if (kind.empty()) return Err(Join(fpath, "kind"), "required (this field has no default kind)");
+    if (!KnownKind(kind)) return UnknownKind(Join(fpath, "kind"), kind);
+    absl::Status s = CheckResourceName(Join(fpath, "name"), get("name", "name"));
     if (!s.ok()) return s;
     if (std::string env = get("env", "env"); !env.empty()) {
       s = CheckName(Join(fpath, "env"), env);
       if (!s.ok()) return s;
     }
-    if (get("fieldPath", "field_path").empty()) {
+    if (get("fieldPath", "field_path").empty() && defaults.field_path.empty()) {
       return Err(Join(fpath, "fieldPath"), "required (e.g. status.outputs.vpc_id)");
     }
     return absl::OkStatus();
@@ -197,7 +225,9 @@ class Walker {
 
   absl::Status Single(const json& v, const FieldDescriptor* f, const std::string& path, int depth) {
     if (f->type() == FieldDescriptor::TYPE_MESSAGE || f->type() == FieldDescriptor::TYPE_GROUP) {
-      return Message(v, f->message_type(), path, depth + 1);
+      PLINTH_RETURN_IF_ERROR(Message(v, f->message_type(), path, depth + 1));
+      if (IsValueOrRef(f->message_type())) return ValueOrRef(v, path, f);
+      return absl::OkStatus();
     }
     return Scalar(v, f, path);
   }
@@ -247,6 +277,14 @@ class Walker {
       }
       case FieldDescriptor::TYPE_ENUM: {
         const auto* e = f->enum_type();
+        if (v.is_string() && IsKindEnum(e)) {
+          // Names a kind: any kind of the catalog, also one Planton's enum lacks.
+          const std::string& kind = v.get_ref<const std::string&>();
+          if (catalog_ != nullptr ? KnownKind(kind) : e->FindValueByName(kind) != nullptr) {
+            return absl::OkStatus();
+          }
+          return UnknownKind(path, kind);
+        }
         if (v.is_string()) {
           if (e->FindValueByName(v.get<std::string>()) != nullptr) return absl::OkStatus();
         } else if (v.is_number_integer()) {
@@ -293,9 +331,54 @@ class Walker {
   }
 
   const KindCatalog* catalog_;
+  RuleIndex own_rules_;
+  const RuleIndex* rules_;
 };
 
+void FillDefaults(json& v, const Descriptor* d, int depth) {
+  if (!v.is_object() || depth > kMaxDepth) return;
+  for (auto& [key, item] : v.items()) {
+    const FieldDescriptor* f = d->FindFieldByName(key);
+    if (f == nullptr) {
+      for (int i = 0; i < d->field_count() && f == nullptr; ++i) {
+        if (d->field(i)->json_name() == key) f = d->field(i);
+      }
+    }
+    if (f == nullptr || f->type() != FieldDescriptor::TYPE_MESSAGE || f->is_map()) continue;
+    const Descriptor* type = f->message_type();
+    auto visit = [&](json& one) {
+      if (!IsValueOrRef(type)) return FillDefaults(one, type, depth + 1);
+      if (!one.is_object()) return;
+      json* from = nullptr;
+      for (const char* k : {"valueFrom", "value_from"}) {
+        if (auto it = one.find(k); it != one.end() && it->is_object()) from = &*it;
+      }
+      if (from == nullptr) return;
+      ReferenceDefault defaults = ReferenceDefaultOf(f);
+      auto empty = [&](const char* a, const char* b) {
+        for (const char* k : {a, b}) {
+          if (auto it = from->find(k); it != from->end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
+            return false;
+          }
+        }
+        return true;
+      };
+      if (!defaults.kind.empty() && empty("kind", "kind")) (*from)["kind"] = defaults.kind;
+      if (!defaults.field_path.empty() && empty("fieldPath", "field_path")) (*from)["fieldPath"] = defaults.field_path;
+    };
+    if (f->is_repeated()) {
+      if (item.is_array()) {
+        for (json& one : item) visit(one);
+      }
+    } else {
+      visit(item);
+    }
+  }
+}
+
 }  // namespace
+
+void FillReferenceDefaults(json& value, const Descriptor* type) { FillDefaults(value, type, 0); }
 
 absl::Status ValidateAgainstMessage(const json& value, const Descriptor* type,
                                     const std::string& path, const KindCatalog* catalog,
@@ -305,7 +388,9 @@ absl::Status ValidateAgainstMessage(const json& value, const Descriptor* type,
   if (!s.ok() || factory == nullptr || value.is_null()) return s;
   std::unique_ptr<google::protobuf::Message> message(factory->GetPrototype(type)->New());
   google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
+  // Unknown fields were refused by the walk above; enum names of the kind enum
+  // may name kinds that only plinth has (not in Planton's enum).
+  options.ignore_unknown_fields = true;
   auto parsed = google::protobuf::util::JsonStringToMessage(value.dump(), message.get(), options);
   if (!parsed.ok()) {
     return Err(path, absl::StrCat("rejected by the kind's schema: ", parsed.message().as_string()));

@@ -33,6 +33,10 @@ absl::Status Daemon::Start() {
     PLINTH_ASSIGN_OR_RETURN(int added, catalog_->LoadDescriptorSetFile(path));
     log->info("kinds catalog: loaded {} kinds from {}", added, path);
   }
+  if (size_t unchecked = catalog_->UncheckedRuleCount(); unchecked > 0) {
+    log->info("kinds catalog: {} validation rules (CEL and others) are not evaluated by plinth; "
+              "`plinth explain KIND` lists them", unchecked);
+  }
 
   if (config_.auth_token_file.empty()) {
     auth_ = api::Authenticator::Anonymous();

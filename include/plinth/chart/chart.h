@@ -11,6 +11,7 @@
 #ifndef PLINTH_CHART_CHART_H_
 #define PLINTH_CHART_CHART_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -50,16 +51,41 @@ struct ParamSpec {
 
 absl::string_view ParamTypeName(ParamType t);
 
+// The spec fields Planton's Chart.yaml carries besides the templates.
+struct ChartInfo {
+  std::map<std::string, std::string> selector;   // spec.selector: {kind, id}
+  std::string icon_url;                          // spec.iconUrl
+  bool is_ready = false;                         // spec.isReady
+  std::map<std::string, std::string> web_links;  // spec.webLinks: chartWebUrl, readmeRawUrl, ...
+};
+
 struct Chart {
-  std::string name;         // metadata.name
-  std::string description;  // spec.description
-  std::string version;      // metadata.version or spec.version, if the chart says
+  // The identifier used by push, NAME@VERSION and a project's source:
+  // metadata.slug when given, else derived from the display name
+  // (ChartSlugOf), a DNS label.
+  std::string name;
+  std::string display_name;  // metadata.name as written: "AWS ECS Environment"
+  std::string description;   // spec.description
+  // metadata.version or spec.version, if the chart says; else "" (a push
+  // gives it ContentVersion(files)).
+  std::string version;
+  ChartInfo info;
   nlohmann::json chart_yaml;  // Chart.yaml as parsed
   std::vector<ParamSpec> params;
   std::vector<Template> templates;  // sorted by path
   std::vector<ChartFile> files;     // every file, sorted by path
   std::string readme;
 };
+
+// The identifier derived from a display name: lowercase, every run of other
+// characters than a-z and 0-9 becomes '-', no '-' at either end, at most 63
+// characters ("AWS ECS Environment" -> "aws-ecs-environment").
+std::string ChartSlugOf(absl::string_view display_name);
+
+// The version a chart without one gets: "0.0.0+" and the first 12 hex digits
+// of the SHA-256 of its files (paths and contents), so identical files give
+// the same version.
+std::string ContentVersion(const std::vector<ChartFile>& files);
 
 // Checks paths (relative, no "..", no absolute paths), limits, Chart.yaml,
 // values.yaml and every template's syntax.
@@ -96,7 +122,7 @@ struct RenderedChart {
 
 // Renders every template, splits documents, drops empty ones, parses and
 // validates each against its kind. Two documents with the same kind and
-// name are an error.
+// name (or names with the same slug) are an error naming both files.
 absl::StatusOr<RenderedChart> RenderChart(const Chart& chart, const Value& values,
                                           const manifest::KindCatalog& catalog,
                                           const manifest::ManifestOptions& options,

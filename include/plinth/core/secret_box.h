@@ -21,6 +21,9 @@ namespace plinth::core {
 // not a secret).
 std::string ContentDigest(absl::string_view data);
 
+// SHA-256 of `data` as 64 lowercase hex digits.
+std::string Sha256Hex(absl::string_view data);
+
 // HMAC-SHA256 of `data` under `key` (any length), as 64 lowercase hex
 // digits: what GitHub sends in X-Hub-Signature-256 after "sha256=".
 std::string HmacSha256Hex(absl::string_view key, absl::string_view data);

@@ -22,6 +22,21 @@ bool IsValueOrRef(const google::protobuf::Descriptor* d);
 std::optional<std::string> RawStringOption(const google::protobuf::FieldDescriptor* field,
                                            const std::vector<int>& path);
 
+// The default of a reference-or-value field, from Planton's foreignkey
+// options (default_kind = 200001, an enum value, and default_kind_field_path
+// = 200002), which plinth's catalog declares with the same numbers. Empty
+// strings when the field has none.
+struct ReferenceDefault {
+  std::string kind;        // "AwsVpc"
+  std::string field_path;  // "status.outputs.vpc_id"
+};
+ReferenceDefault ReferenceDefaultOf(const google::protobuf::FieldDescriptor* field);
+
+// True when `e` is the kind enum (Planton's CloudResourceKind, or plinth's
+// copy of it): a field of that type names a kind, and any kind of the catalog
+// is accepted there by name.
+bool IsKindEnum(const google::protobuf::EnumDescriptor* e);
+
 // "string", "int64", "enum", "message", "map<string, string>" ...
 std::string FieldTypeName(const google::protobuf::FieldDescriptor* field);
 

@@ -30,6 +30,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
+#include "plinth/manifest/field_rules.h"
 
 namespace plinth::manifest {
 
@@ -41,7 +42,17 @@ struct KindField {
   std::string description;
   std::vector<std::string> enum_values;
   bool reference = false;      // {value: X} or {valueFrom: {...}}
-  std::string reference_kind;  // from the (plinth.kinds.shared.v1.ref_kind) option
+  std::string reference_kind;  // default kind of a reference (foreignkey default_kind)
+  std::string reference_field_path;  // its default fieldPath (default_kind_field_path)
+  std::vector<std::string> rules;    // buf.validate rules plinth checks, as shown by explain
+};
+
+// A validation rule of a kind that plinth does not evaluate (CEL, or a rule
+// type it does not implement), with where it sits.
+struct UncheckedKindRule {
+  std::string path;  // "spec", "spec.ingress[]", "spec.cidrBlock"
+  std::string id;
+  std::string expression;
 };
 
 struct Kind {
@@ -58,6 +69,11 @@ struct Kind {
   google::protobuf::MessageFactory* factory = nullptr;
   std::vector<KindField> spec_fields;
   std::vector<KindField> output_fields;
+  // Rules of the spec (and the messages under it) that are not evaluated.
+  std::vector<UncheckedKindRule> unchecked_rules;
+  // Whether Planton's public API has this kind (its name is a value of the
+  // kind enum); false for plinth's own kinds and other vendors' sets.
+  bool in_planton_api = false;
 };
 
 class KindCatalog {
@@ -88,11 +104,16 @@ class KindCatalog {
   // Closest kind name to `kind` (edit distance), for "did you mean"; may be "".
   std::string Suggest(absl::string_view kind) const;
   size_t size() const { return kinds_.size(); }
+  // Rules that are not evaluated, over every kind.
+  size_t UncheckedRuleCount() const;
+  // Decoded buf.validate rules, shared by every validation against this catalog.
+  const RuleIndex& rules() const { return rules_; }
 
  private:
   struct Pool;
   std::vector<std::unique_ptr<Pool>> pools_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Kind>> kinds_;
+  RuleIndex rules_;
 };
 
 }  // namespace plinth::manifest

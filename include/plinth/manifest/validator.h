@@ -8,8 +8,10 @@
 // or its JSON (camelCase) name; unknown fields, wrong types, out-of-range
 // numbers, unknown enum values and two members of one oneof are errors.
 // Reference-or-value fields take {value: X} or {valueFrom: {kind, env?,
-// name, fieldPath}}; the referenced kind must be in the catalog and the name
-// must follow the naming rule. After the walk, the value is parsed with
+// name, fieldPath}}; the referenced kind must be in the catalog (kind and
+// fieldPath may come from the field's defaults) and the name must follow the
+// resource naming rule. The buf.validate rules of every field are checked
+// (field_rules.h). After the walk, the value is parsed with
 // protobuf's own JSON parser into a dynamic message of the kind, so nothing
 // protobuf would reject gets through.
 #ifndef PLINTH_MANIFEST_VALIDATOR_H_
@@ -31,6 +33,11 @@ absl::Status ValidateAgainstMessage(const nlohmann::json& value,
                                     const google::protobuf::Descriptor* type,
                                     const std::string& path, const KindCatalog* catalog,
                                     google::protobuf::MessageFactory* factory);
+
+// Writes the default kind and fieldPath of every reference that leaves them
+// out (the field's foreignkey defaults), so that a stored manifest says what
+// it refers to. Call before ValidateAgainstMessage.
+void FillReferenceDefaults(nlohmann::json& value, const google::protobuf::Descriptor* type);
 
 }  // namespace plinth::manifest
 
