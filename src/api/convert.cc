@@ -213,6 +213,7 @@ void ToProto(const graph::Graph& g, plinth::v1::InfraGraph* out) {
     node->set_kind(n.key.kind);
     node->set_name(n.key.name);
     node->set_layer(layer_of[i]);
+    node->set_group(n.group);
     for (const auto& r : n.external) {
       auto* e = node->add_external();
       e->set_env(r.env);

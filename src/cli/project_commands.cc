@@ -318,6 +318,7 @@ int ProjectGraph(const Client& client, const ClientOptions& opts, const ProjectA
           if (e.to() == i) deps.push_back(g.nodes(e.from()).kind() + "/" + g.nodes(e.from()).name());
         }
         std::cout << "  L" << l << " " << n.kind() << "/" << n.name();
+        if (!n.group().empty()) std::cout << "  [" << n.group() << "]";
         if (!deps.empty()) std::cout << "  <- " << absl::StrJoin(deps, ", ");
         std::cout << "\n";
       }

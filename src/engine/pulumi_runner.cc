@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "plinth/manifest/names.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -37,9 +38,9 @@ bool HasEnv(const std::vector<std::string>& env, const std::string& name) {
 }  // namespace
 
 std::string PulumiStackName(const JobSpec& spec) {
-  std::string name = spec.module_variables["metadata"].value("env", "default") + "." +
-                     absl::AsciiStrToLower(spec.kind) + "." + spec.module_variables["metadata"].value("name", "resource");
-  return name;
+  // Pulumi stack names take [A-Za-z0-9_.-]: the resource name goes in as its slug.
+  return spec.module_variables["metadata"].value("env", "default") + "." + absl::AsciiStrToLower(spec.kind) + "." +
+         manifest::ResourceSlug(spec.module_variables["metadata"].value("name", "resource"));
 }
 
 JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) {

@@ -40,7 +40,11 @@ absl::StatusOr<Graph> Graph::Build(const std::vector<manifest::Manifest>& manife
                                                      "): a second resource with the same kind and name"));
     }
     g.index_[key] = static_cast<int>(g.nodes_.size());
-    g.nodes_.push_back(Node{key, {}});
+    std::string group;
+    if (auto md = m.body.find("metadata"); md != m.body.end() && md->is_object()) {
+      if (auto gr = md->find("group"); gr != md->end() && gr->is_string()) group = gr->get<std::string>();
+    }
+    g.nodes_.push_back(Node{key, std::move(group), {}});
   }
   g.upstream_.resize(g.nodes_.size());
   g.downstream_.resize(g.nodes_.size());
@@ -141,12 +145,30 @@ std::vector<int> Graph::ReverseOrder() const {
 
 std::string Graph::ToDot() const {
   std::string out = "digraph plinth {\n  rankdir=LR;\n  node [shape=box];\n";
+  // One cluster per group (metadata.group), in order of first appearance;
+  // nodes without a group are declared at the top level.
+  std::vector<std::string> groups;
+  for (const auto& n : nodes_) {
+    if (!n.group.empty() && std::find(groups.begin(), groups.end(), n.group) == groups.end()) {
+      groups.push_back(n.group);
+    }
+  }
+  auto declare = [&](const Node& n, const char* indent) {
+    absl::StrAppend(&out, indent, DotId(n.key.ToString()), " [label=", DotLabel({n.key.kind, n.key.name}), "];\n");
+  };
+  for (size_t c = 0; c < groups.size(); ++c) {
+    absl::StrAppend(&out, "  subgraph cluster_", c, " {\n    label=", DotId(groups[c]), ";\n");
+    for (const auto& n : nodes_) {
+      if (n.group == groups[c]) declare(n, "    ");
+    }
+    out += "  }\n";
+  }
+  for (const auto& n : nodes_) {
+    if (n.group.empty()) declare(n, "  ");
+  }
   for (size_t l = 0; l < layers_.size(); ++l) {
     absl::StrAppend(&out, "  subgraph layer_", l, " {\n    rank=same;\n");
-    for (int v : layers_[l]) {
-      const auto& k = nodes_[v].key;
-      absl::StrAppend(&out, "    ", DotId(k.ToString()), " [label=", DotLabel({k.kind, k.name}), "];\n");
-    }
+    for (int v : layers_[l]) absl::StrAppend(&out, "    ", DotId(nodes_[v].key.ToString()), ";\n");
     out += "  }\n";
   }
   for (const auto& e : edges_) {
@@ -176,7 +198,7 @@ nlohmann::json Graph::ToJson() const {
                           {"sourcePath", r.source_path}, {"type", r.type}});
     }
     nlohmann::json n = {{"env", nodes_[i].key.env}, {"kind", nodes_[i].key.kind},
-                        {"name", nodes_[i].key.name}, {"layer", layer_of[i]},
+                        {"name", nodes_[i].key.name}, {"group", nodes_[i].group}, {"layer", layer_of[i]},
                         {"external", std::move(external)}};
     nodes.push_back(std::move(n));
   }

@@ -175,6 +175,8 @@ absl::StatusOr<std::vector<Manifest>> ParseManifests(const std::vector<ManifestS
                                                      const KindCatalog& catalog) {
   std::vector<Manifest> out;
   std::map<std::tuple<std::string, std::string, std::string, std::string>, std::string> seen;
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::pair<std::string, std::string>>
+      slugs;
   size_t documents = 0;
   for (const auto& source : sources) {
     std::string source_name = source.name.empty() ? "manifest" : source.name;
@@ -193,6 +195,13 @@ absl::StatusOr<std::vector<Manifest>> ParseManifests(const std::vector<ManifestS
       if (!fresh) {
         return absl::InvalidArgumentError(absl::StrCat(
             m.source, " (", m.KindName(), "): same org/env/kind/name as ", it->second));
+      }
+      auto [sit, sfresh] = slugs.emplace(std::make_tuple(m.org, m.env, m.kind, ResourceSlug(m.name)),
+                                         std::make_pair(m.source, m.name));
+      if (!sfresh) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            m.source, " (", m.KindName(), "): its name and \"", sit->second.second, "\" (", sit->second.first,
+            ") have the same slug \"", ResourceSlug(m.name), "\", which engines and state keys use; rename one"));
       }
       out.push_back(std::move(m));
     }

@@ -1,6 +1,8 @@
 #include "plinth/manifest/module_variables.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "plinth/core/status_macros.h"
@@ -117,6 +119,94 @@ const json* JsonAtPath(const json& root, absl::string_view path) {
       bracket = part.find('[', close);
     }
   }
+  return cur;
+}
+
+namespace {
+
+// vpc_id, vpcId and VpcID all name the same field.
+std::string FoldKey(absl::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c != '_' && c != '-') out += absl::ascii_tolower(c);
+  }
+  return out;
+}
+
+std::string KeysOf(const json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : object.items()) keys.push_back(k);
+  if (keys.empty()) return "none";
+  return absl::StrJoin(keys, ", ");
+}
+
+}  // namespace
+
+absl::StatusOr<const json*> LookupReferencePath(const json& manifest, const json& outputs,
+                                                absl::string_view field_path, std::string* canonical) {
+  std::vector<std::string> parts = absl::StrSplit(field_path, '.', absl::SkipEmpty());
+  const json* cur = nullptr;
+  size_t first = 0;
+  std::string found;
+  if (parts.size() >= 3 && parts[0] == "status" && parts[1] == "outputs") {
+    if (!outputs.is_object() || outputs.empty()) return absl::NotFoundError("it has no outputs yet (deploy it first)");
+    cur = &outputs;
+    first = 2;
+    found = "status.outputs";
+  } else if (parts.size() >= 2 && (parts[0] == "metadata" || parts[0] == "spec")) {
+    auto it = manifest.find(parts[0]);
+    if (it == manifest.end() || !it->is_object()) return absl::NotFoundError(absl::StrCat("it has no ", parts[0]));
+    cur = &*it;
+    first = 1;
+    found = parts[0];
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "fieldPath \"", field_path, "\" is not one of status.outputs.<output>, metadata.<field>, spec.<field>"));
+  }
+  for (size_t i = first; i < parts.size(); ++i) {
+    absl::string_view part = parts[i];
+    size_t bracket = part.find('[');
+    std::string name(part.substr(0, bracket));
+    if (!name.empty()) {
+      if (!cur->is_object()) return absl::NotFoundError(absl::StrCat(found, " is not a mapping"));
+      const json* next = nullptr;
+      std::string key;
+      if (auto it = cur->find(name); it != cur->end()) {
+        next = &*it;
+        key = name;
+      } else {
+        for (const auto& [k, v] : cur->items()) {
+          if (FoldKey(k) == FoldKey(name)) {
+            next = &v;
+            key = k;
+            break;
+          }
+        }
+      }
+      if (next == nullptr) {
+        if (found == "status.outputs") {
+          return absl::InvalidArgumentError(absl::StrCat("it has no output ", name, " (outputs: ", KeysOf(*cur), ")"));
+        }
+        return absl::InvalidArgumentError(absl::StrCat("it has no ", found, ".", name, " (", found, " has: ", KeysOf(*cur), ")"));
+      }
+      cur = next;
+      absl::StrAppend(&found, ".", key);
+    }
+    while (bracket != absl::string_view::npos) {
+      size_t close = part.find(']', bracket);
+      size_t index;
+      if (close == absl::string_view::npos || !absl::SimpleAtoi(part.substr(bracket + 1, close - bracket - 1), &index)) {
+        return absl::InvalidArgumentError(absl::StrCat("fieldPath \"", field_path, "\": bad index in ", part));
+      }
+      if (!cur->is_array() || index >= cur->size()) {
+        return absl::NotFoundError(absl::StrCat(found, " has no item ", index));
+      }
+      cur = &(*cur)[index];
+      absl::StrAppend(&found, "[", index, "]");
+      bracket = part.find('[', close);
+    }
+  }
+  if (canonical != nullptr) *canonical = found;
   return cur;
 }
 

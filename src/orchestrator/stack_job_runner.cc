@@ -14,6 +14,7 @@
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
 #include "plinth/manifest/module_variables.h"
+#include "plinth/manifest/names.h"
 
 namespace plinth::orchestrator {
 namespace {
@@ -471,13 +472,14 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   std::vector<std::string> revealed;  // sensitive values resolved in the clear: redacted from the log
   auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
     PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
-    std::string path = r.field_path;
-    if (absl::StartsWith(path, "status.outputs.")) path = path.substr(15);
-    if (!target.outputs.is_object()) return absl::NotFoundError("it has no outputs yet (deploy it first)");
-    const json* v = manifest::JsonAtPath(target.outputs, path);
-    if (v == nullptr) return absl::NotFoundError(absl::StrCat("it has no output ", path));
+    std::string found;
+    PLINTH_ASSIGN_OR_RETURN(const json* v, manifest::LookupReferencePath(target.manifest, target.outputs,
+                                                                          r.field_path, &found));
+    const bool output = absl::StartsWith(found, "status.outputs.");
+    const std::string path = output ? found.substr(15) : found;
     // A pull request's pipeline runs manifests nobody has reviewed yet: it
     // never gets another resource's sensitive outputs in the clear.
+    if (!output) return *v;
     if (*v == kSensitive && job.options.value("untrusted", false)) return json("(sensitive)");
     if (*v == kSensitive && secrets_ != nullptr) {
       PLINTH_ASSIGN_OR_RETURN(std::string sealed, jobs_->SealedOutputs(target.id));
@@ -583,7 +585,9 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       }
     }
     const std::string setting = spec.backend_type == "gcs" ? "prefix" : "key";
-    std::string path = absl::StrCat(job.key.org, "/", job.key.env, "/", job.key.kind, "/", job.key.name);
+    // The name's slug: a Planton name may hold '.', '_' or spaces ("example.com").
+    std::string path = absl::StrCat(job.key.org, "/", job.key.env, "/", job.key.kind, "/",
+                                    manifest::ResourceSlug(job.key.name));
     if (spec.backend_type != "gcs") absl::StrAppend(&path, ".tfstate");
     std::string prefix = spec.backend_config[setting];
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();

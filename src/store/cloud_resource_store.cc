@@ -1,5 +1,7 @@
 #include "plinth/store/cloud_resource_store.h"
 
+#include "plinth/manifest/names.h"
+
 #include <optional>
 
 #include "absl/status/status.h"
@@ -154,6 +156,24 @@ absl::StatusOr<Planned> Plan(Connection& c, const manifest::Manifest& m, const s
     p.action = ApplyAction::kUpdated;
     p.record.version += 1;
   } else {
+    const std::string slug = manifest::ResourceSlug(m.name);
+    Statement& same = c.Prepare(
+        "SELECT name FROM cloud_resources WHERE org = ? AND env = ? AND kind = ? AND slug = ? AND name != ? LIMIT 1");
+    same.Bind(1, m.org);
+    same.Bind(2, m.env);
+    same.Bind(3, m.kind);
+    same.Bind(4, slug);
+    same.Bind(5, m.name);
+    PLINTH_ASSIGN_OR_RETURN(bool clash, same.Step());
+    if (clash) {
+      std::string other = same.ColumnText(0);
+      same.Reset();
+      return absl::AlreadyExistsError(absl::StrCat(
+          m.source.empty() ? std::string() : m.source + " ", "(", m.KindName(), "): metadata.name: \"", m.name,
+          "\" and the stored ", m.kind, " \"", other, "\" in ", m.org, "/", m.env, " have the same slug \"", slug,
+          "\", which engines and state keys use; rename one"));
+    }
+    same.Reset();
     p.action = ApplyAction::kCreated;
     p.record.id = core::NewId("cr");
     body["metadata"]["id"] = p.record.id;
@@ -177,8 +197,8 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, c
   if (p.action == ApplyAction::kCreated) {
     Statement& st = c.Prepare(
         "INSERT INTO cloud_resources (id, org, env, kind, name, api_version, manifest, labels, "
-        "outputs, version, created_at, created_by, updated_at, updated_by, project_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)");
+        "outputs, version, created_at, created_by, updated_at, updated_by, project_id, slug) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, plinth_slug(?5))");
     st.Bind(1, r.id);
     st.Bind(2, r.key.org);
     st.Bind(3, r.key.env);

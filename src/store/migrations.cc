@@ -290,6 +290,14 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (received_at);
 CREATE INDEX webhook_deliveries_unfinished ON webhook_deliveries (work) WHERE work != '';
 )sql"},
+      {7, "Planton resource names: the slug of every cloud resource's name", R"sql(
+-- Names may now hold '.', '_' and spaces; engines and state keys use the slug
+-- (plinth_slug, registered on every connection), and two names of one
+-- org/env/kind with the same slug are refused.
+ALTER TABLE cloud_resources ADD COLUMN slug TEXT NOT NULL DEFAULT '';
+UPDATE cloud_resources SET slug = plinth_slug(name);
+CREATE INDEX cloud_resources_by_slug ON cloud_resources (org, env, kind, slug);
+)sql"},
   };
   return *migrations;
 }

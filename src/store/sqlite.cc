@@ -1,5 +1,7 @@
 #include "plinth/store/sqlite.h"
 
+#include "plinth/manifest/names.h"
+
 #include <sqlite3.h>
 
 #include <cstdlib>
@@ -78,6 +80,16 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 5000);
+  // plinth_slug(name): a resource name's slug (manifest::ResourceSlug), for
+  // migrations and the slug index of cloud resources.
+  sqlite3_create_function_v2(
+      db, "plinth_slug", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+      [](sqlite3_context* ctx, int, sqlite3_value** argv) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+        std::string slug = manifest::ResourceSlug(text ? absl::string_view(text, sqlite3_value_bytes(argv[0])) : "");
+        sqlite3_result_text(ctx, slug.data(), static_cast<int>(slug.size()), SQLITE_TRANSIENT);
+      },
+      nullptr, nullptr, nullptr);
   return std::unique_ptr<Connection>(new Connection(db));
 }
 

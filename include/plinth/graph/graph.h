@@ -45,6 +45,8 @@ struct Edge {
 
 struct Node {
   NodeKey key;
+  // metadata.group: where the resource sits in the drawn graph ("" for none).
+  std::string group;
   // References to resources not in the graph; they must exist when a
   // pipeline runs.
   std::vector<manifest::Reference> external;

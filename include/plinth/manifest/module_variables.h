@@ -31,6 +31,22 @@ absl::StatusOr<nlohmann::json> ToModuleVariables(const Manifest& manifest, const
 // "spec.subnets[0]"; nullptr when absent.
 const nlohmann::json* JsonAtPath(const nlohmann::json& root, absl::string_view path);
 
+// What a reference's fieldPath names in the resource it refers to:
+//   status.outputs.<name>  an output, by its proto name (vpc_id) or its JSON
+//                          name (vpcId): both find the same output; deeper
+//                          parts and [i] indexes walk into it
+//   metadata.<field>, spec.<field>  the referred resource's manifest, the
+//                          same way (spec.domainName or spec.domain_name)
+// Returns the value; NOT_FOUND when the resource has no outputs yet;
+// INVALID_ARGUMENT saying what is missing and what exists ("it has no output
+// zoneId (outputs: zone_id, nameservers)"), or for a path outside those roots. `canonical`, when given, receives the
+// path as found ("status.outputs.zone_id"), for looking the same value up in
+// another copy of the outputs (sealed sensitive values).
+absl::StatusOr<const nlohmann::json*> LookupReferencePath(const nlohmann::json& manifest,
+                                                          const nlohmann::json& outputs,
+                                                          absl::string_view field_path,
+                                                          std::string* canonical = nullptr);
+
 }  // namespace plinth::manifest
 
 #endif  // PLINTH_MANIFEST_MODULE_VARIABLES_H_
