@@ -109,8 +109,20 @@ int DotEnv(const std::string& dir, const std::string& overlay, const std::vector
     }
     if (env == nullptr) continue;
     for (const char* section : {"variables", "secrets"}) {
-      if (!env->contains(section) || !(*env)[section].is_object()) continue;
-      for (const auto& [k, v] : (*env)[section].items()) {
+      if (!env->contains(section)) continue;
+      // Planton's form is a list of {name, value | valueFrom | secretRef};
+      // a mapping of name to value is read too.
+      std::vector<std::pair<std::string, json>> entries;
+      if ((*env)[section].is_array()) {
+        for (const json& item : (*env)[section]) {
+          if (!item.is_object() || !item.contains("name") || !item["name"].is_string()) continue;
+          json value = item.contains("value") ? item["value"] : json::object({{"valueFrom", true}});
+          entries.emplace_back(item["name"].get<std::string>(), value);
+        }
+      } else if ((*env)[section].is_object()) {
+        for (const auto& [k, v] : (*env)[section].items()) entries.emplace_back(k, v);
+      }
+      for (const auto& [k, v] : entries) {
         std::string value;
         if (!std::regex_match(k, kName)) return Error(absl::StrCat(built->sources[i], ": env name \"", k, "\" is not a shell variable name"));
         if (!EnvValue(v, &value)) {

@@ -17,6 +17,23 @@ bool IsValueOrRef(const Descriptor* d) {
   const FieldDescriptor* from = d->FindFieldByName("value_from");
   if (from == nullptr || from->type() != FieldDescriptor::TYPE_MESSAGE) return false;
   const Descriptor* ref = from->message_type();
+  if (ref->FindFieldByName("kind") == nullptr || ref->FindFieldByName("name") == nullptr ||
+      ref->FindFieldByName("field_path") == nullptr) {
+    return false;
+  }
+  // Only `value` and `value_from`: a message with more (Planton's EnvVar has
+  // name, value, value_from, ...) carries a reference but is not one.
+  for (int i = 0; i < d->field_count(); ++i) {
+    if (d->field(i)->name() != "value" && d->field(i)->name() != "value_from") return false;
+  }
+  return true;
+}
+
+bool HasReferenceField(const Descriptor* d) {
+  if (d == nullptr || IsValueOrRef(d)) return false;
+  const FieldDescriptor* from = d->FindFieldByName("value_from");
+  if (from == nullptr || from->type() != FieldDescriptor::TYPE_MESSAGE || from->is_repeated()) return false;
+  const Descriptor* ref = from->message_type();
   return ref->FindFieldByName("kind") != nullptr && ref->FindFieldByName("name") != nullptr &&
          ref->FindFieldByName("field_path") != nullptr;
 }

@@ -158,6 +158,7 @@ void ReadCel(const std::string& bytes, std::vector<UncheckedRule>& out) {
 }
 
 std::shared_ptr<FieldRules> Decode(const std::string& bytes, const std::string& prefix);
+void MergedFields(const std::string& bytes, const std::set<int>& messages, UnknownFieldSet& out);
 
 void DecodeString(const std::string& bytes, FieldRules& r) {
   UnknownFieldSet set;
@@ -261,7 +262,7 @@ void DecodeEnum(const std::string& bytes, FieldRules& r) {
 
 void DecodeCollection(const std::string& bytes, bool map, FieldRules& r, const std::string& prefix) {
   UnknownFieldSet set;
-  if (!set.ParseFromString(bytes)) return;
+  MergedFields(bytes, {4, 5}, set);
   r.type = map ? FieldRules::Type::kMap : FieldRules::Type::kRepeated;
   for (int i = 0; i < set.field_count(); ++i) {
     const UnknownField& f = set.field(i);
@@ -291,9 +292,29 @@ void DecodeCollection(const std::string& bytes, bool map, FieldRules& r, const s
   }
 }
 
+// Protobuf merges repeated occurrences of a singular message field (protoc
+// writes one per option line, e.g. two `repeated.items.string.in` lines):
+// concatenating their bytes gives the merged message.
+void MergedFields(const std::string& bytes, const std::set<int>& messages, UnknownFieldSet& out) {
+  UnknownFieldSet set;
+  if (!set.ParseFromString(bytes)) return;
+  std::map<int, std::string> merged;
+  std::vector<int> order;
+  for (int i = 0; i < set.field_count(); ++i) {
+    const UnknownField& f = set.field(i);
+    if (messages.count(f.number()) && f.type() == UnknownField::TYPE_LENGTH_DELIMITED) {
+      if (!merged.count(f.number())) order.push_back(f.number());
+      merged[f.number()] += f.length_delimited();
+    } else {
+      out.AddField(f);
+    }
+  }
+  for (int n : order) out.AddLengthDelimited(n, merged[n]);
+}
+
 std::shared_ptr<FieldRules> Decode(const std::string& bytes, const std::string& prefix) {
   UnknownFieldSet set;
-  if (!set.ParseFromString(bytes)) return nullptr;
+  MergedFields(bytes, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 28}, set);
   auto r = std::make_shared<FieldRules>();
   static const std::map<int, const char*> kUncheckedTypes = {
       {13, "bool"}, {15, "bytes"}, {17, "message"}, {20, "any"}, {21, "duration"},

@@ -134,11 +134,44 @@ struct Builder {
 
 }  // namespace
 
+namespace {
+
+// A list of mappings that each have a string `name` (Planton's env
+// variables, ports, containers): merged by name, as Kubernetes' strategic
+// merge patch merges env lists.
+bool NamedList(const json& v) {
+  if (!v.is_array() || v.empty()) return false;
+  for (const json& item : v) {
+    if (!item.is_object() || !item.contains("name") || !item["name"].is_string()) return false;
+  }
+  return true;
+}
+
+json MergeNamedLists(json base, const json& patch) {
+  for (const json& item : patch) {
+    const std::string& name = item["name"].get_ref<const std::string&>();
+    auto it = std::find_if(base.begin(), base.end(), [&](const json& b) { return b["name"] == name; });
+    bool remove = item.contains("$patch") && item["$patch"] == "delete";
+    if (it == base.end()) {
+      if (!remove) base.push_back(MergePatch(json::object(), item));
+    } else if (remove) {
+      base.erase(it);
+    } else {
+      *it = MergePatch(std::move(*it), item);
+    }
+  }
+  return base;
+}
+
+}  // namespace
+
 json MergePatch(json base, const json& patch) {
   if (!patch.is_object() || !base.is_object()) return patch;
   for (const auto& [k, v] : patch.items()) {
     if (v.is_null()) {
       base.erase(k);
+    } else if (NamedList(v) && base.contains(k) && NamedList(base[k])) {
+      base[k] = MergeNamedLists(std::move(base[k]), v);
     } else if (v.is_object()) {
       // Onto the base's map, or a new one (so that its nulls are dropped too).
       json sub = base.contains(k) && base[k].is_object() ? std::move(base[k]) : json::object();

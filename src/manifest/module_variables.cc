@@ -32,6 +32,19 @@ class Converter {
     if (d->file()->package() == "google.protobuf") return v;  // Struct, Value, Timestamp ...
     if (IsValueOrRef(d)) return ValueOrRef(v, d, path);
     json out = json::object();
+    if (HasReferenceField(d)) {
+      // {name: X, valueFrom: {...}}: the module gets {name: X, value: <resolved>}.
+      for (const char* key : {"valueFrom", "value_from"}) {
+        auto it = v.find(key);
+        if (it == v.end() || !it->is_object()) continue;
+        PLINTH_ASSIGN_OR_RETURN(json value, ValueOrRef(json{{"valueFrom", *it}}, d, path));
+        json rest = v;
+        rest.erase(key);
+        PLINTH_ASSIGN_OR_RETURN(out, Message(rest, d, path));
+        out["value"] = std::move(value);
+        return out;
+      }
+    }
     for (const auto& [key, item] : v.items()) {
       const FieldDescriptor* f = FieldFor(d, key);
       if (f == nullptr) {  // validated before; keep anything unexpected as is
@@ -204,6 +217,14 @@ absl::StatusOr<const json*> LookupReferencePath(const json& manifest, const json
       cur = &(*cur)[index];
       absl::StrAppend(&found, "[", index, "]");
       bracket = part.find('[', close);
+    }
+  }
+  // A literal of a reference-or-value field ({value: X}) gives X.
+  if (found != "status.outputs" && !absl::StartsWith(found, "status.") && cur->is_object()) {
+    if (cur->size() == 1 && cur->contains("value")) {
+      cur = &(*cur)["value"];
+    } else if (cur->contains("valueFrom") || cur->contains("value_from")) {
+      return absl::InvalidArgumentError(absl::StrCat(found, " is itself a reference; refer to what it refers to"));
     }
   }
   if (canonical != nullptr) *canonical = found;

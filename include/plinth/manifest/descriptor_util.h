@@ -12,9 +12,14 @@
 namespace plinth::manifest {
 
 // True for a reference-or-value message: one with a `value_from` message
-// field whose type has `kind`, `name` and `field_path` (plinth's
-// StringValueOrRef, and Planton's *ValueOrRef messages alike).
+// field whose type has `kind`, `name` and `field_path`, and no fields but
+// `value` and `value_from` (StringValueOrRef, plinth's and Planton's alike).
 bool IsValueOrRef(const google::protobuf::Descriptor* d);
+
+// True for a message that is not a reference-or-value but has a `value_from`
+// reference among other fields (Planton's EnvVar: name, and value or
+// valueFrom): a module gets the resolved value as `value`.
+bool HasReferenceField(const google::protobuf::Descriptor* d);
 
 // The string found by walking the raw bytes of `field`'s options through the
 // given field numbers, e.g. {1159, 14, 1} for (buf.validate.field).string.const.

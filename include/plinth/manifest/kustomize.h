@@ -52,7 +52,10 @@ std::vector<std::string> ListOverlays(const FileTree& tree);
 // leaves the tree, documents of different envs; NOT_FOUND for the overlay.
 absl::StatusOr<BuiltOverlay> BuildOverlay(const FileTree& tree, const std::string& overlay);
 
-// The merge rule of patches, also usable on its own.
+// The merge rule of patches, also usable on its own: mappings merge, null
+// deletes, scalars and lists replace, except lists of mappings with a `name`
+// on both sides (Planton's env variables, ports ...), which merge item by
+// name; a patch item {name: X, $patch: delete} removes X.
 nlohmann::json MergePatch(nlohmann::json base, const nlohmann::json& patch);
 
 }  // namespace plinth::manifest

@@ -40,9 +40,10 @@ metadata:
   name: main
   labels: {team: platform}
 spec:
-  vpcCidr: 10.0.0.0/16
-  availability_zones: [us-east-1a]
-  subnetSize: "256"
+  region: us-east-1
+  cidrBlock: 10.0.0.0/16
+  secondary_ipv4_cidr_blocks: [10.1.0.0/16]
+  ipv4NetmaskLength: "0"
 status:
   outputs: {vpc_id: vpc-123}
 )";
@@ -60,11 +61,73 @@ TEST_F(ManifestTest, ParsesDefaultsAndDropsStatus) {
   EXPECT_EQ(m.body["metadata"]["org"], "acme");
   EXPECT_FALSE(m.body.contains("status"));
   // Proto names and JSON names are both accepted, kept as written.
-  EXPECT_EQ(m.body["spec"]["availability_zones"][0], "us-east-1a");
+  EXPECT_EQ(m.body["spec"]["secondary_ipv4_cidr_blocks"][0], "10.1.0.0/16");
+}
+
+// Planton's names: dots, underscores, spaces and capitals; never '/', control
+// characters or leading/trailing spaces.
+TEST_F(ManifestTest, PlantonResourceNames) {
+  const std::string head = "apiVersion: aws.planton.dev/v1\nkind: AwsRoute53Zone\n";
+  for (const std::string name : {"example.com", "analytics_db", "planton-cloud.app", "My Zone 1"}) {
+    auto r = Parse(head + "metadata: {name: \"" + name + "\"}\nspec: {region: us-east-1}\n", {.org = "acme", .env = "dev"});
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status();
+    EXPECT_EQ((*r)[0].name, name);
+  }
+  ExpectError(head + "metadata: {name: \"a/b\"}\nspec: {region: x}\n", {"metadata.name: \"a/b\" is not a valid resource name"});
+  ExpectError(head + "metadata: {name: \" lead\"}\nspec: {region: x}\n", {"metadata.name", "leading or trailing spaces"});
+  ExpectError(head + "metadata: {name: \"nul\\0here\"}\nspec: {region: x}\n", {"metadata.name: \"nul\\000here\""});
+  ExpectError(head + "metadata: {name: \"" + std::string(254, 'a') + "\"}\nspec: {region: x}\n", {"at most 253 characters"});
+  // Two names with one slug in one batch: both named.
+  ExpectError(head + "metadata: {name: example.com}\nspec: {region: x}\n---\n" + head +
+                  "metadata: {name: example_com}\nspec: {region: x}\n",
+              {"m.yaml document 2 (AwsRoute53Zone/example_com)", "\"example.com\" (m.yaml document 1)",
+               "same slug \"example-com\""});
+}
+
+TEST_F(ManifestTest, GroupAndRelationshipsAsPlantonWritesThem) {
+  auto r = Parse(R"(
+apiVersion: aws.planton.dev/v1
+kind: AwsCertManagerCert
+metadata:
+  name: shop_cert
+  group: dns
+  relationships:
+    - {kind: AwsRoute53Zone, name: shop.example.org, type: depends_on}
+    - {kind: AwsRoute53Zone, name: other.org, env: prod, type: uses}
+spec:
+  region: us-east-1
+  primaryDomainName: shop.example.org
+  route53HostedZoneId:
+    valueFrom: {name: shop.example.org}
+  validationMethod: DNS
+)", {.org = "acme", .env = "dev"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const auto& body = (*r)[0].body;
+  EXPECT_EQ(body["metadata"]["group"], "dns");
+  // kind and fieldPath of a reference default from the field (Planton's foreignkey options).
+  EXPECT_EQ(body["spec"]["route53HostedZoneId"]["valueFrom"]["kind"], "AwsRoute53Zone");
+  EXPECT_EQ(body["spec"]["route53HostedZoneId"]["valueFrom"]["fieldPath"], "status.outputs.zone_id");
+}
+
+// Planton's buf.validate rules on the built-in kinds are evaluated.
+TEST_F(ManifestTest, BuiltInKindsCarryPlantonsRules) {
+  const std::string subnet = "apiVersion: aws.planton.dev/v1\nkind: AwsSubnet\nmetadata: {name: s}\n";
+  ExpectError(subnet + "spec: {region: us-east-1, vpcId: {value: vpc-1}, availabilityZone: us-east-1a}\n",
+              {"spec.cidrBlock: required"});
+  ExpectError(subnet + "spec: {region: us-east-1, vpcId: {value: vpc-1}, availabilityZone: a, cidrBlock: ten}\n",
+              {"spec.cidrBlock: \"ten\" does not match the pattern"});
+  ExpectError(subnet + "spec: {vpcId: {value: vpc-1}, availabilityZone: a, cidrBlock: 10.0.0.0/24}\n",
+              {"spec.region: must not be empty"});
+  ExpectError(subnet + "spec: {region: r, availabilityZone: a, cidrBlock: 10.0.0.0/24}\n", {"spec.vpcId: required"});
+  ExpectError(subnet + "spec: {region: r, vpcId: {value: \"\"}, availabilityZone: a, cidrBlock: 10.0.0.0/24}\n",
+              {"spec.vpcId: give a non-empty value or a valueFrom reference"});
+  const std::string alb = "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: web}\n";
+  ExpectError(alb + "spec: {region: r, subnets: [{value: a}]}\n", {"spec.subnets: must have at least 2 items"});
+  ExpectError("apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: v}\n", {"spec: required"});
 }
 
 TEST_F(ManifestTest, OrgAndEnvFromTheManifest) {
-  auto r = Parse("apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: b, org: o, env: e}\n");
+  auto r = Parse("apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: b, org: o, env: e}\nspec: {region: r}\n");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)[0].org, "o");
   EXPECT_EQ((*r)[0].env, "e");
@@ -76,6 +139,7 @@ apiVersion: aws.planton.dev/v1
 kind: AwsAlb
 metadata: {name: web}
 spec:
+  region: us-east-1
   subnets:
     - value: subnet-1
     - valueFrom: {kind: AwsSubnet, name: public-a, fieldPath: status.outputs.subnet_id}
@@ -86,16 +150,19 @@ spec:
 
 TEST_F(ManifestTest, BadInputNamesDocumentAndFieldPath) {
   const std::string head = "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: web}\n";
-  ExpectError(head + "spec: {subnets: [{value: a}, {valueFrom: {kind: AwsSubnet, fieldPath: x}}]}\n",
+  const std::string two = "{value: a}, {value: b}";
+  ExpectError(head + "spec: {region: r, subnets: [{value: a}, {valueFrom: {kind: AwsSubnet, fieldPath: x}}]}\n",
               {"m.yaml document 1 (AwsAlb/web)", "spec.subnets[1].valueFrom.name: required"});
-  ExpectError(head + "spec: {subnets: [{valueFrom: {kind: AwsSubnett, name: a, fieldPath: x}}]}\n",
-              {"spec.subnets[0].valueFrom.kind: unknown kind \"AwsSubnett\"", "did you mean AwsSubnet"});
-  ExpectError(head + "spec: {subnets: [{valueFrom: {kind: AwsSubnet, name: a}}]}\n",
-              {"spec.subnets[0].valueFrom.fieldPath: required"});
-  ExpectError(head + "spec: {subnets: [{}]}\n", {"spec.subnets[0]: give either value or valueFrom"});
-  ExpectError(head + "spec: {internal: \"yes\"}\n", {"spec.internal: expected true or false, got a string"});
-  ExpectError(head + "spec: {idleTimeoutSeconds: 1.5}\n", {"spec.idleTimeoutSeconds: expected an integer"});
-  ExpectError(head + "spec: {ssl: {enabled: true, certArn: x}}\n", {"spec.ssl.certArn: unknown field"});
+  ExpectError(head + "spec: {region: r, subnets: [" + two + ", {valueFrom: {kind: AwsSubnett, name: a, fieldPath: x}}]}\n",
+              {"spec.subnets[2].valueFrom.kind: unknown kind \"AwsSubnett\"", "did you mean AwsSubnet"});
+  // The field's default kind and path apply when left out; a field without defaults needs them.
+  auto defaulted = Parse(head + "spec: {region: r, subnets: [" + two + ", {valueFrom: {name: a}}]}\n", {.org = "o", .env = "e"});
+  ASSERT_TRUE(defaulted.ok()) << defaulted.status();
+  EXPECT_EQ((*defaulted)[0].body["spec"]["subnets"][2]["valueFrom"]["fieldPath"], "status.outputs.subnet_id");
+  ExpectError(head + "spec: {region: r, subnets: [" + two + ", {}]}\n", {"spec.subnets[2]: give a non-empty value or a valueFrom reference"});
+  ExpectError(head + "spec: {region: r, subnets: [" + two + "], internal: \"yes\"}\n", {"spec.internal: expected true or false, got a string"});
+  ExpectError(head + "spec: {region: r, subnets: [" + two + "], idleTimeoutSeconds: 1.5}\n", {"spec.idleTimeoutSeconds: expected an integer"});
+  ExpectError(head + "spec: {region: r, subnets: [" + two + "], ssl: {enabled: true, certArnn: x}}\n", {"spec.ssl.certArnn: unknown field"});
   ExpectError(head + "spec: {subnets: {value: a}}\n", {"spec.subnets: expected a list, got a mapping"});
   ExpectError(head + "spec: [1]\n", {"spec: expected a mapping, got a list"});
 }
@@ -103,13 +170,17 @@ TEST_F(ManifestTest, BadInputNamesDocumentAndFieldPath) {
 TEST_F(ManifestTest, MetadataRules) {
   const std::string head = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\n";
   ExpectError(head + "metadata: {labels: {a: b}}\n", {"metadata.name: required"});
-  ExpectError(head + "metadata: {name: Bad}\n", {"metadata.name: \"Bad\" is not a valid name"});
+  ExpectError(head + "metadata: {name: \"a/b\"}\n", {"metadata.name: \"a/b\" is not a valid resource name"});
   ExpectError(head + "metadata: {name: a}\n", {"metadata.org: required"}, {});
   ExpectError(head + "metadata: {name: a, org: other}\n", {"metadata.org: manifest says \"other\" but the request says \"acme\""});
   ExpectError(head + "metadata: {name: a, env: Prod_1}\n", {"metadata.env", "not a valid name"}, {.org = "acme"});
   ExpectError(head + "metadata: {name: a, owner: x}\n", {"metadata.owner: unknown field"});
   ExpectError(head + "metadata: {name: a, relationships: [{kind: AwsVpc, name: b, type: likes}]}\n",
-              {"metadata.relationships[0].type: \"likes\" is not one of"});
+              {"metadata.relationships[0].type: unknown value \"likes\" (one of: unspecified, depends_on, runs_on, managed_by, uses)"});
+  ExpectError(head + "metadata: {name: a, relationships: [{kind: AwsVpc, name: b}]}\n",
+              {"metadata.relationships[0].type: required"});
+  ExpectError(head + "metadata: {name: a, relationships: [{kind: AwsVcp, name: b, type: uses}]}\n",
+              {"metadata.relationships[0].kind: unknown kind \"AwsVcp\" (did you mean AwsVpc?)"});
   ExpectError(head + "metadata: {name: a, labels: {x: [1]}}\n", {"metadata.labels[\"x\"]: expected a string"});
   ExpectError(head + "metadata: name\n", {"metadata: expected a mapping"});
 }
@@ -127,14 +198,14 @@ TEST_F(ManifestTest, KindAndApiVersionErrors) {
 }
 
 TEST_F(ManifestTest, BatchErrorsNameTheBadDocumentAndDuplicates) {
-  const std::string ok = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\n";
+  const std::string ok = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {region: r, cidrBlock: 10.0.0.0/16}\n";
   ExpectError(ok + "---\n" + ok, {"m.yaml document 2 (AwsVpc/a): same org/env/kind/name as m.yaml document 1"});
-  ExpectError(ok + "---\n---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: b}\nspec: {nope: 1}\n",
+  ExpectError(ok + "---\n---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: b}\nspec: {region: r, nope: 1}\n",
               {"m.yaml document 3 (AwsVpc/b): spec.nope: unknown field"});
 }
 
 TEST_F(ManifestTest, SizeLimitIsEnforced) {
-  std::string big = "apiVersion: aws.planton.dev/v1\nkind: AwsIamRole\nmetadata: {name: a}\nspec: {description: \"" +
+  std::string big = "apiVersion: aws.planton.dev/v1\nkind: AwsIamRole\nmetadata: {name: a}\nspec: {region: r, trustPolicy: {}, description: \"" +
                     std::string(5000, 'x') + "\"}\n";
   ExpectError(big, {"bytes, over the limit of 4096 bytes"}, {.org = "o", .env = "e", .max_manifest_bytes = 4096});
   auto r = Parse(big, {.org = "o", .env = "e", .max_manifest_bytes = 8192});
