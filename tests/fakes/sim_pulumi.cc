@@ -114,6 +114,15 @@ json Outputs(const Input& in) {
       std::string s = v.get<std::string>();
       for (size_t p; (p = s.find("{name}")) != std::string::npos;) s.replace(p, 6, in.Name());
       for (size_t p; (p = s.find("{kind}")) != std::string::npos;) s.replace(p, 6, in.Kind());
+      // {spec.<field>}: a field of the stack input's spec, as the tofu sim does.
+      json spec = in.target.value("spec", json::object());
+      for (size_t start; (start = s.find("{spec.")) != std::string::npos;) {
+        size_t end = s.find('}', start);
+        if (end == std::string::npos) break;
+        std::string field = s.substr(start + 6, end - start - 6);
+        json v = spec.contains(field) ? spec[field] : json("");
+        s.replace(start, end - start + 1, v.is_string() ? v.get<std::string>() : v.dump());
+      }
       out[k] = s;
     }
   }

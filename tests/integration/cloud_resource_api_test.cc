@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 
 std::string Vpc(const std::string& name, int subnet_size = 256, const std::string& labels = "{}") {
   return "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: " + name +
-         ", labels: " + labels + "}\nspec: {vpcCidr: 10.0.0.0/16, subnetSize: " +
+         ", labels: " + labels + "}\nspec: {region: us-east-1, cidrBlock: 10.0.0.0/16, ipv4NetmaskLength: " +
          std::to_string(subnet_size) + "}\n";
 }
 
@@ -90,7 +90,7 @@ TEST_F(CloudResourceApiTest, ApplyGetUpdateDeleteAndHistory) {
   pb::CloudResource got;
   ASSERT_TRUE(stub_->GetCloudResource(DaemonProcess::Context().get(), by_id, &got).ok());
   EXPECT_EQ(got.name(), "crud");
-  EXPECT_EQ(got.manifest().fields().at("spec").struct_value().fields().at("vpcCidr").string_value(),
+  EXPECT_EQ(got.manifest().fields().at("spec").struct_value().fields().at("cidrBlock").string_value(),
             "10.0.0.0/16");
   EXPECT_EQ(got.manifest().fields().at("metadata").struct_value().fields().at("id").string_value(),
             created.id());
@@ -199,7 +199,7 @@ TEST_F(CloudResourceApiTest, ConcurrentVersionedUpdatesLoseNothing) {
         pb::CloudResource r;
         ASSERT_TRUE(stub->GetCloudResource(DaemonProcess::Context().get(), get, &r).ok());
         int value = static_cast<int>(
-            r.manifest().fields().at("spec").struct_value().fields().at("subnetSize").number_value());
+            r.manifest().fields().at("spec").struct_value().fields().at("ipv4NetmaskLength").number_value());
         pb::UpdateCloudResourceRequest up;
         up.set_manifest(Vpc("counter", value + 1));
         up.set_org("acme");
@@ -219,7 +219,7 @@ TEST_F(CloudResourceApiTest, ConcurrentVersionedUpdatesLoseNothing) {
   for (auto& t : threads) t.join();
   pb::CloudResource final_state;
   ASSERT_TRUE(Get("race", "AwsVpc", "counter", &final_state).ok());
-  EXPECT_EQ(final_state.manifest().fields().at("spec").struct_value().fields().at("subnetSize").number_value(),
+  EXPECT_EQ(final_state.manifest().fields().at("spec").struct_value().fields().at("ipv4NetmaskLength").number_value(),
             kThreads * kIncrements);
   EXPECT_EQ(final_state.version(), 1 + kThreads * kIncrements);
   EXPECT_GT(aborted.load(), 0) << "16 writers should have collided at least once";
@@ -237,8 +237,8 @@ TEST_F(CloudResourceApiTest, EveryBadInputIsInvalidArgumentAndWritesNothing) {
       {"unknown kind", "apiVersion: aws.planton.dev/v1\nkind: AwsVcp\nmetadata: {name: a}\n", "unknown kind"},
       {"unknown field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {vpcCdir: x}\n",
        "spec.vpcCdir: unknown field"},
-      {"mistyped field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {subnetSize: big}\n",
-       "spec.subnetSize: expected an integer"},
+      {"mistyped field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {ipv4NetmaskLength: big}\n",
+       "spec.ipv4NetmaskLength: expected an integer"},
       {"missing name", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {}\n", "metadata.name: required"},
       {"bad name", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: -x-}\n", "not a valid name"},
       {"bad reference",

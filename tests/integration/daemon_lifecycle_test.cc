@@ -50,13 +50,13 @@ TEST(DaemonLifecycleTest, DataSurvivesRestartAndKill9) {
   EXPECT_EQ(r.version(), 1);
 
   // An acknowledged write survives kill -9.
-  std::string v2 = std::string(kVpc) + "spec: {vpcCidr: 10.9.0.0/16}\n";
+  std::string v2 = std::string(kVpc) + "spec: {region: us-east-1, cidrBlock: 10.9.0.0/16}\n";
   ASSERT_TRUE(ApplyText(d, v2).ok());
   d.Kill();
   ASSERT_TRUE(d.Start().ok()) << d.Stderr();
   ASSERT_TRUE(GetKeep(d, &r).ok());
   EXPECT_EQ(r.version(), 2);
-  EXPECT_EQ(r.manifest().fields().at("spec").struct_value().fields().at("vpcCidr").string_value(),
+  EXPECT_EQ(r.manifest().fields().at("spec").struct_value().fields().at("cidrBlock").string_value(),
             "10.9.0.0/16");
 }
 

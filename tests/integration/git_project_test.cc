@@ -41,6 +41,7 @@ constexpr char kSecret[] = "webhook s3cret";
 constexpr char kNamespace[] = R"(apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesNamespace
 metadata: {name: shop}
+spec: {name: shop}
 )";
 
 std::string Postgres(int replicas) {
@@ -700,7 +701,7 @@ TEST_F(GitProjectTest, AKustomizeDirectoryDeploysOneSetPerOverlayEnvButLocal) {
   Write("svc/_kustomize/base/kustomization.yaml", "resources: [ns.yaml]\n");
   Write("svc/_kustomize/base/ns.yaml",
         "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: api\n  labels: {tier: "
-        "base}\n");
+        "base}\nspec: {name: api}\n");
   for (const std::string env : {"local", "staging", "prod"}) {
     Write("svc/_kustomize/overlays/" + env + "/kustomization.yaml", "resources: [../../base]\npatches: [ns.yaml]\n");
     Write("svc/_kustomize/overlays/" + env + "/ns.yaml",
@@ -883,7 +884,7 @@ TEST_F(GitProjectTest, APullRequestsPlanNeverGetsSensitiveOutputsInTheClear) {
   // The namespace's output is sensitive; the database plans with it.
   Write("infra/ns.yaml",
         "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: shop\n"
-        "  annotations: {sim.plinth.dev/sensitive-output: namespace}\n");
+        "  annotations: {sim.plinth.dev/sensitive-output: namespace}\nspec: {name: shop}\n");
   CommitAndPush("sensitive");
   pb::InfraProjectResponse created;
   ASSERT_TRUE(CreateGit("net", &created).ok());

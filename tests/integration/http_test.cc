@@ -43,7 +43,7 @@ TEST(HttpTest, HealthReadinessAndMetricsOfJobsAndCalls) {
 
   auto resources = pb::CloudResourceService::NewStub(d.Channel());
   pb::ApplyCloudResourcesRequest apply;
-  apply.add_sources()->set_content("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: shop}\n");
+  apply.add_sources()->set_content("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: shop}\nspec: {name: shop}\n");
   apply.set_org("acme");
   apply.set_env("dev");
   pb::ApplyCloudResourcesResponse applied;

@@ -46,7 +46,7 @@ class InfraChartTest : public ::testing::Test {
 
 DaemonProcess* InfraChartTest::daemon_ = nullptr;
 
-const char kNs[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: '{{ values.prefix }}-ns'}\n";
+const char kNs[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: '{{ values.prefix }}-ns'}\nspec: {name: '{{ values.prefix }}-ns'}\n";
 
 TEST_F(InfraChartTest, PushIsImmutableAndIdempotent) {
   pb::PushInfraChartRequest req = ChartRequest("immutable", kNs);

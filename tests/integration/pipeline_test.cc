@@ -52,6 +52,7 @@ kind: KubernetesNamespace
 metadata:
   name: {{ values.app }}
   annotations: {"sim.plinth.dev/sleep-seconds": "{{ values.sleep }}"}
+spec: {name: "{{ values.app }}"}
 ---
 apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesPostgres
@@ -93,6 +94,7 @@ kind: KubernetesNamespace
 metadata:
   name: {{ values.app }}-extra-{{ i }}
   annotations: {"sim.plinth.dev/sleep-seconds": "{{ values.sleep }}"}
+spec: {name: "{{ values.app }}-extra-{{ i }}"}
 {%- endfor %}
 )";
 
@@ -659,8 +661,8 @@ TEST_F(PipelineTest, BadInputIsRefusedAndNothingIsWritten) {
   cyc.set_name("cyclic");
   AddChart(cyc.mutable_inline_()->mutable_files(),
            "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: a\n  relationships: "
-           "[{kind: KubernetesNamespace, name: b, type: uses}]\n---\napiVersion: kubernetes.planton.dev/v1\nkind: "
-           "KubernetesNamespace\nmetadata:\n  name: b\n  relationships: [{kind: KubernetesNamespace, name: a, type: uses}]\n");
+           "[{kind: KubernetesNamespace, name: b, type: uses}]\nspec: {name: a}\n---\napiVersion: kubernetes.planton.dev/v1\nkind: "
+           "KubernetesNamespace\nmetadata:\n  name: b\n  relationships: [{kind: KubernetesNamespace, name: a, type: uses}]\nspec: {name: b}\n");
   s = projects_->CreateInfraProject(DaemonProcess::Context().get(), cyc, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("dependency cycle"));

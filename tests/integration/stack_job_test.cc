@@ -55,7 +55,7 @@ class StackJobTest : public ::testing::Test {
 
   static std::string Ns(const std::string& name, const std::string& annotations = "{}") {
     return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + name +
-           ", annotations: " + annotations + "}\n";
+           ", annotations: " + annotations + "}\nspec: {name: " + name + "}\n";
   }
   static std::string Db(const std::string& name, const std::string& ns) {
     return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata: {name: " + name +
@@ -281,7 +281,7 @@ TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProces
 
 TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {
   Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata:\n  name: creds\n  annotations:\n"
-        "    sim.plinth.dev/print-env: PULUMI_CONFIG_PASSPHRASE\nspec: {type: Opaque}\n");
+        "    sim.plinth.dev/print-env: PULUMI_CONFIG_PASSPHRASE\nspec: {name: creds, opaque: {data: {a: b}}}\n");
   pb::StackJob job = Wait(Create("KubernetesSecret", "creds", "update").id());
   ASSERT_EQ(job.state(), "succeeded") << job.error();
   EXPECT_EQ(job.engine(), "pulumi");
@@ -492,7 +492,7 @@ TEST_F(GitModuleJobTest, JobsRunTheBranchCommitAndRecordIt) {
   EXPECT_NE(next.module_revision(), job.module_revision());
 
   Apply("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata: {name: creds}\n"
-        "spec: {type: Opaque}\n");
+        "spec: {name: creds, opaque: {data: {a: b}}}\n");
   pb::StackJob bad = Wait(Create("KubernetesSecret", "creds", "update").id());
   EXPECT_EQ(bad.state(), "failed");
   EXPECT_THAT(bad.error(), HasSubstr("no branch, tag or commit \"no-such-branch\""));

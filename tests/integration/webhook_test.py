@@ -43,7 +43,7 @@ class WebhookTest(unittest.TestCase):
         sh("git", "init", "-q", "-b", "main", self.work)
         with open(os.path.join(self.work, "ns.yaml"), "w") as f:
             f.write("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\n"
-                    "metadata: {name: shop, labels: {v: '1'}}\n")
+                    "metadata: {name: shop, labels: {v: '1'}}\nspec: {name: shop}\n")
         git(self.work, "add", "-A")
         git(self.work, "commit", "-q", "-m", "one")
         git(self.work, "push", "-q", self.repo, "main")
@@ -93,7 +93,7 @@ class WebhookTest(unittest.TestCase):
     def push_commit(self, label):
         with open(os.path.join(self.work, "ns.yaml"), "w") as f:
             f.write("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\n"
-                    f"metadata: {{name: shop, labels: {{v: '{label}'}}}}\n")
+                    f"metadata: {{name: shop, labels: {{v: '{label}'}}}}\nspec: {{name: shop}}\n")
         git(self.work, "commit", "-q", "-am", label)
         git(self.work, "push", "-q", self.repo, "main")
         return git(self.work, "rev-parse", "HEAD")

@@ -28,7 +28,7 @@ TEST(ConvertTest, RecordCarriesOutputsInsideTheManifest) {
   store::CloudResourceRecord r;
   r.id = "cr-1";
   r.key = {"acme", "dev", "AwsVpc", "main"};
-  r.manifest = {{"kind", "AwsVpc"}, {"spec", {{"vpcCidr", "10.0.0.0/16"}}}};
+  r.manifest = {{"kind", "AwsVpc"}, {"spec", {{"cidrBlock", "10.0.0.0/16"}}}};
   r.outputs = {{"vpc_id", "vpc-1"}};
   r.version = 3;
   r.updated_at = absl::FromUnixMicros(1700000000123456);

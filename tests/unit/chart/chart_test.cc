@@ -4,10 +4,26 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "plinth/graph/graph.h"
+#include "temp_dir.h"
 #include "test_paths.h"
 
 namespace plinth::chart {
 namespace {
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFileOrDie(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 using ::testing::HasSubstr;
 using nlohmann::json;
@@ -25,16 +41,19 @@ const char kTemplate[] = R"(apiVersion: aws.planton.dev/v1
 kind: AwsVpc
 metadata: {name: {{ values.prefix }}-vpc}
 spec:
-  vpcCidr: 10.0.0.0/16
-  isNatGatewayEnabled: {{ values.nat | lower }}
+  region: us-east-1
+  cidrBlock: 10.0.0.0/16
+  enableDnsHostnames: {{ values.nat | lower }}
 {%- for z in values.zones %}
 ---
 apiVersion: aws.planton.dev/v1
 kind: AwsSubnet
 metadata: {name: {{ values.prefix }}-{{ z }}}
 spec:
+  region: us-east-1
   vpcId: {valueFrom: {kind: AwsVpc, name: {{ values.prefix }}-vpc, fieldPath: status.outputs.vpc_id}}
   availabilityZone: {{ z }}
+  cidrBlock: 10.0.{{ loop.index }}.0/24
 {%- endfor %}
 ---
 # an empty document is dropped
@@ -112,13 +131,13 @@ TEST_F(ChartTest, RendersSplitsDropsEmptyAndValidates) {
 }
 
 TEST_F(ChartTest, RenderErrorsNameTemplateDocumentAndField) {
-  auto bad_field = LoadChart(Files(std::string(kTemplate) + "---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: x}\nspec: {vpcCdir: 1}\n"));
+  auto bad_field = LoadChart(Files(std::string(kTemplate) + "---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: x}\nspec: {region: r, vpcCdir: 1}\n"));
   auto values = ResolveValues(*bad_field, {{"project", "p"}}, "acme", "dev");
   auto r = RenderChart(*bad_field, *values, *catalog_, {.org = "acme", .env = "dev"});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("templates/net.yaml document 5 (AwsVpc/x): spec.vpcCdir: unknown field"));
 
-  auto dup = LoadChart(Files(std::string(kTemplate) + "---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: app-vpc}\n"));
+  auto dup = LoadChart(Files(std::string(kTemplate) + "---\napiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: app-vpc}\nspec: {region: r, cidrBlock: 10.1.0.0/16}\n"));
   r = RenderChart(*dup, *values, *catalog_, {.org = "acme", .env = "dev"});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("same kind and name as templates/net.yaml document 1"));
@@ -247,6 +266,161 @@ TEST_F(ChartTest, ExampleChartsRenderWithTheirDefaults) {
     ASSERT_TRUE(rendered.ok()) << name << ": " << rendered.status();
     EXPECT_GE(rendered->manifests.size(), 5u) << name;
   }
+}
+
+// Chart.yaml as Planton writes it: a display name, no version, Planton's spec
+// fields; the identifier is the slug, or derived from the display name.
+TEST_F(ChartTest, PlantonChartYaml) {
+  const std::string planton = R"(apiVersion: infra-hub.planton.ai/v1
+kind: InfraChart
+metadata:
+  name: AWS ECS Environment (v2)
+spec:
+  selector: {kind: platform, id: aws}
+  description: An ECS environment.
+  iconUrl: https://example.invalid/ecs.svg
+  isReady: true
+  webLinks: {chartWebUrl: "https://example.invalid/c", readmeRawUrl: "https://example.invalid/r"}
+  templateYamlFiles: { }
+  valuesYaml: ""
+  params: [ ]
+)";
+  auto chart = LoadChart({{"Chart.yaml", planton}, {"values.yaml", kValues}, {"templates/net.yaml", kTemplate}});
+  ASSERT_TRUE(chart.ok()) << chart.status();
+  EXPECT_EQ(chart->name, "aws-ecs-environment-v2");
+  EXPECT_EQ(chart->display_name, "AWS ECS Environment (v2)");
+  EXPECT_EQ(chart->version, "");
+  EXPECT_EQ(chart->info.selector.at("kind"), "platform");
+  EXPECT_EQ(chart->info.icon_url, "https://example.invalid/ecs.svg");
+  EXPECT_TRUE(chart->info.is_ready);
+  EXPECT_EQ(chart->info.web_links.at("readmeRawUrl"), "https://example.invalid/r");
+  // The content-addressed version: the same files give the same version, other files another.
+  std::string v = ContentVersion(chart->files);
+  EXPECT_THAT(v, ::testing::MatchesRegex("0\\.0\\.0\\+[0-9a-f]{12}"));
+  EXPECT_EQ(ContentVersion(LoadChart({{"Chart.yaml", planton}, {"values.yaml", kValues}, {"templates/net.yaml", kTemplate}})->files), v);
+  EXPECT_NE(ContentVersion(LoadChart({{"Chart.yaml", planton}, {"values.yaml", kValues}, {"templates/net.yaml", std::string(kTemplate) + "\n"}})->files), v);
+
+  auto slugged = LoadChart({{"Chart.yaml", "metadata: {name: Any Title, slug: my-chart}\n"}, {"templates/a.yaml", "a: 1"}});
+  ASSERT_TRUE(slugged.ok()) << slugged.status();
+  EXPECT_EQ(slugged->name, "my-chart");
+  EXPECT_EQ(ChartSlugOf("GKE Environment"), "gke-environment");
+  EXPECT_EQ(ChartSlugOf("  Hello,  World!! "), "hello-world");
+
+  auto expect = [](const std::string& chart_yaml, const std::string& fragment) {
+    auto c = LoadChart({{"Chart.yaml", chart_yaml}, {"templates/a.yaml", "a: 1"}});
+    ASSERT_FALSE(c.ok()) << chart_yaml;
+    EXPECT_THAT(c.status().message(), HasSubstr(fragment));
+  };
+  expect("metadata: {name: \"" + std::string(129, 'x') + "\"}\n", "Chart.yaml: metadata.name: 129 characters, over the limit of 128");
+  expect("metadata: {name: \"bad\\ttab\"}\n", "Chart.yaml: metadata.name: \"bad\\ttab\" has a control character");
+  expect("metadata: {name: \"3 Tier\"}\n", "set metadata.slug");
+  expect("metadata: {name: T, slug: Bad_Slug}\n", "Chart.yaml: metadata.slug: \"Bad_Slug\" is not a valid name");
+  expect("metadata: {name: T}\nspec: {webLinks: [a]}\n", "Chart.yaml: spec.webLinks: expected a mapping");
+}
+
+// Planton's inline form: templates and params in Chart.yaml itself.
+TEST_F(ChartTest, InlineTemplatesValuesAndParams) {
+  auto chart = LoadChart({{"Chart.yaml", R"(metadata: {name: Inline}
+spec:
+  templateYamlFiles:
+    ns.yaml: "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: '{{ values.ns }}'}\nspec: {name: '{{ values.ns }}'}\n"
+  params:
+    - {name: ns, value: team-a}
+)"}});
+  ASSERT_TRUE(chart.ok()) << chart.status();
+  ASSERT_EQ(chart->templates.size(), 1u);
+  EXPECT_EQ(chart->templates[0].name(), "templates/ns.yaml");
+  auto values = ResolveValues(*chart, json::object(), "acme", "dev");
+  ASSERT_TRUE(values.ok()) << values.status();
+  auto rendered = RenderChart(*chart, *values, *catalog_, {.org = "acme", .env = "dev"});
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  EXPECT_EQ(rendered->manifests[0].name, "team-a");
+  auto clash = LoadChart({{"Chart.yaml", "metadata: {name: C}\nspec: {templateYamlFiles: {a.yaml: 'x: 1'}}\n"},
+                          {"templates/a.yaml", "x: 2"}});
+  ASSERT_FALSE(clash.ok());
+  EXPECT_THAT(clash.status().message(), HasSubstr("spec.templateYamlFiles.a.yaml: templates/a.yaml is also a file of the chart"));
+}
+
+absl::StatusOr<RenderedChart> RenderDir(const std::string& dir, const json& values,
+                                        const manifest::KindCatalog& catalog) {
+  auto files = ReadChartDir(dir);
+  if (!files.ok()) return files.status();
+  auto chart = LoadChart(*files);
+  if (!chart.ok()) return chart.status();
+  auto resolved = ResolveValues(*chart, values, "acme", "dev");
+  if (!resolved.ok()) return resolved.status();
+  return RenderChart(*chart, *resolved, catalog, {.org = "acme", .env = "dev"});
+}
+
+// ../shared/testdata/planton-style (copied to tests/data/planton-style), as its README says.
+TEST_F(ChartTest, PlantonStyleChartsRenderOrAreRefusedAsTheReadmeSays) {
+  const std::string root = PLINTH_PLANTON_STYLE;
+  auto files = ReadChartDir(root + "/static-website");
+  ASSERT_TRUE(files.ok()) << files.status();
+  auto chart = LoadChart(*files);
+  ASSERT_TRUE(chart.ok()) << chart.status();
+  EXPECT_EQ(chart->name, "acme-static-website");
+  EXPECT_EQ(chart->display_name, "Acme Static Website");
+
+  // Without values: domain has no value, so it is required.
+  auto none = RenderDir(root + "/static-website", json::object(), *catalog_);
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(none.status().message(), HasSubstr("values.domain: required"));
+
+  // As written, the CDN's origin "site_assets.s3.amazonaws.com" breaks Planton's own
+  // rule on AwsCloudFront.spec.origins[].domainName (no '_'): plinth evaluates it.
+  auto as_written = RenderDir(root + "/static-website", {{"domain", "example.com"}}, *catalog_);
+  ASSERT_FALSE(as_written.ok());
+  EXPECT_THAT(as_written.status().message(),
+              HasSubstr("templates/site.yaml document 2 (AwsCloudFront/site-cdn): spec.origins[0].domainName: "
+                        "\"site_assets.s3.amazonaws.com\" does not match the pattern"));
+
+  // With a valid origin host it renders exactly as Python Jinja2 does (the
+  // expected file, with the same origin), in 3 layers, with its groups.
+  plinth::testing::TempDir tmp;
+  std::filesystem::copy(root + "/static-website", tmp.path() + "/sw", std::filesystem::copy_options::recursive);
+  std::string site = ReadFileOrDie(tmp.path() + "/sw/templates/site.yaml");
+  site.replace(site.find("site_assets.s3.amazonaws.com"), 28, "site-assets.s3.amazonaws.com");
+  WriteFileOrDie(tmp.path() + "/sw/templates/site.yaml", site);
+  auto rendered = RenderDir(tmp.path() + "/sw", {{"domain", "example.com"}}, *catalog_);
+  ASSERT_TRUE(rendered.ok()) << rendered.status();
+  json expected = json::parse(ReadFileOrDie(root + "/static-website/expected-domain-example.com.json"));
+  expected[3]["spec"]["origins"][0]["domainName"] = "site-assets.s3.amazonaws.com";
+  json got = json::array();
+  for (const auto& m : rendered->manifests) {
+    json body = m.body;
+    body["metadata"].erase("org");
+    body["metadata"].erase("env");
+    got.push_back(body);
+  }
+  EXPECT_EQ(got, expected);
+  auto g = graph::Graph::Build(rendered->manifests);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->Layers().size(), 3u);
+  std::vector<std::string> layer0;
+  for (int v : g->Layers()[0]) layer0.push_back(g->nodes()[v].key.kind + "/" + g->nodes()[v].key.name);
+  EXPECT_THAT(layer0, ::testing::UnorderedElementsAre("AwsRoute53Zone/example.com", "AwsS3Bucket/site_assets"));
+  EXPECT_EQ(g->nodes()[g->Layers()[1][0]].key.kind, "AwsCertManagerCert");
+  EXPECT_EQ(g->nodes()[g->Layers()[2][0]].key.kind, "AwsCloudFront");
+  std::set<std::string> groups;
+  for (const auto& n : g->nodes()) groups.insert(n.group);
+  EXPECT_EQ(groups, (std::set<std::string>{"dns", "storage", "edge"}));
+  EXPECT_THAT(g->ToDot(), HasSubstr("subgraph cluster_0 {\n    label=\"dns\";"));
+
+  auto dup = RenderDir(root + "/duplicate-resource", json::object(), *catalog_);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(dup.status().message(), HasSubstr("templates/vpc.yaml"));
+  EXPECT_THAT(dup.status().message(), HasSubstr("templates/network/vpc.yaml"));
+
+  auto wrong = RenderDir(root + "/wrong-api-version", json::object(), *catalog_);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_THAT(wrong.status().message(), HasSubstr("apiVersion: AwsS3Bucket is served as aws.planton.dev/v1"));
+
+  // The plain manifests apply (validate); their reference resolves in the stack job tests.
+  auto plain = manifest::ParseManifests({{"dns-and-site.yaml", ReadFileOrDie(root + "/manifests/dns-and-site.yaml")}},
+                                        {.org = "acme", .env = "dev"}, *catalog_);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ((*plain)[0].name, "shop.example.org");
 }
 
 }  // namespace

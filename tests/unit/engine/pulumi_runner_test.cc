@@ -30,7 +30,7 @@ class PulumiRunnerTest : public ::testing::Test {
     s.kind = "KubernetesNamespace";
     s.api_version = "kubernetes.planton.dev/v1";
     s.module_variables = {{"metadata", {{"name", "shop"}, {"env", "dev"}, {"org", "acme"}, {"annotations", annotations}}},
-                          {"spec", json::object()}};
+                          {"spec", {{"name", "shop"}}}};
     s.engine = "pulumi";
     s.engine_binary = std::string(PLINTH_BIN_DIR) + "/plinth-sim-pulumi";
     s.module_dir = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";

@@ -36,7 +36,7 @@ class TerraformRunnerTest : public ::testing::Test {
     s.kind = "KubernetesNamespace";
     s.resource_id = "cr-test";
     s.module_variables = {{"metadata", {{"name", "shop"}, {"org", "acme"}, {"env", "dev"}, {"annotations", annotations}}},
-                          {"spec", {{"labels", {{"team", "shop"}}}}}};
+                          {"spec", {{"name", "shop"}, {"labels", {{"team", "shop"}}}}}};
     s.engine = "tofu";
     s.engine_binary = std::string(PLINTH_BIN_DIR) + "/plinth-sim-tofu";
     s.module_dir = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";

@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 using plinth::testing::Shell;
-constexpr char kNamespace[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: shop}\n";
+constexpr char kNamespace[] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: shop}\nspec: {name: shop}\n";
 constexpr char kPostgres[] = R"(apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesPostgres
 metadata: {name: shop-db}
@@ -119,12 +119,13 @@ constexpr char kBase[] = R"(apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesDeployment
 metadata: {name: api}
 spec:
+  namespace: {value: shop}
   version: "1"
   container:
     app:
       image: {repo: registry.local/api, tag: "1"}
       env:
-        variables: {LOG_LEVEL: info}
+        variables: [{name: LOG_LEVEL, value: info}, {name: REGION, value: eu}]
 )";
 
 manifest::FileTree OverlayTree() {
@@ -136,8 +137,8 @@ manifest::FileTree OverlayTree() {
     t[std::string("_kustomize/overlays/") + env + "/kustomization.yaml"] = "resources: [../../base]\npatches: [api.yaml]\n";
     t[std::string("_kustomize/overlays/") + env + "/api.yaml"] =
         std::string("kind: KubernetesDeployment\nmetadata: {name: api, env: ") + env +
-        "}\nspec: {container: {app: {env: {variables: {LOG_LEVEL: " + (std::string(env) == "prod" ? "warn" : "debug") +
-        "}}}}}\n";
+        "}\nspec: {container: {app: {env: {variables: [{name: LOG_LEVEL, value: " +
+        (std::string(env) == "prod" ? "warn" : "debug") + "}]}}}}\n";
   }
   return t;
 }
@@ -152,7 +153,9 @@ TEST_F(GitProjectsTest, ATreeGivesItsPlainManifestsAndOneSetPerOverlayButLocal) 
       << "local is never deployed; an overlay's env is its documents' metadata.env";
   for (const auto& m : *ms) {
     if (m.env == "prod") {
-      EXPECT_EQ(m.body["spec"]["container"]["app"]["env"]["variables"]["LOG_LEVEL"], "warn");
+      // A named list merges by name: LOG_LEVEL patched, REGION kept.
+      EXPECT_EQ(m.body["spec"]["container"]["app"]["env"]["variables"],
+                nlohmann::json::parse(R"([{"name": "LOG_LEVEL", "value": "warn"}, {"name": "REGION", "value": "eu"}])"));
       EXPECT_EQ(m.body["spec"]["container"]["app"]["image"]["tag"], "1") << "the base's fields stay";
     }
   }
@@ -185,7 +188,7 @@ TEST_F(GitProjectsTest, TreeErrorsNameTheFile) {
   EXPECT_THAT(duplicate.status().message(), HasSubstr("b.yaml"));
 
   manifest::FileTree other_env;
-  other_env["ns.yaml"] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: x, env: prod}\n";
+  other_env["ns.yaml"] = "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: x, env: prod}\nspec: {name: x}\n";
   EXPECT_FALSE(ManifestsOfTree(other_env, "", "acme", "dev", *catalog_).ok())
       << "a plain manifest belongs to the project's env";
 }

@@ -20,7 +20,7 @@ class GraphTest : public ::testing::Test {
 
   static std::string Ns(const std::string& name, const std::string& rel = "") {
     return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + name +
-           (rel.empty() ? "" : ", relationships: [" + rel + "]") + "}\n";
+           (rel.empty() ? "" : ", relationships: [" + rel + "]") + "}\nspec: {name: " + name + "}\n";
   }
   static std::string Db(const std::string& name, const std::string& ns, const std::string& env = "") {
     return "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesPostgres\nmetadata: {name: " + name +
@@ -59,15 +59,15 @@ TEST_F(GraphTest, ReferencesOutsideTheSetAreExternal) {
 }
 
 TEST_F(GraphTest, CyclesAreErrorsThatListTheCycle) {
-  auto g = Graph::Build(Parse(Ns("a", "{kind: KubernetesNamespace, name: c}") + "---\n" +
-                              Ns("b", "{kind: KubernetesNamespace, name: a}") + "---\n" +
-                              Ns("c", "{kind: KubernetesNamespace, name: b}") + "---\n" + Ns("free")));
+  auto g = Graph::Build(Parse(Ns("a", "{kind: KubernetesNamespace, name: c, type: depends_on}") + "---\n" +
+                              Ns("b", "{kind: KubernetesNamespace, name: a, type: depends_on}") + "---\n" +
+                              Ns("c", "{kind: KubernetesNamespace, name: b, type: depends_on}") + "---\n" + Ns("free")));
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(g.status().message(), HasSubstr("dependency cycle: dev/KubernetesNamespace/"));
   EXPECT_THAT(g.status().message(), HasSubstr("dev/KubernetesNamespace/a -> dev/KubernetesNamespace/b -> "
                                               "dev/KubernetesNamespace/c -> dev/KubernetesNamespace/a"));
-  auto self = Graph::Build(Parse(Ns("s", "{kind: KubernetesNamespace, name: s}")));
+  auto self = Graph::Build(Parse(Ns("s", "{kind: KubernetesNamespace, name: s, type: depends_on}")));
   ASSERT_FALSE(self.ok());
   EXPECT_THAT(self.status().message(), HasSubstr("refers to the resource itself"));
 }
@@ -79,6 +79,25 @@ TEST_F(GraphTest, DotIsWellFormed) {
   EXPECT_THAT(dot, HasSubstr("\"dev/KubernetesNamespace/apps\" -> \"dev/KubernetesPostgres/db\";"));
   EXPECT_THAT(dot, HasSubstr("label=\"KubernetesPostgres\\ndb\""));
   EXPECT_EQ(dot.back(), '\n');
+}
+
+// metadata.group: on each node, in the JSON, and a DOT cluster per group;
+// dotted and underscored names are nodes like any other.
+TEST_F(GraphTest, GroupsAreKeptAndDrawnAsClusters) {
+  auto g = Graph::Build(Parse(
+      "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: team.apps, group: base}\n"
+      "spec: {name: apps}\n---\n" + Db("app_db", "team.apps") + "---\n" + Db("other_db", "team.apps")));
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->nodes().size(), 3u);
+  EXPECT_EQ(g->nodes()[0].group, "base");
+  EXPECT_EQ(g->nodes()[1].group, "");
+  EXPECT_EQ(g->ToJson()["nodes"][0]["group"], "base");
+  std::string dot = g->ToDot();
+  EXPECT_THAT(dot, HasSubstr("subgraph cluster_0 {\n    label=\"base\";\n    \"dev/KubernetesNamespace/team.apps\""));
+  EXPECT_THAT(dot, HasSubstr("\"dev/KubernetesNamespace/team.apps\" -> \"dev/KubernetesPostgres/app_db\";"));
+  // A node is declared once, in its cluster or at the top level.
+  size_t first = dot.find("\"dev/KubernetesNamespace/team.apps\" [label=");
+  EXPECT_EQ(dot.find("\"dev/KubernetesNamespace/team.apps\" [label=", first + 1), std::string::npos);
 }
 
 }  // namespace

@@ -35,9 +35,9 @@ class SchedulerRecoveryTest : public ::testing::Test {
     // as the scheduler would have stored it.
     auto m = manifest::ParseManifests(
         {{"t.yaml",
-          "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: a}\n---\n"
+          "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: a}\nspec: {name: a}\n---\n"
           "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: b\n  relationships: "
-          "[{kind: KubernetesNamespace, name: a, type: uses}]\n"}},
+          "[{kind: KubernetesNamespace, name: a, type: uses}]\nspec: {name: b}\n"}},
         {.org = "acme", .env = "dev"}, *catalog_);
     ASSERT_TRUE(m.ok()) << m.status();
     store::InfraProjectRecord p;

@@ -32,7 +32,7 @@ class CloudResourceStoreTest : public ::testing::Test {
   static std::string Vpc(const std::string& name, const std::string& cidr,
                          const std::string& labels = "{}") {
     return "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: " + name +
-           ", labels: " + labels + "}\nspec: {vpcCidr: " + cidr + "}\n";
+           ", labels: " + labels + "}\nspec: {region: us-east-1, cidrBlock: " + cidr + "}\n";
   }
 
   testing::TempDir dir_;
@@ -71,7 +71,7 @@ TEST_F(CloudResourceStoreTest, ApplyCreatesThenUpdatesThenLeavesUnchanged) {
   EXPECT_EQ(got->updated_by, "bob");
   EXPECT_EQ(got->created_by, "alice");
   EXPECT_EQ(got->updated_at, absl::FromUnixSeconds(1700000060));
-  EXPECT_EQ(got->manifest["spec"]["vpcCidr"], "10.1.0.0/16");
+  EXPECT_EQ(got->manifest["spec"]["cidrBlock"], "10.1.0.0/16");
   EXPECT_TRUE(got->outputs.is_null());
 }
 
@@ -79,7 +79,7 @@ TEST_F(CloudResourceStoreTest, ApplyIsAllOrNothing) {
   ASSERT_TRUE(store_->Apply(Manifests(Vpc("a", "10.0.0.0/16")), "alice", false).ok());
   // The second manifest names a wrong id: the whole batch must fail.
   auto batch = Manifests(Vpc("b", "10.2.0.0/16") + "---\n" +
-                         "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a, id: cr-wrong}\n");
+                         "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a, id: cr-wrong}\nspec: {region: r, cidrBlock: 10.0.0.0/16}\n");
   auto r = store_->Apply(batch, "alice", false);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
@@ -109,7 +109,7 @@ TEST_F(CloudResourceStoreTest, UpdateNeedsTheCurrentVersion) {
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
   EXPECT_THAT(stale.status().message(), HasSubstr("is at version 2, not 1"));
-  EXPECT_EQ(store_->Get({.key = {"acme", "dev", "AwsVpc", "a"}})->manifest["spec"]["vpcCidr"],
+  EXPECT_EQ(store_->Get({.key = {"acme", "dev", "AwsVpc", "a"}})->manifest["spec"]["cidrBlock"],
             "10.1.0.0/16");
   EXPECT_EQ(store_->Update(Manifests(Vpc("zzz", "10.0.0.0/16"))[0], 1, "bob").status().code(),
             absl::StatusCode::kNotFound);
@@ -133,7 +133,7 @@ TEST_F(CloudResourceStoreTest, DeleteKeepsHistoryAndFreesTheName) {
   EXPECT_EQ(history->items[0].action, "delete");
   EXPECT_EQ(history->items[0].actor, "carol");
   EXPECT_EQ(history->items[1].action, "update");
-  EXPECT_EQ(history->items[1].manifest["spec"]["vpcCidr"], "10.1.0.0/16");
+  EXPECT_EQ(history->items[1].manifest["spec"]["cidrBlock"], "10.1.0.0/16");
   EXPECT_EQ(history->items[2].action, "create");
   EXPECT_EQ(history->items[2].actor, "alice");
 

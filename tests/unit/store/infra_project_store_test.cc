@@ -30,7 +30,7 @@ class InfraProjectStoreTest : public ::testing::Test {
 
   std::vector<manifest::Manifest> Namespaces(std::initializer_list<std::string> names) {
     std::string text;
-    for (const auto& n : names) text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + n + "}\n";
+    for (const auto& n : names) text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + n + "}\nspec: {name: " + n + "}\n";
     auto m = manifest::ParseManifests({{"t.yaml", text}}, {.org = "acme", .env = "dev"}, *catalog_);
     EXPECT_TRUE(m.ok()) << m.status();
     return m.ok() ? *m : std::vector<manifest::Manifest>{};
