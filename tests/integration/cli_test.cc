@@ -81,7 +81,7 @@ TEST_F(CliTest, ApplyADirectoryThenGetListHistoryAndDelete) {
 TEST_F(CliTest, ErrorsGoToStderrWithTheFieldPath) {
   std::string bad =
       "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: web}\n"
-      "spec: {subnets: [{value: a}, {valueFrom: {kind: AwsSubnet, name: Bad, fieldPath: x}}]}\n";
+      "spec: {region: us-east-1, subnets: [{value: a}, {valueFrom: {kind: AwsSubnet, name: \"a/b\", fieldPath: x}}]}\n";
   CommandResult r = daemon_->Cli({"apply", "-f", "-", "--org", "acme", "--env", "cli-bad"}, bad);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("<stdin> document 1 (AwsAlb/web): spec.subnets[1].valueFrom.name"));
@@ -114,7 +114,21 @@ TEST_F(CliTest, KindsAndExplain) {
   EXPECT_THAT(explain.out, HasSubstr("API VERSION: aws.planton.dev/v1"));
   EXPECT_THAT(explain.out, HasSubstr("container.image.repo"));
   EXPECT_THAT(explain.out, HasSubstr("clusterArn"));
-  EXPECT_THAT(explain.out, HasSubstr("(AwsEcsCluster)"));
+  // A reference's default kind and path, the rules plinth checks, and the
+  // rules it does not evaluate (none on this kind).
+  EXPECT_THAT(explain.out, HasSubstr("(AwsEcsCluster status.outputs.cluster_arn)"));
+  EXPECT_THAT(explain.out, HasSubstr("in [path, hostname]"));
+  EXPECT_THAT(explain.out, ::testing::Not(HasSubstr("not a kind of Planton's public API")));
+
+  CommandResult vpc = daemon_->Cli({"explain", "AwsVpc"});
+  ASSERT_EQ(vpc.exit_code, 0) << vpc.err;
+  EXPECT_THAT(vpc.out, HasSubstr("RULES NOT EVALUATED BY PLINTH ("));
+  EXPECT_THAT(vpc.out, HasSubstr("spec: ipv4_primary_source_required: this.cidr_block != '' || this.ipv4_ipam_pool_id != ''"));
+  EXPECT_THAT(vpc.out, HasSubstr("spec.instanceTenancy: instance_tenancy_valid"));
+
+  CommandResult own = daemon_->Cli({"explain", "AzurePostgresqlServer"});
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_THAT(own.out, HasSubstr("NOTE:        not a kind of Planton's public API"));
 
   CommandResult unknown = daemon_->Cli({"explain", "AwsEcsServise"});
   EXPECT_EQ(unknown.exit_code, 1);

@@ -227,7 +227,7 @@ TEST_F(CloudResourceApiTest, ConcurrentVersionedUpdatesLoseNothing) {
 
 TEST_F(CloudResourceApiTest, EveryBadInputIsInvalidArgumentAndWritesNothing) {
   const std::string ok = Vpc("fine");
-  std::string big_spec = "apiVersion: aws.planton.dev/v1\nkind: AwsIamRole\nmetadata: {name: big}\nspec: {description: \"" +
+  std::string big_spec = "apiVersion: aws.planton.dev/v1\nkind: AwsIamRole\nmetadata: {name: big}\nspec: {region: r, trustPolicy: {}, description: \"" +
                          std::string(100000, 'x') + "\"}\n";
   struct Case {
     std::string name, text, fragment;
@@ -235,18 +235,24 @@ TEST_F(CloudResourceApiTest, EveryBadInputIsInvalidArgumentAndWritesNothing) {
       {"invalid yaml", "kind: [AwsVpc\n", "invalid YAML"},
       {"duplicate keys", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nkind: AwsVpc\n", "duplicate key"},
       {"unknown kind", "apiVersion: aws.planton.dev/v1\nkind: AwsVcp\nmetadata: {name: a}\n", "unknown kind"},
-      {"unknown field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {vpcCdir: x}\n",
+      {"unknown field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {region: r, vpcCdir: x}\n",
        "spec.vpcCdir: unknown field"},
-      {"mistyped field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {ipv4NetmaskLength: big}\n",
+      {"mistyped field", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {region: r, ipv4NetmaskLength: big}\n",
        "spec.ipv4NetmaskLength: expected an integer"},
       {"missing name", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {}\n", "metadata.name: required"},
-      {"bad name", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: -x-}\n", "not a valid name"},
+      {"bad name", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: \"a/b\"}\n", "not a valid resource name"},
+      {"bad org", "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a, org: Acme_1}\n", "metadata.org"},
+      {"broken rule", "apiVersion: aws.planton.dev/v1\nkind: AwsSubnet\nmetadata: {name: s}\n"
+       "spec: {region: r, vpcId: {value: v}, availabilityZone: a, cidrBlock: not-a-cidr}\n",
+       "spec.cidrBlock: \"not-a-cidr\" does not match the pattern"},
+      {"slug clash in a batch", ok + "---\n" + "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: Fine}\n"
+       "spec: {region: r, cidrBlock: 10.0.0.0/16}\n", "same slug \"fine\""},
       {"bad reference",
-       "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: a}\nspec: {subnets: [{value: s}, {valueFrom: {kind: AwsSubnet, fieldPath: x}}]}\n",
+       "apiVersion: aws.planton.dev/v1\nkind: AwsAlb\nmetadata: {name: a}\nspec: {region: r, subnets: [{value: s}, {valueFrom: {kind: AwsSubnet, fieldPath: x}}]}\n",
        "spec.subnets[1].valueFrom.name: required"},
       {"too big", big_spec, "over the limit of 65536 bytes"},
       {"nul byte", std::string("apiVersion: aws.planton.dev/v1\nkind: AwsVpc\0\n", 45), "NUL byte"},
-      {"one bad document in a batch", ok + "---\n" + "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: b}\nspec: {nope: 1}\n",
+      {"one bad document in a batch", ok + "---\n" + "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: b}\nspec: {region: r, nope: 1}\n",
        "test.yaml document 2 (AwsVpc/b): spec.nope"},
       {"only empty documents", "---\n# nothing\n---\n", "no manifest found"},
   };

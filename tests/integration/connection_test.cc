@@ -96,7 +96,7 @@ TEST_F(ConnectionTest, SecretsAreWriteOnlyEncryptedAndRedacted) {
   pb::ApplyCloudResourcesRequest apply;
   apply.add_sources()->set_content(
       "apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata:\n  name: logs\n  annotations:\n"
-      "    sim.plinth.dev/print-env: AWS_SECRET_ACCESS_KEY\n");
+      "    sim.plinth.dev/print-env: AWS_SECRET_ACCESS_KEY\nspec: {region: us-east-1}\n");
   apply.set_org("acme");
   apply.set_env("dev");
   pb::ApplyCloudResourcesResponse applied;
@@ -125,7 +125,7 @@ TEST_F(ConnectionTest, ResolutionNamedThenEnvThenOrgThenNone) {
   ASSERT_TRUE(CreateAws("org-wide", "secret-org-wide-1", &c).ok());
   ASSERT_TRUE(CreateAws("special", "secret-special-12", &c).ok());
   pb::ApplyCloudResourcesRequest apply;
-  apply.add_sources()->set_content("apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: b}\n");
+  apply.add_sources()->set_content("apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: b}\nspec: {region: us-east-1}\n");
   apply.set_org("acme");
   apply.set_env("dev");
   pb::ApplyCloudResourcesResponse applied;

@@ -16,7 +16,8 @@ namespace {
 namespace pb = plinth::v1;
 using ::testing::HasSubstr;
 
-const char kVpc[] = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: keep, org: acme, env: dev}\n";
+const char kVpcHead[] = "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: keep, org: acme, env: dev}\n";
+const std::string kVpc = std::string(kVpcHead) + "spec: {region: us-east-1, cidrBlock: 10.0.0.0/16}\n";
 
 grpc::Status ApplyText(DaemonProcess& d, const std::string& text, const std::string& token = "",
                        pb::ApplyCloudResourcesResponse* out = nullptr) {
@@ -50,7 +51,7 @@ TEST(DaemonLifecycleTest, DataSurvivesRestartAndKill9) {
   EXPECT_EQ(r.version(), 1);
 
   // An acknowledged write survives kill -9.
-  std::string v2 = std::string(kVpc) + "spec: {region: us-east-1, cidrBlock: 10.9.0.0/16}\n";
+  std::string v2 = std::string(kVpcHead) + "spec: {region: us-east-1, cidrBlock: 10.9.0.0/16}\n";
   ASSERT_TRUE(ApplyText(d, v2).ok());
   d.Kill();
   ASSERT_TRUE(d.Start().ok()) << d.Stderr();

@@ -511,7 +511,7 @@ TEST_F(GitProjectTest, AGitLabPushAndMergeRequestUseTheToken) {
   Write("infra/cache.yaml",
         "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesRedis\nmetadata: {name: shop-cache}\nspec:\n"
         "  namespace: {valueFrom: {kind: KubernetesNamespace, name: shop, fieldPath: status.outputs.namespace}}\n"
-        "  container: {replicas: 1, isPersistenceEnabled: false}\n");
+        "  container: {replicas: 1, persistenceEnabled: false}\n");
   std::string head = CommitAndPush("feature");
   auto mr = [&](const std::string& action) {
     return json{{"object_kind", "merge_request"},

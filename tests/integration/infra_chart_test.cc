@@ -93,10 +93,12 @@ TEST_F(InfraChartTest, BadChartsAreRefusedAndNothingIsStored) {
   } cases[] = {
       {"syntax", ChartRequest("bad-syntax", "{% if x %}never closed"), "templates/ns.yaml:1:"},
       {"filter", ChartRequest("bad-filter", "{{ x | nosuch }}"), "no filter named 'nosuch'"},
-      {"no version", ChartRequest("no-version", kNs), "version: required"},
+      {"bad version", ChartRequest("bad-version", kNs), "version: \"1 0\" is not a valid version"},
+      {"display name with a control character", ChartRequest("\"bad\\u0001name\"", kNs), "has a control character"},
   };
   cases[0].req.set_version("1");
   cases[1].req.set_version("1");
+  cases[2].req.set_version("1 0");
   for (auto& c : cases) {
     pb::PushInfraChartResponse resp;
     grpc::Status s = stub_->PushInfraChart(DaemonProcess::Context().get(), c.req, &resp);
@@ -123,6 +125,54 @@ TEST_F(InfraChartTest, BadChartsAreRefusedAndNothingIsStored) {
     EXPECT_NE(c.name(), "bad-syntax");
     EXPECT_NE(c.name(), "evil");
   }
+}
+
+// Charts as Planton writes them, pushed, shown and rendered by the server
+// (../shared/testdata/planton-style, copied to tests/data/planton-style).
+TEST_F(InfraChartTest, PlantonStyleChartsThroughTheServer) {
+  const std::string root = PLINTH_PLANTON_STYLE;
+  CommandResult push = daemon_->Cli({"chart", "push", root + "/static-website"});
+  ASSERT_EQ(push.exit_code, 0) << push.err;
+  // No version in Chart.yaml: a content-addressed one; the same files again change nothing.
+  EXPECT_THAT(push.out, ::testing::MatchesRegex("acme-static-website@0\\.0\\.0\\+[0-9a-f]{12} pushed \\(5 params, 2 templates\\)\n"));
+  std::string version = push.out.substr(push.out.find('@') + 1, 18);
+  CommandResult again = daemon_->Cli({"chart", "push", root + "/static-website"});
+  EXPECT_THAT(again.out, HasSubstr("acme-static-website@" + version + " unchanged"));
+
+  CommandResult show = daemon_->Cli({"chart", "show", "acme-static-website"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("TITLE:       Acme Static Website"));
+  EXPECT_THAT(show.out, HasSubstr("SELECTOR:    kind=platform"));
+  EXPECT_THAT(show.out, HasSubstr("READY:       yes"));
+  EXPECT_THAT(show.out, HasSubstr("ICON:        https://example.invalid/icons/static-website.svg"));
+  EXPECT_THAT(show.out, HasSubstr("LINK:        chartWebUrl https://example.invalid/charts/static-website"));
+  pb::GetInfraChartRequest get;
+  get.set_name("acme-static-website");
+  pb::InfraChart chart;
+  ASSERT_TRUE(stub_->GetInfraChart(DaemonProcess::Context().get(), get, &chart).ok());
+  EXPECT_EQ(chart.display_name(), "Acme Static Website");
+  EXPECT_TRUE(chart.is_ready());
+  EXPECT_EQ(chart.web_links().at("readmeRawUrl"), "https://example.invalid/charts/static-website/README.md");
+
+  CommandResult none = daemon_->Cli({"chart", "render", "acme-static-website", "--env", "dev"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_THAT(none.err, HasSubstr("values.domain: required"));
+  // As written, its CDN origin breaks Planton's rule on AwsCloudFront origins (no '_').
+  CommandResult as_written = daemon_->Cli({"chart", "render", "acme-static-website", "--env", "dev", "--set", "domain=example.com"});
+  EXPECT_EQ(as_written.exit_code, 1);
+  EXPECT_THAT(as_written.err, HasSubstr("(AwsCloudFront/site-cdn): spec.origins[0].domainName: \"site_assets.s3.amazonaws.com\" does not match"));
+
+  for (const std::string name : {"duplicate-resource", "wrong-api-version"}) {
+    CommandResult bad = daemon_->Cli({"chart", "push", root + "/" + name});
+    ASSERT_EQ(bad.exit_code, 0) << name << ": " << bad.err << " (it parses; its render is what fails)";
+  }
+  CommandResult dup = daemon_->Cli({"chart", "render", "duplicate-network-must-be-refused", "--env", "dev"});
+  EXPECT_EQ(dup.exit_code, 1);
+  EXPECT_THAT(dup.err, HasSubstr("templates/vpc.yaml"));
+  EXPECT_THAT(dup.err, HasSubstr("templates/network/vpc.yaml"));
+  CommandResult wrong = daemon_->Cli({"chart", "render", "wrong-api-version-must-be-refused", "--env", "dev"});
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, HasSubstr("apiVersion: AwsS3Bucket is served as aws.planton.dev/v1"));
 }
 
 TEST_F(InfraChartTest, RenderErrorsAreInvalidArgument) {

@@ -71,7 +71,7 @@ metadata:
   annotations: {"sim.plinth.dev/sleep-seconds": "{{ values.sleep }}"}
 spec:
   namespace: {valueFrom: {kind: KubernetesNamespace, name: {{ values.app }}, fieldPath: status.outputs.namespace}}
-  container: {replicas: 1, isPersistenceEnabled: false}
+  container: {replicas: 1, persistenceEnabled: false}
 {%- endif %}
 ---
 apiVersion: kubernetes.planton.dev/v1
