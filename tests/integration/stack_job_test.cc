@@ -249,6 +249,26 @@ TEST_F(StackJobTest, CliRunFollowsAndExitsWithTheJobsResult) {
   EXPECT_THAT(list.out, HasSubstr("succeeded"));
 }
 
+// Planton-style manifests (tests/data/planton-style/manifests): dotted and
+// underscored names, and a reference by the output's JSON name (zoneId) that
+// resolves to the zone's zone_id output once the zone is deployed.
+TEST_F(StackJobTest, PlantonNamesAndAnOutputByItsJsonName) {
+  std::ifstream in(std::string(PLINTH_PLANTON_STYLE) + "/manifests/dns-and-site.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(text.find("  name: shop_cert\n"), std::string::npos);
+  text.replace(text.find("  name: shop_cert\n"), 17, "  name: shop_cert\n  annotations: {sim.plinth.dev/print-spec: 'true'}\n");
+  Apply(text);
+  CommandResult early = daemon_.Cli({"job", "run", "acme/dev/AwsCertManagerCert/shop_cert", "--op", "update", "--follow"});
+  EXPECT_EQ(early.exit_code, 1);
+  CommandResult zone = daemon_.Cli({"job", "run", "acme/dev/AwsRoute53Zone/shop.example.org", "--op", "update", "--follow"});
+  ASSERT_EQ(zone.exit_code, 0) << zone.out << zone.err;
+  EXPECT_EQ(Resource("AwsRoute53Zone", "shop.example.org").outputs().fields().at("zone_id").string_value(),
+            "Z-shop.example.org");
+  CommandResult cert = daemon_.Cli({"job", "run", "acme/dev/AwsCertManagerCert/shop_cert", "--op", "update", "--follow"});
+  ASSERT_EQ(cert.exit_code, 0) << cert.out << cert.err;
+  EXPECT_THAT(cert.out, HasSubstr("\"route53_hosted_zone_id\":\"Z-shop.example.org\""));
+}
+
 TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProcess) {
   Apply(Ns("crash", "{sim.plinth.dev/sleep-seconds: '30', sim.plinth.dev/ignore-sigint: 'true'}"));
   pb::StackJob job = Create("KubernetesNamespace", "crash", "update");

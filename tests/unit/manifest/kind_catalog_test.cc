@@ -73,8 +73,8 @@ TEST(KindCatalogTest, LoadsKindsFromADescriptorSetAndReplacesBuiltins) {
   size_t before = catalog->size();
   auto added = catalog->LoadDescriptorSetFile(PLINTH_ACME_KINDS_PB);
   ASSERT_TRUE(added.ok()) << added.status();
-  EXPECT_EQ(*added, 3);
-  EXPECT_EQ(catalog->size(), before + 2);  // AwsVpc replaced, two new
+  EXPECT_EQ(*added, 4);
+  EXPECT_EQ(catalog->size(), before + 3);  // AwsVpc replaced, three new
 
   const Kind* widget = catalog->Find("acme.example.com/v1", "AcmeWidget");
   ASSERT_NE(widget, nullptr);

@@ -1,5 +1,7 @@
 #include "plinth/manifest/manifest.h"
 
+#include <map>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test_paths.h"
@@ -223,6 +225,76 @@ TEST_F(ManifestTest, LoadedKindsValidateEnumsAndReferences) {
   // The replaced AwsVpc now takes only `cidr`.
   ExpectError("apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata: {name: a}\nspec: {vpcCidr: x}\n",
               {"spec.vpcCidr: unknown field"});
+}
+
+// The rules of a loaded descriptor set are evaluated; CEL rules are listed as
+// not evaluated, never passed as checked.
+TEST_F(ManifestTest, LoadedDescriptorSetRules) {
+  ASSERT_TRUE(catalog_->LoadDescriptorSetFile(PLINTH_ACME_KINDS_PB).ok());
+  const std::string head = "apiVersion: acme.example.com/v1\nkind: AcmeRuled\nmetadata: {name: r}\n";
+  const std::map<std::string, std::string> good = {{"code", "abc"}, {"mode", "fast"}, {"size", "5"}, {"budget", "10"},
+                                                   {"tier", "GOLD"}, {"zones", "[z-a]"}, {"owner", "a@b.io"}, {"host", "h"}};
+  auto spec = [&](std::map<std::string, std::string> fields) {
+    std::string out;
+    for (const auto& [k, v] : fields) out += (out.empty() ? "" : ", ") + k + ": " + v;
+    return head + "spec: {" + out + "}\n";
+  };
+  auto ok = Parse(spec(good), {.org = "o", .env = "e"});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  auto bad = [&](const std::string& change, const std::string& fragment) {
+    auto fields = good;
+    size_t colon = change.find(": ");
+    fields[change.substr(0, colon)] = change.substr(colon + 2);
+    ExpectError(spec(fields), {fragment});
+  };
+  bad("code: a", "spec.code: must be at least 2 characters long");
+  bad("code: abcdef", "spec.code: must be at most 5 characters long");
+  bad("code: AB1", "spec.code: \"AB1\" does not match the pattern ^[a-z]+$");
+  bad("mode: slow", "spec.mode: \"slow\" is not one of: fast, safe");
+  bad("size: 0", "spec.size: must be greater than 0");
+  bad("size: 101", "spec.size: must be at most 100");
+  bad("port: 80", "spec.port: must be at least 1024");
+  bad("budget: 1000000", "spec.budget: must be less than 1000000");
+  bad("tier: 7", "spec.tier: 7 is not a value of Tier");
+  bad("zones: [z-a, z-a]", "spec.zones[1]: repeats an earlier item");
+  bad("zones: [z-a, z-b, z-c, z-d]", "spec.zones: must have at most 3 items");
+  bad("zones: [a]", "spec.zones[0]: must start with \"z-\"");
+  bad("tags: {a: x, b: y, c: z}", "spec.tags: must have at most 2 entries");
+  bad("tags: {toolong: x}", "spec.tags[\"toolong\"] (key): must be at most 4 characters long");
+  bad("owner: nobody", "spec.owner: \"nobody\" is not a valid email address");
+  bad("exact: v2", "spec.exact: must be \"v1\"");
+  bad("ip: 300.1.1.1", "cannot be set together with");
+  ExpectError(head + "spec: {code: abc, mode: fast, size: 5, zones: [z-a], owner: a@b.io}\n",
+              {"spec.target: required: give one of host, ip"});
+  ExpectError(head + "spec: {code: abc, mode: fast, size: 5, zones: [z-a], host: h}\n", {"spec.owner: required"});
+  ExpectError(head + "spec: {code: abc, mode: fast, size: 5, owner: a@b.io, host: h}\n", {"spec.zones: must have at least 1 item"});
+  ExpectError(head, {"spec: required"});
+  // Zero values of fields with IGNORE_IF_ZERO_VALUE are not checked (port, exact).
+  const Kind* kind = catalog_->Find("acme.example.com/v1", "AcmeRuled");
+  ASSERT_NE(kind, nullptr);
+  ASSERT_EQ(kind->unchecked_rules.size(), 2u);
+  EXPECT_EQ(kind->unchecked_rules[0].path, "spec");
+  EXPECT_EQ(kind->unchecked_rules[0].id, "size_fits_tier");
+  EXPECT_EQ(kind->unchecked_rules[0].expression, "this.size < 10 || this.tier == 1");
+  EXPECT_EQ(kind->unchecked_rules[1].path, "spec.note");
+  EXPECT_FALSE(kind->in_planton_api);
+  EXPECT_GE(catalog_->UncheckedRuleCount(), 2u);
+}
+
+TEST_F(ManifestTest, BuiltInCatalogFollowsPlanton) {
+  EXPECT_EQ(catalog_->size(), 50u);
+  int planton = 0;
+  for (const Kind* k : catalog_->List()) planton += k->in_planton_api ? 1 : 0;
+  EXPECT_EQ(planton, 49) << "every built-in kind but AzurePostgresqlServer is Planton's";
+  EXPECT_FALSE(catalog_->Find("azure.planton.dev/v1", "AzurePostgresqlServer")->in_planton_api);
+  // Planton's field numbers for the metadata: name 1, slug 2, id 3, org 4, env 5,
+  // labels 6, annotations 7, tags 8, relationships 9, group 10.
+  const auto* md = catalog_->Find("aws.planton.dev/v1", "AwsVpc")->metadata;
+  int n = 1;
+  for (const char* f : {"name", "slug", "id", "org", "env", "labels", "annotations", "tags", "relationships", "group"}) {
+    ASSERT_NE(md->FindFieldByName(f), nullptr) << f;
+    EXPECT_EQ(md->FindFieldByName(f)->number(), n++) << f;
+  }
 }
 
 }  // namespace
