@@ -296,19 +296,8 @@ absl::StatusOr<Chart> LoadChart(std::vector<ChartFile> files, const ChartLimits&
 }
 
 std::string ChartSlugOf(absl::string_view display_name) {
-  std::string out;
-  bool dash = false;
-  for (char c : display_name) {
-    char l = absl::ascii_tolower(c);
-    if ((l >= 'a' && l <= 'z') || (l >= '0' && l <= '9')) {
-      if (dash && !out.empty()) out += '-';
-      dash = false;
-      out += l;
-    } else {
-      dash = true;
-    }
-  }
-  if (out.size() > 63) out = std::string(absl::StripSuffix(out.substr(0, 63), "-"));
+  std::string out = manifest::Slugify(display_name);
+  if (out.size() > 63) out = out.substr(0, 63);
   while (!out.empty() && out.back() == '-') out.pop_back();
   return out;
 }

@@ -57,10 +57,10 @@ absl::Status CheckResourceName(absl::string_view field_path, absl::string_view v
                                                  kResourceNameRule));
 }
 
-std::string ResourceSlug(absl::string_view name) {
+std::string Slugify(absl::string_view text) {
   std::string out;
   bool dash = false;
-  for (char c : name) {
+  for (char c : text) {
     char l = absl::ascii_tolower(c);
     if (IsLowerAlnum(l)) {
       if (dash && !out.empty()) out += '-';
@@ -70,6 +70,11 @@ std::string ResourceSlug(absl::string_view name) {
       dash = true;
     }
   }
+  return out;
+}
+
+std::string ResourceSlug(absl::string_view name) {
+  std::string out = Slugify(name);
   if (out.empty()) {
     // FNV-1a: stable across builds and platforms.
     uint64_t h = 1469598103934665603ull;

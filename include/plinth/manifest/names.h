@@ -42,6 +42,10 @@ bool IsValidResourceName(absl::string_view value);
 // is not a valid resource name: <rule>" (the value shown quoted and escaped).
 absl::Status CheckResourceName(absl::string_view field_path, absl::string_view value);
 
+// Lowercase ASCII letters and digits of `text`, every run of other
+// characters one '-', none at either end; "" when nothing is left.
+std::string Slugify(absl::string_view text);
+
 // The name as engines, workspaces, state keys and Pulumi stacks see it:
 // lowercase ASCII letters and digits, every run of other characters becomes
 // one '-', no '-' at either end ("Example.com" -> "example-com",

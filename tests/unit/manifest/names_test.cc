@@ -28,6 +28,22 @@ TEST(NamesTest, ErrorCarriesPathValueAndRule) {
   EXPECT_THAT(CheckName("metadata.org", "").message(), HasSubstr("metadata.org: required"));
 }
 
+TEST(NamesTest, ResourceNamesAndSlugs) {
+  for (const std::string& n : std::vector<std::string>{"example.com", "analytics_db", "My Zone", "a", std::string(253, 'x')}) {
+    EXPECT_TRUE(IsValidResourceName(n)) << n;
+  }
+  for (const std::string& n : std::vector<std::string>{"", "a/b", " lead", "trail ", "tab\there", std::string("nul\0", 4), std::string(254, 'x')}) {
+    EXPECT_FALSE(IsValidResourceName(n)) << n;
+  }
+  EXPECT_EQ(ResourceSlug("example.com"), "example-com");
+  EXPECT_EQ(ResourceSlug("Analytics__DB"), "analytics-db");
+  EXPECT_EQ(ResourceSlug("prod-eu-1"), "prod-eu-1") << "a DNS label is its own slug";
+  EXPECT_EQ(ResourceSlug("..."), ResourceSlug("..."));
+  EXPECT_THAT(ResourceSlug("..."), ::testing::MatchesRegex("r-[0-9a-f]{16}"));
+  EXPECT_NE(ResourceSlug("..."), ResourceSlug("___"));
+  EXPECT_THAT(CheckResourceName("metadata.name", std::string("a\0b", 3)).message(), HasSubstr("\"a\\000b\""));
+}
+
 TEST(NamesTest, LabelKeysAndValues) {
   EXPECT_TRUE(CheckLabelKey("k", "app.kubernetes.io/name").ok());
   EXPECT_TRUE(CheckLabelKey("k", "Team_1").ok());
