@@ -126,6 +126,10 @@ TEST_F(CliTest, KindsAndExplain) {
   EXPECT_THAT(vpc.out, HasSubstr("spec: ipv4_primary_source_required: this.cidr_block != '' || this.ipv4_ipam_pool_id != ''"));
   EXPECT_THAT(vpc.out, HasSubstr("spec.instanceTenancy: instance_tenancy_valid"));
 
+  // plinthd says once at start how many rules it does not evaluate.
+  EXPECT_THAT(daemon_->Stderr(), ::testing::ContainsRegex("kinds catalog: [0-9]+ validation rules \\(CEL and others\\) "
+                                                          "are not evaluated by plinth"));
+
   CommandResult own = daemon_->Cli({"explain", "AzurePostgresqlServer"});
   ASSERT_EQ(own.exit_code, 0) << own.err;
   EXPECT_THAT(own.out, HasSubstr("NOTE:        not a kind of Planton's public API"));
