@@ -51,6 +51,7 @@ constexpr char kTemplate[] = R"(apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesNamespace
 metadata:
   name: {{ values.app }}
+  group: base
   annotations: {"sim.plinth.dev/sleep-seconds": "{{ values.sleep }}"}
 spec: {name: "{{ values.app }}"}
 ---
@@ -932,6 +933,12 @@ TEST_F(PipelineTest, CliInstallWatchApproveAndExitCodes) {
   EXPECT_THAT(r.out, HasSubstr(id));
   r = daemon_.Cli({"project", "graph", "shop", "--org", "acme", "-o", "dot"});
   EXPECT_THAT(r.out, HasSubstr("digraph"));
+  // metadata.group: a cluster in DOT, a column in text, a field in the API's graph.
+  EXPECT_THAT(r.out, HasSubstr("subgraph cluster_0 {\n    label=\"base\";\n    \"dev/KubernetesNamespace/shop\""));
+  r = daemon_.Cli({"project", "graph", "shop", "--org", "acme"});
+  EXPECT_THAT(r.out, HasSubstr("L0 KubernetesNamespace/shop  [base]"));
+  r = daemon_.Cli({"project", "graph", "shop", "--org", "acme", "-o", "json"});
+  EXPECT_THAT(r.out, HasSubstr("\"group\": \"base\""));
   // Settings change without a revision; a bad value is a usage error.
   r = daemon_.Cli({"project", "settings", "shop", "--org", "acme", "--max-parallel", "2", "--disable-deployments",
                    "maybe"});
