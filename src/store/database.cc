@@ -1,5 +1,11 @@
 #include "plinth/store/database.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -72,6 +78,15 @@ absl::StatusOr<int> Migrate(Connection& c) {
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
   std::unique_ptr<Database> db(new Database());
   db->max_batch_ = std::max(1, options.max_batch);
+  // The catalog holds sealed secrets and audit data: owner-only, like the key.
+  // SQLite gives its -wal and -shm files the database file's mode.
+  if (options.path != ":memory:" && !options.path.empty()) {
+    int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open database ", options.path, ": ", strerror(errno)));
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    for (const char* suffix : {"-wal", "-shm"}) ::chmod((options.path + suffix).c_str(), 0600);
+  }
   PLINTH_ASSIGN_OR_RETURN(db->writer_, Connection::Open(options.path, /*read_only=*/false));
   PLINTH_RETURN_IF_ERROR(Configure(*db->writer_, /*writer=*/true));
   PLINTH_ASSIGN_OR_RETURN(db->schema_version_, Migrate(*db->writer_));

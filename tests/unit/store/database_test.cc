@@ -1,5 +1,7 @@
 #include "plinth/store/database.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -45,6 +47,27 @@ TEST(DatabaseTest, MigratesOnceAndReopens) {
   ASSERT_TRUE(db.ok()) << db.status();
   EXPECT_EQ(*Count(**db, "audit_events"), 1);
   EXPECT_EQ(*Count(**db, "schema_migrations"), static_cast<int64_t>(Migrations().size()));
+}
+
+// The database holds sealed secrets and the audit log: owner-only, like the
+// key, also a file an older plinthd created 0644, and its WAL.
+TEST(DatabaseTest, TheFilesAreOwnerOnly) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/plinth.db";
+  auto mode = [](const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? (st.st_mode & 0777) : 07777;
+  };
+  {
+    auto db = Database::Open({.path = path});
+    ASSERT_TRUE(db.ok()) << db.status();
+    EXPECT_EQ(mode(path), 0600u);
+    EXPECT_EQ(mode(path + "-wal"), 0600u);
+  }
+  ::chmod(path.c_str(), 0644);
+  auto again = Database::Open({.path = path});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(mode(path), 0600u);
 }
 
 TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {
