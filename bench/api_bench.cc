@@ -123,8 +123,9 @@ Result Run(const std::string& name, int clients, double seconds,
 
 std::string Vpc(const std::string& name, long n) {
   return "apiVersion: aws.planton.dev/v1\nkind: AwsVpc\nmetadata:\n  name: " + name +
-         "\n  labels: {team: bench}\nspec:\n  vpcCidr: 10.0.0.0/16\n  availabilityZones: [us-east-1a, us-east-1b]\n"
-         "  subnetsPerAvailabilityZone: 2\n  subnetSize: " + std::to_string(n % 100000) + "\n";
+         "\n  labels: {team: bench}\nspec:\n  region: us-east-1\n  cidrBlock: 10.0.0.0/16\n"
+         "  secondaryIpv4CidrBlocks: [10.1.0.0/16, 10.2.0.0/16]\n  enableDnsHostnames: true\n"
+         "  ipv6NetmaskLength: " + std::to_string(n % 100000) + "\n";
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& addr, int index) {

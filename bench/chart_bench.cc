@@ -26,6 +26,7 @@ metadata:
   name: {{ team }}
   labels: {team: {{ team | tojson }}, index: {{ loop.index | string | tojson }}}
 spec:
+  name: {{ team }}
   labels: {owner: {{ team }}}
 ---
 apiVersion: kubernetes.planton.dev/v1
@@ -36,14 +37,20 @@ spec:
   container:
     replicas: {{ 3 if i is divisibleby 10 else 1 }}
     diskSize: {{ (10 + i % 5 * 10) ~ 'Gi' }}
-  databases: [{{ values.databases | join(', ') }}]
+  databases:
+{%- for db in values.databases %}
+    - {name: {{ db }}}
+{%- endfor %}
 ---
 apiVersion: kubernetes.planton.dev/v1
 kind: KubernetesSecret
-metadata: {name: {{ team }}-secrets}
+metadata:
+  name: {{ team }}-secrets
+  relationships: [{kind: KubernetesNamespace, name: {{ team }}, type: depends_on}]
 spec:
-  namespace: {valueFrom: {kind: KubernetesNamespace, name: {{ team }}, fieldPath: status.outputs.namespace}}
-  data: {token: {{ team | b64encode }}}
+  name: {{ team }}-secrets
+  namespace: {{ team }}
+  opaque: {data: {token: {{ team | b64encode }}}}
 {%- if i % 2 == 0 or values.all_caches %}
 ---
 apiVersion: kubernetes.planton.dev/v1
@@ -68,7 +75,7 @@ spec:
       env:
         variables:
 {%- for k, v in values.env_vars.items() %}
-          {{ k | upper }}: {{ v ~ '-' ~ env }}
+          - {name: {{ k | upper }}, value: {{ v ~ '-' ~ env }}}
 {%- endfor %}
   availability: {minReplicas: {{ [1, i % 4] | max }}}
 {%- endfor %}

@@ -64,9 +64,9 @@ int main(int argc, char** argv) {
 
   std::string text;
   for (int i = 0; i < jobs; ++i) {
-    text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: ns-" + std::to_string(i) + "}\n";
+    text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: ns-" + std::to_string(i) + "}\nspec: {name: ns-" + std::to_string(i) + "}\n";
   }
-  text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: loud}\n";
+  text += "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: loud}\nspec: {name: loud}\n";
   auto manifests = plinth::manifest::ParseManifests({{"bench", text}}, {.org = "bench", .env = "dev"}, **catalog);
   auto applied = resources.Apply(*manifests, "bench", false);
   if (!applied.ok()) return 1;

@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
   }
   std::ostringstream manifests;
   for (int i = 0; i < nodes; ++i) {
-    manifests << "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: n" << i << "\n";
+    manifests << "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nspec: {name: n" << i << "}\nmetadata:\n  name: n" << i << "\n";
     if (!deps[i].empty()) {
       manifests << "  relationships:\n";
       for (int d : deps[i]) manifests << "    - {kind: KubernetesNamespace, name: n" << d << ", type: depends_on}\n";
@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
                          << "}\n";
   std::ostringstream many;
   for (int i = 0; i < concurrent; ++i) {
-    many << "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: c" << i
+    many << "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nspec: {name: c" << i << "}\nmetadata:\n  name: c" << i
          << "\n  annotations: {\"sim.plinth.dev/sleep-seconds\": \"" << sleep_seconds << "\"}\n";
   }
   Daemon d2;
