@@ -390,6 +390,9 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::SetFlowControlPolicy(grpc::Cal
                                                                        const pb::SetFlowControlPolicyRequest* req,
                                                                        pb::FlowControlPolicy* resp) {
   return RunUnary(ctx, env_, "SetFlowControlPolicy", [=, this](const std::string& actor) -> absl::Status {
+    if (!req->has_policy()) {
+      return absl::InvalidArgumentError("policy: required (the scope (org, env?, kind and name?) and its settings)");
+    }
     const auto& in = req->policy();
     store::FlowControlPolicy p;
     p.org = OrgOf(in.org());

@@ -519,6 +519,11 @@ TEST_F(PipelineTest, FlowControlPoliciesGateSkipAndPauseJobs) {
 
 TEST_F(PipelineTest, FlowControlPolicyApi) {
   auto ctx = [] { return DaemonProcess::Context(); };
+  pb::SetFlowControlPolicyRequest empty;
+  pb::FlowControlPolicy none;
+  grpc::Status e = policies_->SetFlowControlPolicy(ctx().get(), empty, &none);
+  EXPECT_EQ(e.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(e.error_message(), HasSubstr("policy: required"));
   pb::SetFlowControlPolicyRequest bad;
   bad.mutable_policy()->set_org("acme");
   bad.mutable_policy()->set_env("dev");
