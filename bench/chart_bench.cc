@@ -69,6 +69,7 @@ metadata:
     - {kind: KubernetesSecret, name: {{ team }}-secrets, type: uses}
 spec:
   namespace: {valueFrom: {kind: KubernetesNamespace, name: {{ team }}, fieldPath: status.outputs.namespace}}
+  version: {{ values.tag | tojson }}
   container:
     app:
       image: {repo: registry.local/{{ team }}/api, tag: {{ values.tag | tojson }}}

@@ -663,18 +663,31 @@ bool OneofRequired(const google::protobuf::OneofDescriptor* oneof) {
   return false;
 }
 
-const FieldRules* RuleIndex::Field(const FieldDescriptor* field) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = fields_.find(field);
-  if (it == fields_.end()) it = fields_.emplace(field, ParseFieldRules(field)).first;
-  return it->second.get();
+const MessageInfo& RuleIndex::Of(const Descriptor* message) const {
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    auto it = messages_.find(message);
+    if (it != messages_.end()) return *it->second;
+  }
+  auto info = std::make_unique<MessageInfo>();
+  for (int i = 0; i < message->field_count(); ++i) {
+    if (auto r = ParseFieldRules(message->field(i))) info->ruled_fields.emplace_back(message->field(i), std::move(r));
+  }
+  info->rules = ParseMessageRules(message);
+  for (int i = 0; i < message->oneof_decl_count(); ++i) {
+    const auto* oneof = message->oneof_decl(i);
+    if (!oneof->is_synthetic() && OneofRequired(oneof)) info->required_oneofs.push_back(oneof);
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  auto [it, fresh] = messages_.emplace(message, std::move(info));
+  return *it->second;
 }
 
-const MessageRules* RuleIndex::Message(const Descriptor* message) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = messages_.find(message);
-  if (it == messages_.end()) it = messages_.emplace(message, ParseMessageRules(message)).first;
-  return it->second.get();
+const FieldRules* RuleIndex::Field(const FieldDescriptor* field) const {
+  for (const auto& [f, r] : Of(field->containing_type()).ruled_fields) {
+    if (f == field) return r.get();
+  }
+  return nullptr;
 }
 
 const json* FindFieldValue(const json& object, const FieldDescriptor* field) {
@@ -750,9 +763,8 @@ absl::Status CheckFieldRules(const FieldRules& r, const FieldDescriptor* f, cons
 absl::Status CheckMessageRules(const RuleIndex& index, const Descriptor* d, const json& object,
                                const std::string& path) {
   auto join = [&](const std::string& key) { return path.empty() ? key : absl::StrCat(path, ".", key); };
-  for (int i = 0; i < d->oneof_decl_count(); ++i) {
-    const auto* oneof = d->oneof_decl(i);
-    if (oneof->is_synthetic() || !OneofRequired(oneof)) continue;
+  const MessageInfo& info = index.Of(d);
+  for (const auto* oneof : info.required_oneofs) {
     bool any = false;
     std::vector<std::string> names;
     for (int j = 0; j < oneof->field_count(); ++j) {
@@ -761,7 +773,7 @@ absl::Status CheckMessageRules(const RuleIndex& index, const Descriptor* d, cons
     }
     if (!any) return Err(join(oneof->name()), absl::StrCat("required: give one of ", absl::StrJoin(names, ", ")));
   }
-  const MessageRules* rules = index.Message(d);
+  const MessageRules* rules = info.rules.get();
   if (rules == nullptr) return absl::OkStatus();
   for (const auto& o : rules->oneofs) {
     std::vector<std::string> set, names;

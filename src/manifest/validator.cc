@@ -118,10 +118,7 @@ class Walker {
     }
     // buf.validate rules of every field, present or not (an absent scalar is
     // checked as its zero value, as protovalidate does).
-    for (int i = 0; i < d->field_count(); ++i) {
-      const FieldDescriptor* f = d->field(i);
-      const FieldRules* rules = rules_->Field(f);
-      if (rules == nullptr) continue;
+    for (const auto& [f, rules] : rules_->Of(d).ruled_fields) {
       std::string key = f->json_name();
       if (v.contains(f->name()) && !v.contains(key)) key = f->name();
       if (absl::Status s = CheckFieldRules(*rules, f, FindFieldValue(v, f), Join(path, key)); !s.ok()) {
@@ -175,8 +172,9 @@ class Walker {
       }
       return "";
     };
-    ReferenceDefault defaults = via != nullptr ? ReferenceDefaultOf(via) : ReferenceDefault{};
     std::string kind = get("kind", "kind");
+    const bool need_defaults = via != nullptr && (kind.empty() || get("fieldPath", "field_path").empty());
+    ReferenceDefault defaults = need_defaults ? ReferenceDefaultOf(via) : ReferenceDefault{};
     if (kind.empty()) kind = defaults.kind;
     if (kind.empty()) return Err(Join(fpath, "kind"), "required (this field has no default kind)");
     if (!KnownKind(kind)) return UnknownKind(Join(fpath, "kind"), kind);
@@ -354,7 +352,6 @@ void FillDefaults(json& v, const Descriptor* d, int depth) {
         if (auto it = one.find(k); it != one.end() && it->is_object()) from = &*it;
       }
       if (from == nullptr) return;
-      ReferenceDefault defaults = ReferenceDefaultOf(f);
       auto empty = [&](const char* a, const char* b) {
         for (const char* k : {a, b}) {
           if (auto it = from->find(k); it != from->end() && it->is_string() && !it->get_ref<const std::string&>().empty()) {
@@ -363,6 +360,8 @@ void FillDefaults(json& v, const Descriptor* d, int depth) {
         }
         return true;
       };
+      if (!empty("kind", "kind") && !empty("fieldPath", "field_path")) return;
+      ReferenceDefault defaults = ReferenceDefaultOf(f);
       if (!defaults.kind.empty() && empty("kind", "kind")) (*from)["kind"] = defaults.kind;
       if (!defaults.field_path.empty() && empty("fieldPath", "field_path")) (*from)["fieldPath"] = defaults.field_path;
     };

@@ -22,6 +22,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,16 +98,27 @@ std::shared_ptr<const MessageRules> ParseMessageRules(const google::protobuf::De
 // (buf.validate.oneof).required.
 bool OneofRequired(const google::protobuf::OneofDescriptor* oneof);
 
-// Rules by descriptor, decoded once. Thread-safe.
+// What validation needs of one message, decoded once from its options.
+struct MessageInfo {
+  // The fields that have rules, with them.
+  std::vector<std::pair<const google::protobuf::FieldDescriptor*, std::shared_ptr<const FieldRules>>> ruled_fields;
+  std::shared_ptr<const MessageRules> rules;  // null when none
+  std::vector<const google::protobuf::OneofDescriptor*> required_oneofs;
+};
+
+// Rules by descriptor, decoded once (a message's on first use). Thread-safe:
+// lookups take a shared lock, the first use of a message an exclusive one.
 class RuleIndex {
  public:
+  const MessageInfo& Of(const google::protobuf::Descriptor* message) const;
   const FieldRules* Field(const google::protobuf::FieldDescriptor* field) const;
-  const MessageRules* Message(const google::protobuf::Descriptor* message) const;
+  const MessageRules* Message(const google::protobuf::Descriptor* message) const {
+    return Of(message).rules.get();
+  }
 
  private:
-  mutable std::mutex mu_;
-  mutable std::map<const google::protobuf::FieldDescriptor*, std::shared_ptr<const FieldRules>> fields_;
-  mutable std::map<const google::protobuf::Descriptor*, std::shared_ptr<const MessageRules>> messages_;
+  mutable std::shared_mutex mu_;
+  mutable std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<MessageInfo>> messages_;
 };
 
 // Checks one field of a message whose JSON object is `object` (the field may
