@@ -147,7 +147,11 @@ grpc::ServerUnaryReactor* InfraChartServiceImpl::RenderInfraChart(grpc::Callback
     manifest::ManifestOptions options;
     options.org = org;
     options.env = req->env();
-    PLINTH_ASSIGN_OR_RETURN(auto rendered, chart::RenderChart(loaded, resolved, *catalog_, options, limits_));
+    // A client that gave up (cancelled, or its deadline passed) stops the
+    // render instead of leaving it to burn a core.
+    chart::ChartLimits limits = limits_;
+    limits.interrupt = CallerGaveUp(ctx);
+    PLINTH_ASSIGN_OR_RETURN(auto rendered, chart::RenderChart(loaded, resolved, *catalog_, options, limits));
     PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(rendered.manifests));
     resp->set_chart_name(loaded.name);
     resp->set_chart_version(version);

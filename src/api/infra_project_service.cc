@@ -177,6 +177,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::CreateInfraProject(grpc::Call
     r.name = req->name();
     absl::Status error;
     r.chart = ChartOf(req->has_chart(), req->chart(), req->has_inline_(), req->inline_(), &error);
+    r.chart.interrupt = CallerGaveUp(ctx);
     PLINTH_RETURN_IF_ERROR(error);
     r.values_yaml = req->values_yaml();
     r.set.assign(req->set().begin(), req->set().end());
@@ -197,6 +198,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::UpdateInfraProject(grpc::Call
     r.expected_version = req->expected_version();
     absl::Status error;
     r.chart = ChartOf(req->has_chart(), req->chart(), req->has_inline_(), req->inline_(), &error);
+    r.chart.interrupt = CallerGaveUp(ctx);
     PLINTH_RETURN_IF_ERROR(error);
     if (req->has_values_yaml()) r.values_yaml = req->values_yaml();
     r.set.assign(req->set().begin(), req->set().end());

@@ -42,6 +42,7 @@ struct Expr {
   std::vector<ExprPtr> args;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   std::vector<std::string> ops;  // comparisons
+  int height = 1;  // 1 + the tallest child: the parser bounds it
 };
 
 struct Node;

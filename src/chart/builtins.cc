@@ -515,7 +515,7 @@ const std::map<std::string, FilterFn>& Filters() {
        }},
       {"length", [](const Value& v, const auto& pos, const auto& kw) -> absl::StatusOr<Value> {
          PLINTH_RETURN_IF_ERROR(Args("length", pos, kw, {}).Check());
-         if (v.is_string()) return Value::Int(static_cast<int64_t>(CodePoints(v.string_value()).size()));
+         if (v.is_string()) return Value::Int(static_cast<int64_t>(CodePointCount(v.string_value())));
          if (v.is_sequence()) return Value::Int(static_cast<int64_t>(v.list().size()));
          if (v.is_dict()) return Value::Int(static_cast<int64_t>(v.dict().size()));
          return Err(absl::StrCat("object of type '", v.TypeName(), "' has no len()"));
@@ -838,9 +838,9 @@ absl::StatusOr<Value> StrMethod(const std::string& s, const std::string& name,
     const std::string& sub = sub_value.string_value();
     if (name == "find") {
       size_t at = s.find(sub);
-      return Value::Int(at == std::string::npos ? -1 : static_cast<int64_t>(CodePoints(s.substr(0, at)).size()));
+      return Value::Int(at == std::string::npos ? -1 : static_cast<int64_t>(CodePointCount(absl::string_view(s).substr(0, at))));
     }
-    if (sub.empty()) return Value::Int(static_cast<int64_t>(CodePoints(s).size()) + 1);
+    if (sub.empty()) return Value::Int(static_cast<int64_t>(CodePointCount(s)) + 1);
     int64_t n = 0;
     for (size_t at = s.find(sub); at != std::string::npos; at = s.find(sub, at + sub.size())) ++n;
     return Value::Int(n);
@@ -880,6 +880,15 @@ std::vector<std::string> CodePoints(const std::string& s) {
     i += len;
   }
   return out;
+}
+
+size_t CodePointCount(absl::string_view s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.size(); ++n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    i += c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
+  }
+  return n;
 }
 
 absl::Status UndefinedError(const Value& v) {

@@ -43,6 +43,8 @@ absl::StatusOr<bool> CompareOp(const std::string& op, const Value& a, const Valu
 
 // Code points of a UTF-8 string, each as its own string.
 std::vector<std::string> CodePoints(const std::string& s);
+// How many CodePoints(s) has, without making them.
+size_t CodePointCount(absl::string_view s);
 
 }  // namespace plinth::chart
 

@@ -279,13 +279,13 @@ absl::StatusOr<Chart> LoadChart(std::vector<ChartFile> files, const ChartLimits&
     PLINTH_ASSIGN_OR_RETURN(chart.params, ParseParams(*values_yaml));
   }
   for (const auto& f : inline_templates) {
-    PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path));
+    PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path, limits.max_render_memory_bytes));
     chart.templates.push_back(std::move(t));
   }
   for (const auto& f : files) {
     if (!absl::StartsWith(f.path, "templates/")) continue;
     if (!absl::EndsWith(f.path, ".yaml") && !absl::EndsWith(f.path, ".yml")) continue;
-    PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path));
+    PLINTH_ASSIGN_OR_RETURN(Template t, Template::Parse(f.content, f.path, limits.max_render_memory_bytes));
     chart.templates.push_back(std::move(t));
   }
   std::sort(chart.templates.begin(), chart.templates.end(),

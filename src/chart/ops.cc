@@ -1,9 +1,12 @@
 // Python's arithmetic and comparison operators over template values.
 #include <cmath>
+#include <cstdio>
 #include <limits>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "builtins.h"
+#include "plinth/core/status_macros.h"
 
 namespace plinth::chart {
 namespace {
@@ -33,7 +36,33 @@ absl::StatusOr<Value> Repeat(const Value& seq, int64_t n) {
 
 absl::Status Overflow() { return absl::InvalidArgumentError("integer overflow"); }
 
-// Python's str % args for %s %r %d %i %f %x %%, with optional width/precision.
+// The first `n` code points of UTF-8 text.
+absl::string_view FirstCodePoints(absl::string_view s, size_t n) {
+  size_t i = 0;
+  for (; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && n-- == 0) break;
+  }
+  return s.substr(0, i);
+}
+
+// Pads a converted value to `width` code points as Python's % does: left
+// with "-", zeros after the sign with "0" (numbers only), else spaces.
+std::string Pad(std::string body, size_t width, bool left, bool zero) {
+  size_t have = CodePointCount(body);
+  if (have >= width) return body;
+  size_t fill = width - have;
+  if (left) return body + std::string(fill, ' ');
+  if (zero) {
+    size_t sign = !body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ') ? 1 : 0;
+    if (body.compare(sign, 2, "0x") == 0) sign += 2;
+    return body.substr(0, sign) + std::string(fill, '0') + body.substr(sign);
+  }
+  return std::string(fill, ' ') + body;
+}
+
+// Python's str % args for %s %r %d %i %x %f %e %g %%, with flags, width and
+// precision. Widths are real: "%1000000000s" builds a string that size,
+// which the render's memory limit refuses.
 absl::StatusOr<Value> Format(const std::string& fmt, const Value& args) {
   Value::List items = args.is_tuple() ? args.list() : Value::List{args};
   size_t next = 0;
@@ -44,12 +73,22 @@ absl::StatusOr<Value> Format(const std::string& fmt, const Value& args) {
       continue;
     }
     size_t j = i + 1;
-    std::string spec = "%";
-    while (j < fmt.size() && std::string("-+ 0#").find(fmt[j]) != std::string::npos) spec += fmt[j++];
-    while (j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j]))) spec += fmt[j++];
+    std::string flags;
+    while (j < fmt.size() && std::string("-+ 0#").find(fmt[j]) != std::string::npos) flags += fmt[j++];
+    auto number = [&](int64_t* n) -> absl::Status {
+      *n = 0;
+      while (j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j]))) {
+        *n = *n * 10 + (fmt[j++] - '0');
+        if (*n > std::numeric_limits<int32_t>::max()) return absl::InvalidArgumentError("width too big");
+      }
+      return absl::OkStatus();
+    };
+    int64_t width = 0, precision = -1;
+    PLINTH_RETURN_IF_ERROR(number(&width));
     if (j < fmt.size() && fmt[j] == '.') {
-      spec += fmt[j++];
-      while (j < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[j]))) spec += fmt[j++];
+      ++j;
+      PLINTH_RETURN_IF_ERROR(number(&precision));
+      if (precision > 1000) return absl::InvalidArgumentError("precision too big (at most 1000)");
     }
     if (j >= fmt.size()) return absl::InvalidArgumentError("incomplete format");
     char conv = fmt[j];
@@ -60,33 +99,53 @@ absl::StatusOr<Value> Format(const std::string& fmt, const Value& args) {
     }
     if (next >= items.size()) return absl::InvalidArgumentError("not enough arguments for format string");
     const Value& v = items[next++];
-    char buf[512];
+    const bool left = flags.find('-') != std::string::npos;
+    const bool zero = flags.find('0') != std::string::npos && !left;
+    std::string body;
     switch (conv) {
       case 's':
-      case 'r': {
-        std::string s = conv == 's' ? v.Str() : v.Repr();
-        std::snprintf(buf, sizeof(buf), (spec + "s").c_str(), s.c_str());
-        out += s.size() < 400 ? std::string(buf) : s;
-        break;
-      }
+      case 'r':
+        body = conv == 's' ? v.Str() : v.Repr();
+        if (precision >= 0) body = std::string(FirstCodePoints(body, static_cast<size_t>(precision)));
+        out += Pad(std::move(body), static_cast<size_t>(width), left, false);
+        continue;
       case 'd':
       case 'i':
       case 'x':
-        if (!v.is_number()) return absl::InvalidArgumentError(absl::StrCat("%", std::string(1, conv), " format: a number is required, not ", v.TypeName()));
-        std::snprintf(buf, sizeof(buf), (spec + "ll" + (conv == 'x' ? "x" : "d")).c_str(),
-                      static_cast<long long>(v.is_float() ? std::trunc(v.float_value()) : v.int_value()));
-        out += buf;
-        break;
       case 'f':
       case 'e':
       case 'g':
-        if (!v.is_number()) return absl::InvalidArgumentError(absl::StrCat("%", std::string(1, conv), " format: a real number is required, not ", v.TypeName()));
-        std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), v.AsDouble());
-        out += buf;
         break;
       default:
         return absl::InvalidArgumentError(absl::StrCat("unsupported format character '", std::string(1, conv), "'"));
     }
+    const bool integer = conv == 'd' || conv == 'i' || conv == 'x';
+    if (!v.is_number()) {
+      return absl::InvalidArgumentError(absl::StrCat("%", std::string(1, conv), " format: a ",
+                                                     integer ? "number" : "real number", " is required, not ",
+                                                     v.TypeName()));
+    }
+    // snprintf converts (flags and precision, never the width, so that the
+    // buffer holds any result: 1000 digits of precision and 309 of a double).
+    std::string spec = "%";
+    for (char f : flags) {
+      if (f != '-' && f != '0') spec += f;
+    }
+    if (precision >= 0) absl::StrAppend(&spec, ".", precision);
+    char buf[1400];
+    if (integer) {
+      long long n = static_cast<long long>(v.is_float() ? std::trunc(v.float_value()) : v.int_value());
+      if (conv == 'x' && n < 0) {
+        // Python: -255 is "-ff", not the two's complement.
+        std::snprintf(buf, sizeof(buf), (spec + "llx").c_str(), static_cast<unsigned long long>(-(n + 1)) + 1);
+        out += Pad(absl::StrCat("-", buf), static_cast<size_t>(width), left, zero);
+        continue;
+      }
+      std::snprintf(buf, sizeof(buf), (spec + "ll" + (conv == 'x' ? "x" : "d")).c_str(), n);
+    } else {
+      std::snprintf(buf, sizeof(buf), (spec + conv).c_str(), v.AsDouble());
+    }
+    out += Pad(buf, static_cast<size_t>(width), left, zero);
   }
   if (next < items.size()) return absl::InvalidArgumentError("not all arguments converted during string formatting");
   return Value::String(std::move(out));

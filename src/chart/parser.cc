@@ -11,6 +11,8 @@ namespace plinth::chart {
 namespace {
 
 constexpr int kMaxDepth = 200;
+// Jinja2 (compiled to Python) stops at a few hundred nested operators too.
+constexpr int kMaxHeight = 400;
 
 class Parser {
  public:
@@ -206,7 +208,7 @@ class Parser {
       if (!explicit_parens) return Fail(Cur(), "expected an expression");
     }
     auto t = NewExpr(Expr::Kind::kTuple, start);
-    t->args = std::move(items);
+    for (auto& item : items) PLINTH_RETURN_IF_ERROR(Adopt(t.get(), std::move(item)));
     return t;
   }
 
@@ -237,9 +239,9 @@ class Parser {
         PLINTH_ASSIGN_OR_RETURN(otherwise, CondExpr());
       }
       auto c = NewExpr(Expr::Kind::kCondExpr, start);
-      c->args.push_back(std::move(expr));
-      c->args.push_back(std::move(test));
-      c->args.push_back(std::move(otherwise));
+      PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(expr)));
+      PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(test)));
+      PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(otherwise)));
       expr = std::move(c);
     }
     return expr;
@@ -250,11 +252,12 @@ class Parser {
 
   absl::StatusOr<ExprPtr> Not() {
     if (IsName("not")) {
+      if (++depth_ > kMaxDepth) return Fail(Cur(), "expression nested too deeply");
       auto n = NewExpr(Expr::Kind::kUnary, Cur());
       n->name = "not";
       ++pos_;
       PLINTH_ASSIGN_OR_RETURN(ExprPtr operand, Not());
-      n->args.push_back(std::move(operand));
+      PLINTH_RETURN_IF_ERROR(Adopt(n.get(), std::move(operand)));
       return n;
     }
     return Compare();
@@ -264,7 +267,7 @@ class Parser {
     const Token& start = Cur();
     PLINTH_ASSIGN_OR_RETURN(ExprPtr first, Math1());
     auto cmp = NewExpr(Expr::Kind::kCompare, start);
-    cmp->args.push_back(std::move(first));
+    PLINTH_RETURN_IF_ERROR(Adopt(cmp.get(), std::move(first)));
     for (;;) {
       static const std::set<std::string> kOps = {"==", "!=", "<", "<=", ">", ">="};
       std::string op;
@@ -282,7 +285,7 @@ class Parser {
       }
       PLINTH_ASSIGN_OR_RETURN(ExprPtr rhs, Math1());
       cmp->ops.push_back(op);
-      cmp->args.push_back(std::move(rhs));
+      PLINTH_RETURN_IF_ERROR(Adopt(cmp.get(), std::move(rhs)));
     }
     if (cmp->ops.empty()) return std::move(cmp->args[0]);
     return cmp;
@@ -295,11 +298,11 @@ class Parser {
     PLINTH_ASSIGN_OR_RETURN(ExprPtr first, Math2());
     if (!IsOp("~")) return first;
     auto c = NewExpr(Expr::Kind::kConcat, start);
-    c->args.push_back(std::move(first));
+    PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(first)));
     while (IsOp("~")) {
       ++pos_;
       PLINTH_ASSIGN_OR_RETURN(ExprPtr next, Math2());
-      c->args.push_back(std::move(next));
+      PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(next)));
     }
     return c;
   }
@@ -320,8 +323,8 @@ class Parser {
       b->name = c.text;
       ++pos_;
       PLINTH_ASSIGN_OR_RETURN(ExprPtr right, (this->*next)());
-      b->args.push_back(std::move(left));
-      b->args.push_back(std::move(right));
+      PLINTH_RETURN_IF_ERROR(Adopt(b.get(), std::move(left)));
+      PLINTH_RETURN_IF_ERROR(Adopt(b.get(), std::move(right)));
       left = std::move(b);
     }
   }
@@ -334,7 +337,7 @@ class Parser {
       u->name = Cur().text;
       ++pos_;
       PLINTH_ASSIGN_OR_RETURN(ExprPtr operand, Unary(false));
-      u->args.push_back(std::move(operand));
+      PLINTH_RETURN_IF_ERROR(Adopt(u.get(), std::move(operand)));
       node = std::move(u);
     } else {
       PLINTH_ASSIGN_OR_RETURN(node, Primary());
@@ -385,7 +388,7 @@ class Parser {
             if (!l->args.empty()) PLINTH_RETURN_IF_ERROR(ExpectOp(","));
             if (IsOp("]")) break;
             PLINTH_ASSIGN_OR_RETURN(ExprPtr item, Expression(true));
-            l->args.push_back(std::move(item));
+            PLINTH_RETURN_IF_ERROR(Adopt(l.get(), std::move(item)));
           }
           ++pos_;
           return l;
@@ -399,8 +402,8 @@ class Parser {
             PLINTH_ASSIGN_OR_RETURN(ExprPtr key, Expression(true));
             PLINTH_RETURN_IF_ERROR(ExpectOp(":"));
             PLINTH_ASSIGN_OR_RETURN(ExprPtr value, Expression(true));
-            d->args.push_back(std::move(key));
-            d->args.push_back(std::move(value));
+            PLINTH_RETURN_IF_ERROR(Adopt(d.get(), std::move(key)));
+            PLINTH_RETURN_IF_ERROR(Adopt(d.get(), std::move(value)));
           }
           ++pos_;
           return d;
@@ -423,13 +426,13 @@ class Parser {
         if (attr.type == Tok::kName) {
           auto g = NewExpr(Expr::Kind::kGetattr, dot);
           g->name = attr.text;
-          g->args.push_back(std::move(node));
+          PLINTH_RETURN_IF_ERROR(Adopt(g.get(), std::move(node)));
           node = std::move(g);
           ++pos_;
         } else if (attr.type == Tok::kInt) {
           auto g = NewExpr(Expr::Kind::kGetitem, dot);
-          g->args.push_back(std::move(node));
-          g->args.push_back(Const(attr, Value::Int(attr.int_value)));
+          PLINTH_RETURN_IF_ERROR(Adopt(g.get(), std::move(node)));
+          PLINTH_RETURN_IF_ERROR(Adopt(g.get(), Const(attr, Value::Int(attr.int_value))));
           node = std::move(g);
           ++pos_;
         } else {
@@ -466,13 +469,13 @@ class Parser {
     if (!slice) {
       if (!parts[0]) return Fail(open, "expected an index inside \"[]\"");
       auto g = NewExpr(Expr::Kind::kGetitem, open);
-      g->args.push_back(std::move(node));
-      g->args.push_back(std::move(parts[0]));
+      PLINTH_RETURN_IF_ERROR(Adopt(g.get(), std::move(node)));
+      PLINTH_RETURN_IF_ERROR(Adopt(g.get(), std::move(parts[0])));
       return g;
     }
     auto s = NewExpr(Expr::Kind::kSlice, open);
-    s->args.push_back(std::move(node));
-    for (auto& p : parts) s->args.push_back(std::move(p));
+    PLINTH_RETURN_IF_ERROR(Adopt(s.get(), std::move(node)));
+    for (auto& p : parts) PLINTH_RETURN_IF_ERROR(Adopt(s.get(), std::move(p)));
     return s;
   }
 
@@ -487,11 +490,11 @@ class Parser {
         std::string key = Cur().text;
         pos_ += 2;
         PLINTH_ASSIGN_OR_RETURN(ExprPtr v, Expression(true));
-        target->kwargs.emplace_back(std::move(key), std::move(v));
+        PLINTH_RETURN_IF_ERROR(Adopt(target, std::move(v), std::move(key)));
       } else {
         if (!target->kwargs.empty()) return Fail(Cur(), "positional argument after keyword argument");
         PLINTH_ASSIGN_OR_RETURN(ExprPtr v, Expression(true));
-        target->args.push_back(std::move(v));
+        PLINTH_RETURN_IF_ERROR(Adopt(target, std::move(v)));
       }
     }
     ++pos_;
@@ -500,7 +503,7 @@ class Parser {
 
   absl::StatusOr<ExprPtr> Call(ExprPtr callee) {
     auto c = NewExpr(Expr::Kind::kCall, Cur());
-    c->args.push_back(std::move(callee));
+    PLINTH_RETURN_IF_ERROR(Adopt(c.get(), std::move(callee)));
     PLINTH_RETURN_IF_ERROR(CallArgs(c.get()));
     return c;
   }
@@ -517,7 +520,7 @@ class Parser {
         auto f = NewExpr(Expr::Kind::kFilter, name);
         f->name = name.text;
         ++pos_;
-        f->args.push_back(std::move(node));
+        PLINTH_RETURN_IF_ERROR(Adopt(f.get(), std::move(node)));
         if (IsOp("(")) PLINTH_RETURN_IF_ERROR(CallArgs(f.get()));
         node = std::move(f);
       } else if (IsName("is")) {
@@ -534,7 +537,7 @@ class Parser {
         t->name = name.text;
         t->negated = negated;
         ++pos_;
-        t->args.push_back(std::move(node));
+        PLINTH_RETURN_IF_ERROR(Adopt(t.get(), std::move(node)));
         const Token& c = Cur();
         if (IsOp("(")) {
           PLINTH_RETURN_IF_ERROR(CallArgs(t.get()));
@@ -544,7 +547,7 @@ class Parser {
           if (IsName("is")) return Fail(c, "tests cannot be chained with \"is\"");
           PLINTH_ASSIGN_OR_RETURN(ExprPtr arg, Primary());
           PLINTH_ASSIGN_OR_RETURN(arg, Postfix(std::move(arg)));
-          t->args.push_back(std::move(arg));
+          PLINTH_RETURN_IF_ERROR(Adopt(t.get(), std::move(arg)));
         }
         node = std::move(t);
       } else if (IsOp("(")) {
@@ -605,6 +608,27 @@ class Parser {
     e->line = t.line;
     e->col = t.col;
     return e;
+  }
+
+  // Attaches a child (an argument, or a keyword argument when `keyword` is
+  // set) and keeps the parent's height. Chains the parser builds in a loop
+  // (a.b.c..., 1+1+1..., x|f|g...) are refused past kMaxHeight, so that no
+  // walk of the tree (rendering, destruction) recurses without a bound.
+  absl::Status Adopt(Expr* parent, ExprPtr child, std::string keyword = {}) {
+    if (child) {
+      parent->height = std::max(parent->height, child->height + 1);
+      if (parent->height > kMaxHeight) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            name_, ":", parent->line, ":", parent->col, ": expression nested too deeply (more than ",
+            kMaxHeight, " levels of operators, attributes, calls or filters)"));
+      }
+    }
+    if (keyword.empty()) {
+      parent->args.push_back(std::move(child));
+    } else {
+      parent->kwargs.emplace_back(std::move(keyword), std::move(child));
+    }
+    return absl::OkStatus();
   }
 
   static ExprPtr Const(const Token& t, Value v) {

@@ -20,6 +20,8 @@ absl::StatusOr<RenderedChart> RenderChart(const Chart& chart, const Value& value
   });
   RenderLimits render_limits;
   render_limits.max_output_bytes = limits.max_rendered_bytes;
+  render_limits.max_memory_bytes = limits.max_render_memory_bytes;
+  render_limits.interrupt = limits.interrupt;
   RenderedChart out;
   size_t total_bytes = 0;
   std::map<std::tuple<std::string, std::string, std::string>, std::string> seen;

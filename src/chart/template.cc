@@ -8,15 +8,27 @@
 #include "builtins.h"
 #include "lexer.h"
 #include "parser.h"
+#include "plinth/core/memory_budget.h"
 #include "plinth/core/status_macros.h"
 
 namespace plinth::chart {
 namespace {
 
+// Jinja2 prints at most ~1000 levels before Python's recursion limit; a
+// value that deep can only be built on purpose, by assigning to a
+// namespace in a loop.
+constexpr int kMaxValueDepth = 500;
+
+struct Position {
+  int line = 1, col = 1;
+};
+
 class Renderer {
  public:
-  Renderer(const std::string& name, const Value& context, const RenderLimits& limits)
-      : name_(name), limits_(limits) {
+  // `where` follows the render's position, for errors raised outside the
+  // evaluator (running out of memory), after the renderer is gone.
+  Renderer(const std::string& name, const Value& context, const RenderLimits& limits, Position* where)
+      : name_(name), limits_(limits), where_(where) {
     scopes_.emplace_back();
     if (context.is_dict()) {
       for (const auto& [k, v] : context.dict()) {
@@ -76,6 +88,11 @@ class Renderer {
         return Fail(n.line, n.col, absl::StrCat("cannot assign attribute on non-namespace object '",
                                                 n.targets[0], "'"));
       }
+      if (v.NestingDepth(kMaxValueDepth) > kMaxValueDepth) {
+        return Fail(n.line, n.col, absl::StrCat("value nested more than ", kMaxValueDepth,
+                                                " levels deep (lists, dicts and namespaces)"));
+      }
+      namespaces_.push_back(*ns);
       for (auto& [k, old] : ns->mutable_dict()) {
         if (k.is_string() && k.string_value() == n.attribute) {
           old = std::move(v);
@@ -321,11 +338,28 @@ class Renderer {
   }
 
   absl::Status Step(int line, int col) {
+    where_->line = line;
+    where_->col = col;
     if (++steps_ > limits_.max_steps) {
       return Fail(line, col, absl::StrCat("template took more than ", limits_.max_steps, " steps"));
     }
+    if (limits_.interrupt && steps_ % 4096 == 0) {
+      absl::Status stop = limits_.interrupt();
+      if (!stop.ok()) {
+        return absl::Status(stop.code(), absl::StrCat(name_, ":", line, ":", col, ": rendering stopped: ", stop.message()));
+      }
+    }
     return absl::OkStatus();
   }
+
+ public:
+  // Namespaces assigned to can hold themselves; emptying them when the
+  // render ends frees such cycles.
+  ~Renderer() {
+    for (const Value& ns : namespaces_) ns.mutable_dict().clear();
+  }
+
+ private:
 
   absl::StatusOr<Value> Wrap(const Expr& e, absl::StatusOr<Value> v) {
     if (!v.ok()) return At(e, v.status());
@@ -335,6 +369,9 @@ class Renderer {
   absl::Status At(const Expr& e, const absl::Status& s) const {
     // Keep the innermost position when the error already carries one.
     if (absl::StartsWith(s.message(), name_ + ":")) return s;
+    if (s.code() != absl::StatusCode::kInvalidArgument) {
+      return absl::Status(s.code(), absl::StrCat(name_, ":", e.line, ":", e.col, ": ", s.message()));
+    }
     return Fail(e.line, e.col, s.message());
   }
 
@@ -346,26 +383,50 @@ class Renderer {
   const std::string& name_;
   const RenderLimits& limits_;
   std::vector<std::map<std::string, Value>> scopes_;
+  std::vector<Value> namespaces_;
   size_t steps_ = 0;
   int depth_ = 0;
+  Position* where_;
 };
+
+std::string MiB(size_t bytes) {
+  return bytes % (1 << 20) == 0 ? absl::StrCat(bytes >> 20, " MiB") : absl::StrCat(bytes, " bytes");
+}
 
 }  // namespace
 
-absl::StatusOr<Template> Template::Parse(absl::string_view source, std::string name) {
-  PLINTH_ASSIGN_OR_RETURN(auto tokens, Lex(source, name));
-  PLINTH_ASSIGN_OR_RETURN(auto body, chart::Parse(tokens, name));
-  Template t;
-  t.name_ = std::move(name);
-  t.body_ = std::make_shared<const chart::Body>(std::move(body));
-  return t;
+absl::StatusOr<Template> Template::Parse(absl::string_view source, std::string name, size_t max_memory_bytes) {
+  core::ScopedMemoryBudget budget(max_memory_bytes);
+  try {
+    PLINTH_ASSIGN_OR_RETURN(auto tokens, Lex(source, name));
+    PLINTH_ASSIGN_OR_RETURN(auto body, chart::Parse(tokens, name));
+    Template t;
+    t.name_ = std::move(name);
+    t.body_ = std::make_shared<const chart::Body>(std::move(body));
+    return t;
+  } catch (const std::bad_alloc&) {
+    if (!budget.exceeded()) throw;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        name, ": parsing the template needs more than ", MiB(max_memory_bytes), " of memory"));
+  }
 }
 
 absl::StatusOr<std::string> Template::Render(const Value& context, const RenderLimits& limits) const {
-  Renderer renderer(name_, context, limits);
-  std::string out;
-  PLINTH_RETURN_IF_ERROR(renderer.Body(*body_, out));
-  return out;
+  core::ScopedMemoryBudget budget(limits.max_memory_bytes);
+  Position where;
+  try {
+    Renderer renderer(name_, context, limits, &where);
+    std::string out;
+    PLINTH_RETURN_IF_ERROR(renderer.Body(*body_, out));
+    return out;
+  } catch (const std::bad_alloc&) {
+    if (!budget.exceeded()) throw;
+  }
+  // The renderer is gone, and with it what it held: the line is the one
+  // it was evaluating when the allocation was refused.
+  return absl::ResourceExhaustedError(absl::StrCat(
+      name_, ":", where.line, ":", where.col, ": the template needs more than ", MiB(limits.max_memory_bytes),
+      " of memory to render (chart render memory limit)"));
 }
 
 }  // namespace plinth::chart

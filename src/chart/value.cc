@@ -1,5 +1,6 @@
 #include "plinth/chart/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +10,18 @@
 namespace plinth::chart {
 
 namespace {
+
+// The containers Str() is inside of on this thread.
+thread_local std::vector<const void*> t_printing;
+
+bool Printing(const void* container) {
+  return std::find(t_printing.begin(), t_printing.end(), container) != t_printing.end();
+}
+
+struct PrintGuard {
+  explicit PrintGuard(const void* container) { t_printing.push_back(container); }
+  ~PrintGuard() { t_printing.pop_back(); }
+};
 
 template <typename Json>
 Value FromJsonImpl(const Json& j) {
@@ -208,6 +221,10 @@ std::string Value::Str() const {
       return str_;
     case Type::kList:
     case Type::kTuple: {
+      // As Python's repr: a container met again inside itself prints as
+      // [...] or {...} (only namespaces can make such cycles).
+      if (Printing(list_.get())) return type_ == Type::kList ? "[...]" : "(...)";
+      PrintGuard guard(list_.get());
       std::string out = type_ == Type::kList ? "[" : "(";
       for (size_t i = 0; i < list_->size(); ++i) {
         if (i) out += ", ";
@@ -218,6 +235,8 @@ std::string Value::Str() const {
       return out;
     }
     case Type::kDict: {
+      if (Printing(dict_.get())) return "{...}";
+      PrintGuard guard(dict_.get());
       std::string out = "{";
       bool first = true;
       for (const auto& [k, v] : *dict_) {
@@ -258,6 +277,25 @@ std::string Value::TypeName() const {
     case Type::kMethod: return "builtin_function_or_method";
   }
   return "object";
+}
+
+int Value::NestingDepth(int limit) const {
+  // Namespaces are the only values that can hold themselves; `open` keeps
+  // the walk from following such a cycle round.
+  thread_local std::vector<const void*> open;
+  const void* container = list_ ? static_cast<const void*>(list_.get()) : dict_.get();
+  if (container == nullptr || type_ == Type::kMethod) return 0;
+  if (limit <= 0) return 1;
+  if (std::find(open.begin(), open.end(), container) != open.end()) return 0;
+  open.push_back(container);
+  int deepest = 0;
+  if (list_) {
+    for (const auto& item : *list_) deepest = std::max(deepest, item.NestingDepth(limit - 1));
+  } else {
+    for (const auto& [k, v] : *dict_) deepest = std::max(deepest, v.NestingDepth(limit - 1));
+  }
+  open.pop_back();
+  return deepest + 1;
 }
 
 bool Value::Equals(const Value& o) const {

@@ -115,7 +115,9 @@ absl::StatusOr<ProjectManager::Rendered> ProjectManager::Render(const ChartInput
   manifest::ManifestOptions options;
   options.org = org;
   options.env = env;
-  PLINTH_ASSIGN_OR_RETURN(auto rendered, chart::RenderChart(loaded, resolved, *catalog_, options, limits_));
+  chart::ChartLimits limits = limits_;
+  limits.interrupt = input.interrupt;
+  PLINTH_ASSIGN_OR_RETURN(auto rendered, chart::RenderChart(loaded, resolved, *catalog_, options, limits));
   PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(rendered.manifests));
   out.manifests = std::move(rendered.manifests);
   out.graph = g.ToJson();

@@ -155,6 +155,11 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
     } else if (key == "git_fetch_timeout_seconds") {
       if (!v.is_number_integer() || v.get<int64_t>() < 1) return wrong(key, "a whole number of seconds, 1 or more");
       config.git_fetch_timeout_seconds = static_cast<int>(std::min<int64_t>(v.get<int64_t>(), 86400));
+    } else if (key == "chart_render_memory_mib") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65536) {
+        return wrong(key, "a whole number of MiB, 1 to 65536");
+      }
+      config.chart_render_memory_bytes = static_cast<size_t>(v.get<int64_t>()) << 20;
     } else if (key == "workers") {
       if (!v.is_number_integer()) return wrong(key, "an integer");
       config.workers = static_cast<int>(std::clamp<int64_t>(v.get<int64_t>(), -1, 100000));

@@ -105,9 +105,11 @@ absl::Status Daemon::Start() {
   PLINTH_RETURN_IF_ERROR(scheduler_->Recover());
   runner_->Start();
   scheduler_->Start();
+  chart::ChartLimits chart_limits;
+  chart_limits.max_render_memory_bytes = config_.chart_render_memory_bytes;
   project_manager_ = std::make_unique<orchestrator::ProjectManager>(catalog_.get(), charts_.get(), projects_.get(),
                                                                     pipelines_.get(), scheduler_.get(),
-                                                                    chart::ChartLimits{});
+                                                                    chart_limits);
   // Git projects read their repositories through a cache of their own, so
   // that a push never waits behind a stack job's module fetch.
   project_git_cache_ = std::make_unique<gitsource::GitCache>(
@@ -129,7 +131,7 @@ absl::Status Daemon::Start() {
       env, catalog_.get(), resources_.get(),
       api::CloudResourceServiceOptions{config_.max_manifest_bytes, jobs_.get(), secret_box_.get()});
   kind_service_ = std::make_unique<api::KindServiceImpl>(env, catalog_.get());
-  infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get());
+  infra_chart_service_ = std::make_unique<api::InfraChartServiceImpl>(env, catalog_.get(), charts_.get(), chart_limits);
   stack_job_service_ = std::make_unique<api::StackJobServiceImpl>(env, runner_.get(), jobs_.get(), resources_.get(),
                                                                   connections_.get());
   connection_service_ = std::make_unique<api::ConnectionServiceImpl>(env, connections_.get());

@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "test_paths.h"
@@ -33,6 +35,17 @@ std::vector<char*> CStrings(std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+double DaemonProcess::CpuSeconds() const {
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which is in parentheses: state is
+  // field 3, utime 14 and stime 15.
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::vector<std::string> fields((std::istream_iterator<std::string>(rest)), std::istream_iterator<std::string>());
+  if (fields.size() < 13) return -1;
+  return static_cast<double>(std::stoll(fields[11]) + std::stoll(fields[12])) / sysconf(_SC_CLK_TCK);
+}
 
 std::string PlinthdPath() { return std::string(PLINTH_BIN_DIR) + "/plinthd"; }
 std::string PlinthPath() { return std::string(PLINTH_BIN_DIR) + "/plinth"; }

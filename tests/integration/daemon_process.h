@@ -47,6 +47,9 @@ class DaemonProcess {
   // The HTTP side (health, readiness, metrics); "" when off.
   const std::string& http_address() const { return http_address_; }
   const std::string& data_dir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }
+  // CPU seconds (user + system) plinthd has used so far, from /proc.
+  double CpuSeconds() const;
   std::string Stderr() const;
   std::shared_ptr<grpc::Channel> Channel() const;
   // A context with a 30 s deadline and, when given, a bearer token.

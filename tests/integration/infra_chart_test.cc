@@ -1,4 +1,9 @@
 // InfraChartService and `plinth chart` against the real plinthd.
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -193,6 +198,73 @@ TEST_F(InfraChartTest, RenderErrorsAreInvalidArgument) {
   missing.set_env("dev");
   EXPECT_EQ(stub_->RenderInfraChart(DaemonProcess::Context().get(), missing, &resp).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// Probe findings D1 and D2: each of these killed plinthd (SIGSEGV) or took
+// gigabytes. Now each is an error naming the template, and plinthd serves on.
+TEST_F(InfraChartTest, HostileTemplatesAreRefusedAndPlinthdServesOn) {
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  struct Case {
+    std::string tmpl;
+    grpc::StatusCode code;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"{{ " + repeat("not ", 150000) + "1 }}", grpc::StatusCode::INVALID_ARGUMENT, "nested too deeply"},
+      {"{{ values" + repeat(".a", 200000) + " }}", grpc::StatusCode::INVALID_ARGUMENT, "nested too deeply"},
+      {"{{ 'a'" + repeat(".lower()", 120000) + " }}", grpc::StatusCode::INVALID_ARGUMENT, "nested too deeply"},
+      {"{% set l = ['x' * 60000000] * 1000 %}{{ l }}", grpc::StatusCode::RESOURCE_EXHAUSTED,
+       "templates/ns.yaml:1:"},
+      {"{{ 'x'|indent(10**9) }}", grpc::StatusCode::RESOURCE_EXHAUSTED, "more than 64 MiB of memory"},
+  };
+  for (const Case& c : cases) {
+    pb::RenderInfraChartRequest req;
+    const pb::PushInfraChartRequest chart = ChartRequest("hostile", c.tmpl);
+    for (const auto& f : chart.files()) *req.mutable_inline_()->add_files() = f;
+    req.set_env("dev");
+    pb::RenderInfraChartResponse resp;
+    grpc::Status s = stub_->RenderInfraChart(DaemonProcess::Context().get(), req, &resp);
+    EXPECT_EQ(s.error_code(), c.code) << c.tmpl.substr(0, 60) << ": " << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.says));
+  }
+  // The self-referencing namespace prints as Jinja2 prints it.
+  pb::RenderInfraChartRequest req;
+  const pb::PushInfraChartRequest chart = ChartRequest(
+      "cycle", std::string(kNs) + "# {% set ns = namespace(a=[]) %}{% set ns.a = [ns] %}{{ ns }}\n");
+  for (const auto& f : chart.files()) *req.mutable_inline_()->add_files() = f;
+  req.set_env("dev");
+  pb::RenderInfraChartResponse resp;
+  grpc::Status s = stub_->RenderInfraChart(DaemonProcess::Context().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(kill(daemon_->pid(), 0), 0) << "plinthd died";
+}
+
+// A client that gives up stops its render: 8 abandoned renders used to
+// burn 8.5 CPU-minutes after their clients had gone.
+TEST_F(InfraChartTest, AnAbandonedRenderStops) {
+  pb::RenderInfraChartRequest req;
+  // Tens of seconds of work, well inside the step limit per template.
+  const pb::PushInfraChartRequest chart =
+      ChartRequest("slow", "{% for i in range(10000) %}{% for j in range(2000) %}{% endfor %}{% endfor %}");
+  for (const auto& f : chart.files()) *req.mutable_inline_()->add_files() = f;
+  req.set_env("dev");
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    pb::RenderInfraChartResponse resp;
+    grpc::Status s = stub_->RenderInfraChart(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+  }
+  // Within a second or two the renders notice; after that plinthd idles.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double before = daemon_->CpuSeconds();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  double used = daemon_->CpuSeconds() - before;
+  EXPECT_LT(used, 0.5) << "plinthd kept rendering for clients that had gone";
 }
 
 TEST_F(InfraChartTest, CliPushListShowAndRenderOnlineMatchesOffline) {

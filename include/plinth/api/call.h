@@ -11,6 +11,8 @@
 #ifndef PLINTH_API_CALL_H_
 #define PLINTH_API_CALL_H_
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 
@@ -41,6 +43,19 @@ inline void RecordCall(const CallEnv& env, const char* method, absl::StatusCode 
                        absl::ToDoubleSeconds(absl::Now() - start));
 }
 
+// For long handlers (chart renders) to poll: CANCELLED once the client
+// cancelled, DEADLINE_EXCEEDED once its deadline passed, else OK. Valid
+// while the call is unfinished.
+inline std::function<absl::Status()> CallerGaveUp(grpc::CallbackServerContext* ctx) {
+  return [ctx]() -> absl::Status {
+    if (std::chrono::system_clock::now() > ctx->deadline()) {
+      return absl::DeadlineExceededError("the caller's deadline passed");
+    }
+    if (ctx->IsCancelled()) return absl::CancelledError("the caller cancelled the call");
+    return absl::OkStatus();
+  };
+}
+
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallEnv& env,
                                    const char* method, Handler handler) {
@@ -53,10 +68,14 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallE
     reactor->Finish(ToGrpcStatus(actor.status()));
     return reactor;
   }
-  env.workers->Submit([reactor, method, handler = std::move(handler), actor = *std::move(actor), env, start]() mutable {
+  env.workers->Submit([ctx, reactor, method, handler = std::move(handler), actor = *std::move(actor), env,
+                       start]() mutable {
     absl::Status status;
     try {
-      status = handler(actor);
+      // A call that waited in the queue past its client's patience is not
+      // worth starting.
+      status = CallerGaveUp(ctx)();
+      if (status.ok()) status = handler(actor);
     } catch (const std::exception& e) {
       // A bug, not bad input: report it rather than take the daemon down.
       core::Logger("api")->error("{}: unexpected exception: {}", method, e.what());

@@ -11,6 +11,7 @@
 #ifndef PLINTH_CHART_CHART_H_
 #define PLINTH_CHART_CHART_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,11 @@ struct ChartLimits {
   size_t max_total_bytes = 8 << 20;
   size_t max_documents = 5000;  // rendered manifests
   size_t max_rendered_bytes = 64 << 20;
+  // Heap one template may hold while it is parsed or rendered.
+  size_t max_render_memory_bytes = 64 << 20;
+  // Polled while rendering; not OK (the caller cancelled, or its deadline
+  // passed) stops the render with that status.
+  std::function<absl::Status()> interrupt;
 };
 
 enum class ParamType { kString, kNumber, kBool, kList, kStringEnum };

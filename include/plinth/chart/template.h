@@ -6,11 +6,13 @@
 //                            "templates/vpc.yaml");
 //   absl::StatusOr<std::string> out = t->Render(Value::FromJson(context));
 //
-// Errors are INVALID_ARGUMENT "<name>:<line>:<col>: <what>". A Template is
+// Errors are INVALID_ARGUMENT "<name>:<line>:<col>: <what>"; RESOURCE_EXHAUSTED
+// when the render needs more memory than its limit, CANCELLED when stopped. A Template is
 // immutable after Parse; Render is thread-safe.
 #ifndef PLINTH_CHART_TEMPLATE_H_
 #define PLINTH_CHART_TEMPLATE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,11 +29,19 @@ struct RenderLimits {
   // Loop iterations and expression evaluations together; a guard against
   // runaway templates.
   size_t max_steps = 50'000'000;
+  // Heap the render may hold at once (values, output, scopes): past it the
+  // render fails with RESOURCE_EXHAUSTED naming the template line.
+  size_t max_memory_bytes = 64 << 20;
+  // Polled as the render goes: a status that is not OK (CANCELLED for a
+  // caller that gave up, DEADLINE_EXCEEDED) stops the render with it.
+  std::function<absl::Status()> interrupt;
 };
 
 class Template {
  public:
-  static absl::StatusOr<Template> Parse(absl::string_view source, std::string name);
+  // Parsing may hold at most `max_memory_bytes` (RESOURCE_EXHAUSTED past it).
+  static absl::StatusOr<Template> Parse(absl::string_view source, std::string name,
+                                        size_t max_memory_bytes = 64 << 20);
 
   // `context` must be a dict; its keys are the template's top-level names.
   absl::StatusOr<std::string> Render(const Value& context, const RenderLimits& limits = {}) const;

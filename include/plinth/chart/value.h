@@ -138,6 +138,10 @@ class Value {
   // "int", "str", "dict" ... as Python names the type.
   std::string TypeName() const;
 
+  // How many containers deep the value goes (a scalar is 0), counting at
+  // most `limit` + 1, so that a caller can refuse values too deep to print.
+  int NestingDepth(int limit) const;
+
   // Python ==. ints, floats and bools compare by value.
   bool Equals(const Value& other) const;
 

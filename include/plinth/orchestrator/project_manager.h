@@ -10,6 +10,7 @@
 #ifndef PLINTH_ORCHESTRATOR_PROJECT_MANAGER_H_
 #define PLINTH_ORCHESTRATOR_PROJECT_MANAGER_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,8 @@ struct ChartInput {
   Source source = Source::kNone;
   std::string name, version;              // kStored; version "" = newest
   std::vector<chart::ChartFile> files;    // kInline
+  // Polled while the chart renders: not OK (the caller gave up) stops it.
+  std::function<absl::Status()> interrupt;
 };
 
 struct CreateProjectRequest {

@@ -44,6 +44,8 @@ struct Config {
   // Longest a Git fetch (projects and modules) may go without finishing
   // before its caller gets UNAVAILABLE.
   int git_fetch_timeout_seconds = 300;
+  // Heap one chart template may hold while parsed or rendered.
+  size_t chart_render_memory_bytes = 64 << 20;
   // When set, "host:port" is written here once the server accepts calls.
   std::string ready_file;
 

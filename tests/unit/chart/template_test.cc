@@ -2,6 +2,8 @@
 // positions, limits and StrictUndefined messages.
 #include "plinth/chart/template.h"
 
+#include "plinth/core/memory_budget.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -75,6 +77,98 @@ TEST(TemplateTest, DeepNestingIsAnErrorNotACrash) {
   std::string blocks;
   for (int i = 0; i < 1000; ++i) blocks += "{% if true %}";
   ExpectError(blocks, "nested too deeply");
+}
+
+// Probe finding D1: these killed plinthd with SIGSEGV (unbounded recursion
+// while parsing, rendering or destroying the tree), within the 1 MiB file limit.
+TEST(TemplateTest, LongChainsAreRefusedNotACrash) {
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  ExpectError("{{ " + repeat("not ", 150000) + "1 }}", "nested too deeply");
+  ExpectError("{{ x" + repeat(".a", 200000) + " }}", "nested too deeply", {{"x", nlohmann::json::object()}});
+  ExpectError("{{ 'a'" + repeat(".lower()", 120000) + " }}", "nested too deeply");
+  ExpectError("{{ 1" + repeat("|string", 100000) + " }}", "nested too deeply");
+  // 400k "+1" is refused too: by the parse's memory bound or its height.
+  auto sum = Render("{{ 1" + repeat("+1", 400000) + " }}");
+  ASSERT_FALSE(sum.ok());
+  EXPECT_THAT(sum.status().code(), ::testing::AnyOf(absl::StatusCode::kInvalidArgument,
+                                                     absl::StatusCode::kResourceExhausted));
+  // Moderate chains still work, as in Jinja2.
+  auto fine = Render("{{ 1" + repeat("+1", 300) + " }}");
+  ASSERT_TRUE(fine.ok()) << fine.status();
+  EXPECT_EQ(*fine, "301");
+}
+
+TEST(TemplateTest, SelfReferencingValuesPrintFinitely) {
+  // As Jinja2 prints them (Python's dict repr guards against the cycle).
+  auto r = Render("{% set ns = namespace(a=[]) %}{% set ns.a = [ns] %}{{ ns }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "<Namespace {'a': [<Namespace {...}>]}>");
+  r = Render("{% set ns = namespace(a={}) %}{% set ns.a = {'k': ns} %}{{ [ns] }}|{{ ns.a }}|{{ ns == ns }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "[<Namespace {'a': {'k': <Namespace {...}>}}>]|{'k': <Namespace {'a': {...}}>}|True");
+  // Nesting a value one level per loop turn is bounded.
+  ExpectError("{% set ns = namespace(a=1) %}{% for i in range(100000) %}{% set ns.a = [ns.a] %}{% endfor %}"
+              "{{ ns.a }}",
+              "value nested more than 500 levels deep");
+  ExpectError("{% set ns = namespace(p=none) %}{% for i in range(100000) %}{% set ns.p = namespace(p=ns.p) %}"
+              "{% endfor %}{{ ns }}",
+              "value nested more than 500 levels deep");
+}
+
+// Probe finding D2: intermediate values had no bound (RSS 4-5 GB, then
+// bad_alloc as INTERNAL or the OOM killer).
+TEST(TemplateTest, MemoryIsBoundedAndTheErrorNamesTheLine) {
+  if (!core::ScopedMemoryBudget::supported()) GTEST_SKIP() << "AddressSanitizer build: no memory budget";
+  const char* cases[] = {
+      "line 1\n{% set l = ['x' * 60000000] * 1000 %}{{ l|length }}",
+      "line 1\n{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+      "line 1\n{{ 'x'|indent(10**9) }}",
+      "line 1\n{{ ['x' * 40000000, 'y' * 40000000]|join('') }}",
+      "line 1\n{{ '%1000000000s' % 'x' }}",
+  };
+  for (const char* src : cases) {
+    auto r = Render(src);
+    ASSERT_FALSE(r.ok()) << src;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << src << ": " << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr("templates/t.yaml:2:")) << src;
+    EXPECT_THAT(r.status().message(), HasSubstr("more than 64 MiB of memory")) << src;
+  }
+  // The limit is the caller's: a smaller one refuses a smaller template.
+  RenderLimits small;
+  small.max_memory_bytes = 1 << 20;
+  auto r = Render("{{ 'x' * 2000000 }}", {}, small);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(r.status().message(), HasSubstr("more than 1 MiB"));
+  // And the same render fits within the default.
+  r = Render("{{ ('x' * 2000000)|length }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "2000000");
+}
+
+TEST(TemplateTest, CancelledRendersStop) {
+  RenderLimits limits;
+  int polls = 0;
+  limits.interrupt = [&polls] { return ++polls > 3 ? absl::CancelledError("the caller cancelled") : absl::OkStatus(); };
+  auto r = Render("{% for i in range(100000) %}{% for j in range(100) %}{{ j }}{% endfor %}{% endfor %}", {}, limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_THAT(r.status().message(), HasSubstr("templates/t.yaml:1:"));
+}
+
+TEST(TemplateTest, PercentFormattingHonoursWidths) {
+  auto r = Render("{{ '%5s|%-4s|%.2s|%05d|%x|%+d|%#06x|%8.3f' % ('ab', 'c', 'xyz', -42, -255, 5, 255, -3.14159) }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "   ab|c   |xy|-0042|-ff|+5|0x00ff|  -3.142");
+  // Wider than the old 512-byte buffer, and not cut short.
+  r = Render("{{ ('%600s' % 'x')|length }}");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "600");
+  ExpectError("{{ '%99999999999s' % 'x' }}", "width too big");
 }
 
 TEST(TemplateTest, ValueReprMatchesPython) {
