@@ -187,19 +187,27 @@ WebhookResponse WebhookHandler::Handle(const WebhookRequest& req) {
   }
   if (repo.empty()) return Reply(provider, "bad_request", 400, "repository: the payload names no repository URL");
 
-  auto projects = git_->Tracking(parsed.urls);
-  if (!projects.ok()) return Reply(provider, "error", 500, std::string(projects.status().message()));
-  if (projects->empty()) {
-    return Reply(provider, "unknown_repository", 404, absl::StrCat("no Git project tracks ", repo));
-  }
-  // The projects whose secret signed (or came with) this delivery.
-  std::vector<store::InfraProjectRecord> signed_for;
+  // The signature header is checked before the repository is looked up,
+  // and a repository nobody tracks gets the same 401 as a wrong signature:
+  // an unsigned request must not learn which repositories plinth tracks.
   std::string signature = Header(req, "x-hub-signature-256");
   std::string token = Header(req, "x-gitlab-token");
   if (github && !absl::StartsWith(signature, "sha256=")) {
     return Reply(provider, "unauthorized", 401, "X-Hub-Signature-256: missing or not sha256=<hex>");
   }
   if (!github && token.empty()) return Reply(provider, "unauthorized", 401, "X-Gitlab-Token: missing");
+  const std::string refused = github
+                                  ? "X-Hub-Signature-256: does not match the webhook secret of any project tracking " + repo
+                                  : "X-Gitlab-Token: not the webhook secret of any project tracking " + repo;
+  auto projects = git_->Tracking(parsed.urls);
+  if (!projects.ok()) return Reply(provider, "error", 500, std::string(projects.status().message()));
+  if (projects->empty()) {
+    // The operator's log says why; the answer and the public counter do not.
+    core::Logger("webhooks")->info("{} webhook: no Git project tracks {}", provider, repo);
+    return Reply(provider, "unauthorized", 401, refused);
+  }
+  // The projects whose secret signed (or came with) this delivery.
+  std::vector<store::InfraProjectRecord> signed_for;
   for (auto& p : *projects) {
     auto secret = git_->WebhookSecret(p);
     if (!secret.ok() || secret->empty()) continue;
@@ -208,11 +216,7 @@ WebhookResponse WebhookHandler::Handle(const WebhookRequest& req) {
                      : core::ConstantTimeEquals(core::HmacSha256Hex("gitlab", *secret), core::HmacSha256Hex("gitlab", token));
     if (ok) signed_for.push_back(std::move(p));
   }
-  if (signed_for.empty()) {
-    return Reply(provider, "unauthorized", 401,
-                 github ? "X-Hub-Signature-256: does not match the webhook secret of any project tracking " + repo
-                        : "X-Gitlab-Token: not the webhook secret of any project tracking " + repo);
-  }
+  if (signed_for.empty()) return Reply(provider, "unauthorized", 401, refused);
   if (delivery.empty()) delivery = core::RandomHex(16);  // GitLab without an event UUID: no de-duplication
 
   store::WebhookDeliveryRecord record;

@@ -404,14 +404,18 @@ TEST_F(GitProjectTest, AGitHubPushDeploysThatCommitOnceAndBadDeliveriesChangeNot
   EXPECT_EQ(Pipelines("net").size(), 1u);
   EXPECT_EQ(Project("net").revision(), 1);
 
-  // Unknown repository: 404.
+  // Unknown repository: the same 401 as a wrong signature, so that nobody
+  // can probe which repositories are tracked.
   std::string stranger = json{{"ref", "refs/heads/main"}, {"after", commit},
                               {"repository", {{"clone_url", "https://github.com/acme/unknown.git"}}}}
                              .dump();
   auto unknown = PostGitHub("push", "d-2", stranger);
   ASSERT_TRUE(unknown);
-  EXPECT_EQ(unknown->status, 404);
-  EXPECT_THAT(unknown->body, HasSubstr("no Git project tracks https://github.com/acme/unknown.git"));
+  EXPECT_EQ(unknown->status, 401);
+  EXPECT_EQ(unknown->body,
+            "X-Hub-Signature-256: does not match the webhook secret of any project tracking "
+            "https://github.com/acme/unknown.git\n");
+  EXPECT_THAT(daemon_.Stderr(), HasSubstr("no Git project tracks https://github.com/acme/unknown.git"));
 
   // Over 5 MiB: 413.
   std::string huge = json{{"ref", "refs/heads/main"}, {"pad", std::string(6 << 20, 'x')}}.dump();
@@ -465,7 +469,7 @@ TEST_F(GitProjectTest, AGitHubPushDeploysThatCommitOnceAndBadDeliveriesChangeNot
   // Every result is counted.
   auto metrics = Http().Get("/metrics");
   ASSERT_TRUE(metrics);
-  for (const char* result : {"accepted", "duplicate", "unauthorized", "unknown_repository", "too_large", "bad_request",
+  for (const char* result : {"accepted", "duplicate", "unauthorized", "too_large", "bad_request",
                              "ping"}) {
     EXPECT_THAT(metrics->body, HasSubstr(std::string("plinth_webhook_deliveries_total{provider=\"github\",result=\"") +
                                          result + "\"}"));

@@ -5,22 +5,27 @@
 //
 //   auto http = HttpServer::Start("127.0.0.1:7080", {.ready = ..., .metrics = ...});
 //
-// Serves on its own threads; the destructor stops it.
+// The side is unauthenticated and may face the internet (webhooks), so it
+// holds every client to bounds: one event-loop thread reads all
+// connections without blocking, each request must arrive whole (headers
+// within header_timeout, the body within body_timeout), headers are at most
+// 16 KiB and a body at most 5 MiB however it is sent (a declared length
+// over it is refused before a byte of it is read; a chunked body is counted
+// as it is decoded), and past max_connections the stalest unfinished
+// connection is dropped for the new one. Health, readiness and metrics are
+// answered on the loop itself, so slow or stuck clients cannot starve them;
+// webhooks run on a worker thread of their own. The destructor stops it.
 #ifndef PLINTH_SERVER_HTTP_SERVER_H_
 #define PLINTH_SERVER_HTTP_SERVER_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
-
 #include "plinth/server/webhooks.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace plinth::server {
 
@@ -36,17 +41,32 @@ class HttpServer {
     std::function<void(const std::string& provider)> webhook_too_large;
   };
 
+  struct Limits {
+    std::chrono::milliseconds header_timeout{10'000};  // from connect (or the previous response) to the headers' end
+    std::chrono::milliseconds body_timeout{30'000};    // from the headers' end to the body's end
+    std::chrono::milliseconds idle_timeout{30'000};    // a kept-alive connection with no request
+    std::chrono::milliseconds write_timeout{10'000};   // to take a response
+    size_t max_header_bytes = 16 << 10;
+    size_t max_body_bytes = 5 << 20;
+    size_t max_connections = 256;
+  };
+
   // `listen` is host:port; port 0 picks a free one. UNAVAILABLE when the
   // address cannot be bound.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handlers handlers);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handlers handlers,
+                                                           Limits limits);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& listen, Handlers handlers) {
+    return Start(listen, std::move(handlers), Limits());
+  }
   ~HttpServer();
 
   // host:port actually bound.
   const std::string& address() const { return address_; }
 
  private:
+  class Loop;
   HttpServer() = default;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Loop> loop_;
   std::thread thread_;
   std::string address_;
 };

@@ -3,9 +3,11 @@
 //
 // A delivery is checked in this order, and nothing changes until it passes:
 // the event and delivery headers (400), a JSON body naming a repository
-// (400), a Git project tracking that repository (404), its webhook secret
-// (GitHub: X-Hub-Signature-256, HMAC-SHA256 of the raw body, compared in
-// constant time; GitLab: X-Gitlab-Token) (401). Then the delivery is
+// (400), a signature header (401), a Git project tracking that repository
+// whose webhook secret matches (GitHub: X-Hub-Signature-256, HMAC-SHA256 of
+// the raw body, compared in constant time; GitLab: X-Gitlab-Token) (401, the
+// same answer whether no project tracks the repository or none's secret
+// matches, so that nobody can probe which repositories are tracked). Then the delivery is
 // recorded (a repeated delivery id gets 200 and is ignored), answered 200,
 // and acted on in the background, in arrival order: a Git fetch may take
 // longer than a Git host waits for an answer. Bodies over 5 MiB get 413
