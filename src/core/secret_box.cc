@@ -75,11 +75,12 @@ std::string ContentDigest(absl::string_view data) {
   return hex;
 }
 
-absl::StatusOr<std::unique_ptr<SecretBox>> SecretBox::FromKeyFile(const std::string& path) {
+absl::StatusOr<std::unique_ptr<SecretBox>> SecretBox::FromKeyFile(const std::string& path, IfMissing if_missing) {
   if (sodium_init() < 0) return absl::InternalError("libsodium: initialisation failed");
   std::unique_ptr<SecretBox> box(new SecretBox());
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT) {
+    if (if_missing == IfMissing::kFail) return absl::NotFoundError(absl::StrCat("key file ", path, " does not exist"));
     crypto_secretbox_keygen(box->key_);
     int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (out < 0) return absl::FailedPreconditionError(absl::StrCat("cannot create key file ", path, ": ", std::strerror(errno)));

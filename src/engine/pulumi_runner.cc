@@ -18,16 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-absl::Status Write(const fs::path& p, const std::string& content) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << content;
-  out.close();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", p.string()));
-  std::error_code ec;
-  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, ec);
-  return absl::OkStatus();
-}
-
 bool HasEnv(const std::vector<std::string>& env, const std::string& name) {
   for (const auto& e : env) {
     if (e.rfind(name + "=", 0) == 0) return true;
@@ -64,17 +54,15 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
     if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the module: ", ec.message())));
   }
   fs::create_directories(spec.state_dir, ec);
-  for (const auto& [name, content] : spec.files) {
-    absl::Status s = Write(fs::path(spec.workspace_dir) / name, content);
-    if (!s.ok()) return fail(s);
-  }
   // JSON is YAML: the stack input is written as JSON, which every YAML reader takes.
   fs::path input = fs::path(spec.workspace_dir) / "stack-input.yaml";
   json stack_input = {{"target", {{"apiVersion", spec.api_version}, {"kind", spec.kind},
                                   {"metadata", spec.module_variables["metadata"]}, {"spec", spec.module_variables["spec"]}}},
                       {"provider_config", spec.provider_config.is_null() ? json::object() : spec.provider_config}};
-  absl::Status s = Write(input, stack_input.dump(2) + "\n");
-  if (!s.ok()) return fail(s);
+  // The stack input holds the provider credentials: it and the
+  // connection's files exist only while a step runs.
+  std::vector<std::pair<std::string, std::string>> secret_files = spec.files;
+  secret_files.emplace_back("stack-input.yaml", stack_input.dump(2) + "\n");
 
   std::vector<std::string> env = spec.env;
   if (!HasEnv(env, "PULUMI_BACKEND_URL")) env.push_back("PULUMI_BACKEND_URL=file://" + spec.state_dir);
@@ -96,6 +84,8 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
     ps.kill_grace = spec.kill_grace;
     listener->OnLine(JobListener::Stream::kSystem, name, absl::StrCat("$ pulumi ", absl::StrJoin(args, " ")));
     StepRecord record{name, -1, absl::Now(), {}};
+    StepSecretFiles files(spec.workspace_dir, secret_files);
+    if (!files.status().ok()) return files.status();
     auto result = launcher_->Run(ps, [&](const OutputLine& line) {
       std::string text = redactor.Redact(line.text);
       bool is_stdout = line.stream == OutputLine::Stream::kStdout;

@@ -42,6 +42,12 @@ class Step {
     listener_->OnLine(JobListener::Stream::kSystem, name,
                       redactor_.Redact(absl::StrCat("$ ", spec_.engine, " ", absl::StrJoin(args, " "))));
     StepRecord record{name, -1, absl::Now(), {}};
+    // The connection's files and the variables (which may hold other
+    // resources' sensitive outputs) exist only while the step runs.
+    std::vector<std::pair<std::string, std::string>> secret_files = spec_.files;
+    secret_files.emplace_back("plinth.auto.tfvars.json", spec_.module_variables.dump(2) + "\n");
+    StepSecretFiles files(spec_.workspace_dir, secret_files);
+    if (!files.status().ok()) return files.status();
     auto on_line = [&](const OutputLine& line) {
       std::string text = redactor_.Redact(line.text);
       bool is_stdout = line.stream == OutputLine::Stream::kStdout;
@@ -145,13 +151,8 @@ absl::Status PrepareWorkspace(const JobSpec& spec) {
   if (!spec.backend_type.empty()) backend = {{"terraform", {{"backend", {{spec.backend_type, json::object()}}}}}};
   absl::Status s = WriteFile(fs::path(spec.workspace_dir) / "backend.tf.json", backend.dump(2) + "\n");
   if (!s.ok()) return s;
-  for (const auto& [name, content] : spec.files) {
-    fs::path p = fs::path(spec.workspace_dir) / name;
-    s = WriteFile(p, content);
-    if (!s.ok()) return s;
-    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write, ec);
-  }
-  return WriteFile(fs::path(spec.workspace_dir) / "plinth.auto.tfvars.json", spec.module_variables.dump(2) + "\n");
+  // The connection's files and the variables are written per step (Step::Run).
+  return absl::OkStatus();
 }
 
 }  // namespace

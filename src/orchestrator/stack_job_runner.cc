@@ -189,6 +189,22 @@ absl::Status StackJobRunner::Recover() {
     PLINTH_RETURN_IF_ERROR(jobs_->Save(job, "interrupted: plinthd restarted during the job"));
     core::Logger("jobs")->warn("job={} resource={} marked interrupted after a restart", job.id, job.key.ToString());
   }
+  // No job runs now: a workspace left behind is one a crash cut short, and
+  // may hold resolved values or a saved plan. None is kept.
+  std::error_code ec;
+  const fs::path workspaces = fs::path(settings_.data_dir) / "workspaces";
+  int removed = 0;
+  for (fs::directory_iterator it(workspaces, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code rm;
+    fs::remove_all(it->path(), rm);
+    if (rm) {
+      core::Logger("jobs")->error("cannot remove the workspace {} a stopped job left: {}", it->path().string(),
+                                  rm.message());
+    } else {
+      ++removed;
+    }
+  }
+  if (removed > 0) core::Logger("jobs")->info("removed {} workspaces that stopped jobs left", removed);
   return absl::OkStatus();
 }
 

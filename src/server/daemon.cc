@@ -2,9 +2,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plinth/core/logging.h"
@@ -18,9 +20,111 @@ bool IsLoopback(const std::string& listen) {
          absl::StartsWith(listen, "[::1]:") || absl::StartsWith(listen, "unix:");
 }
 
+namespace fs = std::filesystem;
+
+bool NonEmptyFile(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && fs::file_size(p, ec) > 0 && !ec;
+}
+
+bool NonEmptyDir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec) && !fs::is_empty(p, ec) && !ec;
+}
+
+// What a data dir that has been used holds besides its catalog.
+std::vector<std::string> UsedDataDirParts(const fs::path& dir) {
+  std::vector<std::string> found;
+  if (fs::exists(dir / "secret.key")) found.push_back("secret.key");
+  for (const char* sub : {"state", "git", "modules"}) {
+    if (NonEmptyDir(dir / sub)) found.push_back(absl::StrCat(sub, "/"));
+  }
+  return found;
+}
+
+absl::StatusOr<std::string> ReadMeta(store::Database* db, const std::string& name) {
+  std::string value;
+  PLINTH_RETURN_IF_ERROR(db->Read([&](store::Connection& c) -> absl::Status {
+    store::Statement& st = c.Prepare("SELECT value FROM plinth_meta WHERE name = ?");
+    st.Bind(1, name);
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) value = st.ColumnText(0);
+    return absl::OkStatus();
+  }));
+  return value;
+}
+
+absl::Status WriteMeta(store::Database* db, const std::string& name, const std::string& value) {
+  return db->Write([&](store::Connection& c) -> absl::Status {
+    store::Statement& st =
+        c.Prepare("INSERT INTO plinth_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    st.Bind(1, name);
+    st.Bind(2, value);
+    return st.Run();
+  });
+}
+
 }  // namespace
 
 Daemon::~Daemon() { Shutdown(); }
+
+// Probe finding D6: a deleted plinth.db beside state/ and secret.key came
+// up as an empty catalog, and a deleted secret.key was replaced silently,
+// leaving every sealed secret unreadable. Neither happens without --init.
+absl::Status Daemon::OpenStoreAndKey() {
+  auto log = core::Logger("server");
+  const fs::path dir(config_.data_dir);
+  const fs::path db_path = dir / "plinth.db";
+  // In WAL mode a young database may live in its -wal file alone.
+  const bool had_db = NonEmptyFile(db_path) || NonEmptyFile(dir / "plinth.db-wal");
+  if (!had_db) {
+    std::vector<std::string> left = UsedDataDirParts(dir);
+    if (!left.empty()) {
+      if (!config_.init) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "data dir ", dir.string(), ": plinth.db is missing or empty, but ", absl::StrJoin(left, ", "),
+            (left.size() == 1 ? " is" : " are"),
+            " there: the catalog of this data dir is gone. Restore plinth.db (with plinth.db-wal) from a backup; "
+            "or, to start an empty catalog beside them on purpose, start plinthd once with --init"));
+      }
+      log->warn("--init: starting an empty catalog in {} beside {}", dir.string(), absl::StrJoin(left, ", "));
+    }
+  }
+  store::DatabaseOptions db_options;
+  db_options.path = db_path.string();
+  db_options.readers = config_.workers;
+  PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
+  log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
+
+  const fs::path key_path = dir / "secret.key";
+  const bool key_exists = fs::exists(key_path);
+  PLINTH_ASSIGN_OR_RETURN(std::string sealed_with, ReadMeta(db_.get(), "secret_key_id"));
+  if (!key_exists && had_db) {
+    if (!config_.init) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", dir.string(), ": secret.key is missing, but plinth.db exists",
+          sealed_with.empty() ? "" : absl::StrCat(" (sealed with key ", sealed_with, ")"),
+          ": connections' secrets, webhook secrets and sensitive outputs cannot be opened with a new key. "
+          "Restore secret.key from a backup; or, to make a new key on purpose (every sealed secret must then be "
+          "set again), start plinthd once with --init"));
+    }
+    log->warn("--init: making a new secret.key; secrets sealed with the old key ({}) stay unreadable",
+              sealed_with.empty() ? "unknown" : sealed_with);
+  }
+  PLINTH_ASSIGN_OR_RETURN(secret_box_, core::SecretBox::FromKeyFile(key_path.string()));
+  const std::string key_id = secret_box_->KeyId();
+  if (!sealed_with.empty() && sealed_with != key_id) {
+    if (!config_.init) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data dir ", dir.string(), ": secret.key (key ", key_id, ") is not the key plinth.db was sealed with (key ",
+          sealed_with, "). Restore the right secret.key; or, to use this one on purpose (secrets sealed with the "
+          "old key stay unreadable), start plinthd once with --init"));
+    }
+    log->warn("--init: using secret.key {} where plinth.db was sealed with {}", key_id, sealed_with);
+  }
+  if (sealed_with != key_id) PLINTH_RETURN_IF_ERROR(WriteMeta(db_.get(), "secret_key_id", key_id));
+  return absl::OkStatus();
+}
 
 absl::Status Daemon::Start() {
   auto log = core::Logger("server");
@@ -49,15 +153,10 @@ absl::Status Daemon::Start() {
     log->info("auth: bearer tokens from {}", config_.auth_token_file);
   }
 
-  store::DatabaseOptions db_options;
-  db_options.path = config_.data_dir + "/plinth.db";
-  db_options.readers = config_.workers;
-  PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
-  log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
+  PLINTH_RETURN_IF_ERROR(OpenStoreAndKey());
   resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());
   charts_ = std::make_unique<store::InfraChartStore>(db_.get(), core::SystemClock());
   jobs_ = std::make_unique<store::StackJobStore>(db_.get(), core::SystemClock());
-  PLINTH_ASSIGN_OR_RETURN(secret_box_, core::SecretBox::FromKeyFile(config_.data_dir + "/secret.key"));
   launcher_ = std::make_unique<engine::PosixProcessLauncher>();
   orchestrator::EngineSettings settings;
   settings.binaries = config_.engine_binaries;

@@ -37,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 // After an error answer the rest of what the client sends is read and
 // dropped for a while (so that it sees the answer rather than a reset),
 // at most this much.
-constexpr size_t kMaxLingerBytes = 4 << 20;
+constexpr size_t kMaxLingerBytes = 16 << 20;
 
 const char* Reason(int status) {
   switch (status) {

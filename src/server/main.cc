@@ -33,6 +33,10 @@ int main(int argc, char** argv) {
   auto* workers = app.add_option("--workers", flags.workers, "API worker threads (default 8)");
   auto* ready = app.add_option("--ready-file", flags.ready_file,
                                "write the bound host:port here once serving");
+  bool init = false;
+  app.add_flag("--init", init,
+               "start although the data dir lost plinth.db (an empty catalog beside the old state) or secret.key "
+               "(a new key; secrets sealed with the old one stay unreadable); without it plinthd refuses");
   kinds->allow_extra_args(false);
   CLI11_PARSE(app, argc, argv);
 
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
   if (*max_bytes) config.max_manifest_bytes = flags.max_manifest_bytes;
   if (*workers) config.workers = flags.workers;
   if (*ready) config.ready_file = flags.ready_file;
+  config.init = init;
   if (auto s = plinth::server::ValidateConfig(config); !s.ok()) {
     std::cerr << "plinthd: " << s.message() << "\n";
     return 2;

@@ -298,6 +298,14 @@ ALTER TABLE cloud_resources ADD COLUMN slug TEXT NOT NULL DEFAULT '';
 UPDATE cloud_resources SET slug = plinth_slug(name);
 CREATE INDEX cloud_resources_by_slug ON cloud_resources (org, env, kind, slug);
 )sql"},
+      {8, "Facts about the data dir itself: which secret key sealed it", R"sql(
+-- secret_key_id: SecretBox::KeyId() of the key the sealed values need;
+-- plinthd refuses to start with another key, or with none.
+CREATE TABLE plinth_meta (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql"},
   };
   return *migrations;
 }

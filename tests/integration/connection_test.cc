@@ -1,8 +1,11 @@
 // Connections end to end: secrets write-only and encrypted at rest, defaults
 // per env and org, and never in a job's stored output.
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "daemon_process.h"
 #include "gmock/gmock.h"
@@ -168,6 +171,91 @@ TEST_F(ConnectionTest, BadConnectionsAreRefused) {
   CommandResult list = daemon_.Cli({"connection", "list", "--org", "acme"});
   EXPECT_THAT(list.out, HasSubstr("dup"));
   EXPECT_THAT(list.out, ::testing::Not(HasSubstr("secret-dup-value-1")));
+}
+
+}  // namespace
+}  // namespace plinth::testing
+
+namespace plinth::testing {
+namespace {
+
+// Every file under `dir` whose content holds `needle`.
+std::vector<std::string> FilesHolding(const std::string& dir, const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find(needle) != std::string::npos) found.push_back(it->path().string());
+  }
+  return found;
+}
+
+// Probe finding D5: a kill -9 left workspaces/<job>/ behind for good, with
+// the kubeconfig token in clear. Credential files now exist only while a
+// step runs, and start-up removes whatever a crash left.
+TEST_F(ConnectionTest, CredentialFilesExistOnlyWhileAStepRuns) {
+  const std::string token = "canary-kube-token-7a6b5c4d";
+  pb::CreateConnectionRequest create;
+  create.set_org("acme");
+  create.set_name("kube");
+  create.set_provider("kubernetes");
+  (*create.mutable_secret_fields())["kubeconfig"] = "apiVersion: v1\nkind: Config\nusers: [{name: u, user: {token: " +
+                                                    token + "}}]\n";
+  pb::Connection created;
+  grpc::Status s = conns_->CreateConnection(DaemonProcess::Context().get(), create, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  pb::ApplyCloudResourcesRequest apply;
+  apply.add_sources()->set_content(
+      "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: held}\nspec: {name: held}\n"
+      "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: slow\n"
+      "  annotations: {sim.plinth.dev/sleep-seconds: '30', sim.plinth.dev/ignore-sigint: 'true'}\nspec: {name: slow}\n");
+  apply.set_org("acme");
+  apply.set_env("dev");
+  pb::ApplyCloudResourcesResponse applied;
+  ASSERT_TRUE(resources_->ApplyCloudResources(DaemonProcess::Context().get(), apply, &applied).ok());
+  auto create_job = [&](const std::string& name, bool approval) {
+    pb::CreateStackJobRequest req;
+    req.mutable_key()->set_org("acme");
+    req.mutable_key()->set_env("dev");
+    req.mutable_key()->set_kind("KubernetesNamespace");
+    req.mutable_key()->set_name(name);
+    req.set_operation("update");
+    req.set_connection("kube");
+    req.set_require_approval(approval);
+    pb::StackJob job;
+    grpc::Status st = jobs_->CreateStackJob(DaemonProcess::Context().get(), req, &job);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return job;
+  };
+
+  // Awaiting approval (for days, maybe): the plan is kept, the token is not.
+  pb::StackJob held = create_job("held", true);
+  for (int i = 0; i < 400 && held.state() != "awaiting_approval"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    pb::GetStackJobRequest get;
+    get.set_id(held.id());
+    ASSERT_TRUE(jobs_->GetStackJob(DaemonProcess::Context().get(), get, &held).ok());
+  }
+  ASSERT_EQ(held.state(), "awaiting_approval") << held.error();
+  EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::IsEmpty());
+
+  // A step that runs has its kubeconfig; a crash in the middle of it ...
+  pb::StackJob slow = create_job("slow", false);
+  const std::string kubeconfig = daemon_.data_dir() + "/workspaces/" + slow.id() + "/.plinth-kubeconfig";
+  for (int i = 0; i < 400 && !std::filesystem::exists(kubeconfig); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::filesystem::exists(kubeconfig)) << "the step never got its kubeconfig";
+  daemon_.Kill();
+  EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::Not(::testing::IsEmpty()));
+  // ... leaves it only until plinthd starts again.
+  ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+  EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::IsEmpty());
+  EXPECT_TRUE(std::filesystem::is_empty(daemon_.data_dir() + "/workspaces"));
+  EXPECT_THAT(daemon_.Stderr(), HasSubstr("removed 2 workspaces that stopped jobs left"));
 }
 
 }  // namespace

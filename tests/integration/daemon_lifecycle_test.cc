@@ -1,6 +1,9 @@
 // plinthd as an operator runs it: restarts, kill -9, a second daemon on the
 // same data dir, auth, config files, extra kinds and log formats.
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "daemon_process.h"
 #include "gmock/gmock.h"
@@ -59,6 +62,79 @@ TEST(DaemonLifecycleTest, DataSurvivesRestartAndKill9) {
   EXPECT_EQ(r.version(), 2);
   EXPECT_EQ(r.manifest().fields().at("spec").struct_value().fields().at("cidrBlock").string_value(),
             "10.9.0.0/16");
+}
+
+// Probe finding D6: a deleted or emptied plinth.db next to secret.key came
+// up as an empty catalog, and a deleted secret.key was replaced silently.
+TEST(DaemonLifecycleTest, ALostCatalogOrKeyIsRefusedNotReplaced) {
+  namespace fs = std::filesystem;
+  DaemonProcess d;
+  ASSERT_TRUE(d.Start().ok()) << d.Stderr();
+  ASSERT_TRUE(ApplyText(d, kVpc).ok());
+  ASSERT_EQ(d.Stop(), 0);
+  const fs::path dir = d.data_dir();
+  const fs::path saved = dir.parent_path() / "saved";
+  fs::create_directories(saved);
+  for (const char* f : {"plinth.db", "plinth.db-wal", "secret.key"}) {
+    if (fs::exists(dir / f)) fs::copy_file(dir / f, saved / f, fs::copy_options::overwrite_existing);
+  }
+  auto start = [&](std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {PlinthdPath(), "--data-dir", dir.string(), "--listen", "127.0.0.1:0",
+                                     "--http-listen", "off"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv);
+  };
+  auto restore = [&](const char* f) {
+    fs::copy_file(saved / f, dir / f, fs::copy_options::overwrite_existing);
+  };
+
+  // The catalog deleted, then emptied: refused, naming what is left and --init.
+  fs::remove(dir / "plinth.db");
+  fs::remove(dir / "plinth.db-wal");
+  fs::remove(dir / "plinth.db-shm");
+  CommandResult gone = start();
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_THAT(gone.err, HasSubstr("plinth.db is missing or empty, but secret.key is there"));
+  EXPECT_THAT(gone.err, HasSubstr("--init"));
+  EXPECT_FALSE(fs::exists(dir / "plinth.db")) << "a refused start must not create the catalog";
+  std::ofstream(dir / "plinth.db").close();
+  EXPECT_EQ(start().exit_code, 1);
+  fs::remove(dir / "plinth.db");
+  restore("plinth.db");
+  if (fs::exists(saved / "plinth.db-wal")) restore("plinth.db-wal");
+
+  // The key deleted: refused, and no new key is made.
+  fs::remove(dir / "secret.key");
+  CommandResult no_key = start();
+  EXPECT_EQ(no_key.exit_code, 1);
+  EXPECT_THAT(no_key.err, HasSubstr("secret.key is missing, but plinth.db exists (sealed with key "));
+  EXPECT_FALSE(fs::exists(dir / "secret.key"));
+  // Another key: refused too.
+  {
+    std::ofstream other(dir / "secret.key", std::ios::binary);
+    other << std::string(32, 'k');
+  }
+  fs::permissions(dir / "secret.key", fs::perms::owner_read | fs::perms::owner_write);
+  CommandResult wrong = start();
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_THAT(wrong.err, HasSubstr("is not the key plinth.db was sealed with"));
+
+  // The right key back: everything is there.
+  restore("secret.key");
+  ASSERT_TRUE(d.Start().ok()) << d.Stderr();
+  pb::CloudResource r;
+  ASSERT_TRUE(GetKeep(d, &r).ok());
+  EXPECT_EQ(r.version(), 1);
+  ASSERT_EQ(d.Stop(), 0);
+
+  // --init is the deliberate way: a new key, said loudly.
+  fs::remove(dir / "secret.key");
+  ASSERT_TRUE(d.Start({"--init"}).ok()) << d.Stderr();
+  EXPECT_THAT(d.Stderr(), HasSubstr("--init: making a new secret.key"));
+  EXPECT_TRUE(fs::exists(dir / "secret.key"));
+  ASSERT_EQ(d.Stop(), 0);
+  // ... after which this data dir starts as any other.
+  ASSERT_TRUE(d.Start().ok()) << d.Stderr();
 }
 
 TEST(DaemonLifecycleTest, SecondDaemonOnTheSameDataDirRefusesToStart) {

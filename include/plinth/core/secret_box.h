@@ -37,9 +37,12 @@ std::string RandomHex(size_t bytes);
 
 class SecretBox {
  public:
-  // Reads the key, or creates it (mode 0600) when the file does not exist.
-  // FAILED_PRECONDITION when the file is not a key or is readable by others.
-  static absl::StatusOr<std::unique_ptr<SecretBox>> FromKeyFile(const std::string& path);
+  enum class IfMissing { kCreate, kFail };
+  // Reads the key; when the file does not exist, creates it (mode 0600) or,
+  // with kFail, returns NOT_FOUND. FAILED_PRECONDITION when the file is not
+  // a key or is readable by others.
+  static absl::StatusOr<std::unique_ptr<SecretBox>> FromKeyFile(const std::string& path,
+                                                                IfMissing if_missing = IfMissing::kCreate);
   ~SecretBox();
 
   // base64(nonce || ciphertext); a fresh random nonce every time.
@@ -49,6 +52,9 @@ class SecretBox {
   // A secret derived from the key for one purpose (64 hex digits): stable
   // for this key, unrelated across purposes and installations.
   std::string Derive(absl::string_view purpose) const;
+  // Names the key without revealing it (16 hex digits), so that a store can
+  // tell whether it is given the key it was sealed with.
+  std::string KeyId() const { return Derive("plinth secret key id v1").substr(0, 16); }
 
  private:
   SecretBox() = default;

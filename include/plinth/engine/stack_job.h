@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
@@ -141,6 +142,27 @@ class PulumiRunner : public StackRunner {
 };
 
 std::string PulumiStackName(const JobSpec& spec);
+
+// Files that hold secrets (a kubeconfig, resolved values, the stack input
+// with provider credentials), present only while one engine step runs:
+// written 0600 into the workspace when it starts and removed when it ends,
+// so that a job awaiting approval or a crash of plinthd leaves none on disk.
+//
+//   StepSecretFiles files(spec.workspace_dir, secret_files);
+//   if (!files.status().ok()) return files.status();
+//   ... run the step ...
+class StepSecretFiles {
+ public:
+  StepSecretFiles(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files);
+  ~StepSecretFiles();
+  StepSecretFiles(const StepSecretFiles&) = delete;
+  StepSecretFiles& operator=(const StepSecretFiles&) = delete;
+  const absl::Status& status() const { return status_; }
+
+ private:
+  std::vector<std::string> written_;
+  absl::Status status_;
+};
 
 }  // namespace plinth::engine
 

@@ -44,6 +44,9 @@ struct Config {
   // Longest a Git fetch (projects and modules) may go without finishing
   // before its caller gets UNAVAILABLE.
   int git_fetch_timeout_seconds = 300;
+  // --init: start although the data dir has lost plinth.db or secret.key
+  // (an empty catalog, a new key), instead of refusing to.
+  bool init = false;
   // Heap one chart template may hold while parsed or rendered.
   size_t chart_render_memory_bytes = 64 << 20;
   // When set, "host:port" is written here once the server accepts calls.

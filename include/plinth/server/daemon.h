@@ -54,6 +54,9 @@ class Daemon {
 
  private:
   void DefineMetrics();
+  // Opens plinth.db and secret.key, refusing (FAILED_PRECONDITION) a data
+  // dir that lost either unless config_.init.
+  absl::Status OpenStoreAndKey();
 
  public:
 
