@@ -2,13 +2,31 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 namespace plinth::api {
 
 using nlohmann::json;
 
+std::string EscapeControls(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+  // Messages quote what the caller sent: a NUL or an escape sequence in a
+  // name must not reach a terminal or a log raw.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), EscapeControls(status.message()));
 }
 
 void JsonToValue(const json& j, google::protobuf::Value* out) {

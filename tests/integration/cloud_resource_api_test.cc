@@ -318,3 +318,25 @@ TEST_F(CloudResourceApiTest, KindsAreListedAndDescribed) {
 
 }  // namespace
 }  // namespace plinth::testing
+
+namespace plinth::testing {
+namespace {
+
+// Probe finding: errors echoed raw NUL bytes (and escape sequences) from
+// names; a terminal or log reading the message got them as they were.
+TEST_F(CloudResourceApiTest, ErrorsEscapeControlCharactersFromNames) {
+  pb::GetCloudResourceRequest req;
+  req.mutable_key()->set_org("acme");
+  req.mutable_key()->set_env("dev");
+  req.mutable_key()->set_kind("AwsVpc");
+  req.mutable_key()->set_name(std::string("evil\0name\x1b[31m", 14));
+  pb::CloudResource out;
+  grpc::Status s = stub_->GetCloudResource(DaemonProcess::Context().get(), req, &out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error_message().find('\0'), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_message().find('\x1b'), std::string::npos) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("\\x00"));
+}
+
+}  // namespace
+}  // namespace plinth::testing

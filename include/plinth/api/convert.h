@@ -17,8 +17,11 @@
 
 namespace plinth::api {
 
-// absl and gRPC share their codes; the message is kept as it is.
+// absl and gRPC share their codes; the message is kept, but for control
+// characters (except newline and tab), which become \xNN.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// Text with control characters (except newline and tab) as \xNN.
+std::string EscapeControls(absl::string_view text);
 
 // JSON numbers become doubles (protobuf's Value has no integers).
 void JsonToValue(const nlohmann::json& j, google::protobuf::Value* out);
