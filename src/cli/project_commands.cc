@@ -634,7 +634,9 @@ int PipelineWatch(const Client& client, const ClientOptions& opts, const std::st
   if (!s.ok()) return Fail(s, opts.server);
   if (!any) return 1;
   if (!p.error().empty()) std::cout << "error: " << p.error() << "\n";
-  std::cout << "pipeline " << p.id() << " " << p.state() << "\n";
+  // The final state is on screen already (the redrawn block's first line,
+  // or the last state line); print it only if it never was.
+  if (!tty && last_state != p.state()) std::cout << "pipeline " << p.id() << " " << p.state() << "\n";
   return p.state() == "succeeded" ? 0 : 1;
 }
 

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_split.h"
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
@@ -961,6 +964,13 @@ TEST_F(PipelineTest, CliInstallWatchApproveAndExitCodes) {
   EXPECT_THAT(r.out, HasSubstr("\033[2K"));
   r = daemon_.Cli({"pipeline", "watch", id});
   EXPECT_THAT(r.out, ::testing::Not(HasSubstr("\033[")));
+  // Each line once: the final nodes and the final state are not repeated.
+  {
+    std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+    std::set<std::string> seen;
+    for (const auto& line : lines) EXPECT_TRUE(seen.insert(line).second) << "printed twice: " << line << "\n" << r.out;
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), "pipeline " + id + " succeeded"), 1) << r.out;
+  }
 
   r = daemon_.Cli({"project", "delete", "shop", "--org", "acme"});
   EXPECT_EQ(r.exit_code, 1);
