@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "plinth/core/status_macros.h"
@@ -180,15 +181,23 @@ absl::StatusOr<std::vector<Manifest>> ParseManifests(const std::vector<ManifestS
   size_t documents = 0;
   for (const auto& source : sources) {
     std::string source_name = source.name.empty() ? "manifest" : source.name;
-    PLINTH_ASSIGN_OR_RETURN(auto docs, ParseYamlDocuments(source.content, source_name));
-    for (size_t i = 0; i < docs.size(); ++i) {
-      if (docs[i].value.is_null()) continue;
+    // The request's limit stops the parse at the first document past it.
+    auto docs = ParseYamlDocuments(source.content, source_name, options.max_documents - documents);
+    if (!docs.ok()) {
+      if (absl::StrContains(docs.status().message(), " documents")) {
+        return absl::InvalidArgumentError(absl::StrCat(docs.status().message(), ": more than ",
+                                                       options.max_documents, " manifests in one request"));
+      }
+      return docs.status();
+    }
+    for (size_t i = 0; i < docs->size(); ++i) {
+      if ((*docs)[i].value.is_null()) continue;
       if (++documents > options.max_documents) {
         return absl::InvalidArgumentError(absl::StrCat(
             "more than ", options.max_documents, " manifests in one request"));
       }
       std::string where = absl::StrCat(source_name, " document ", i + 1);
-      PLINTH_ASSIGN_OR_RETURN(Manifest m, ValidateManifest(std::move(docs[i].value), where,
+      PLINTH_ASSIGN_OR_RETURN(Manifest m, ValidateManifest(std::move((*docs)[i].value), where,
                                                            options, catalog));
       auto key = std::make_tuple(m.org, m.env, m.kind, m.name);
       auto [it, fresh] = seen.emplace(key, m.source);

@@ -119,7 +119,7 @@ bool IsValidUtf8(absl::string_view s) {
 // recursion), so hostile nesting cannot overflow the C++ stack.
 class Builder {
  public:
-  explicit Builder(absl::string_view source) : source_(source) {}
+  Builder(absl::string_view source, size_t max_documents) : source_(source), max_documents_(max_documents) {}
 
   absl::StatusOr<std::vector<YamlDocument>> Run(absl::string_view text) {
     yaml_parser_t parser;
@@ -168,6 +168,11 @@ class Builder {
         has_root_ = false;
         return absl::OkStatus();
       case YAML_DOCUMENT_END_EVENT: {
+        // Refused as soon as it is seen, not after parsing everything.
+        if (has_root_ && ++documents_ > max_documents_) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(Where(line, column), ": more than ", max_documents_, " documents"));
+        }
         YamlDocument doc;
         doc.value = has_root_ ? std::move(root_) : json(nullptr);
         doc.line = doc_line_;
@@ -313,6 +318,8 @@ class Builder {
   std::map<std::string, Anchor> anchors_;
   json root_;
   bool has_root_ = false;
+  size_t max_documents_;
+  size_t documents_ = 0;  // with a root
   int doc_line_ = 1;
   size_t nodes_ = 0;
 };
@@ -320,13 +327,13 @@ class Builder {
 }  // namespace
 
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlDocuments(absl::string_view text,
-                                                             absl::string_view source_name) {
+                                                             absl::string_view source_name, size_t max_documents) {
   if (size_t nul = text.find('\0'); nul != absl::string_view::npos) {
     int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + nul, '\n'));
     return absl::InvalidArgumentError(
         absl::StrCat(source_name, ": line ", line, ": contains a NUL byte"));
   }
-  return Builder(source_name).Run(text);
+  return Builder(source_name, max_documents).Run(text);
 }
 
 namespace {

@@ -11,6 +11,8 @@
 #ifndef PLINTH_API_CALL_H_
 #define PLINTH_API_CALL_H_
 
+#include <malloc.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
@@ -22,6 +24,7 @@
 #include "plinth/api/convert.h"
 #include "absl/time/clock.h"
 #include "plinth/core/logging.h"
+#include "plinth/core/memory_budget.h"
 #include "plinth/core/metrics.h"
 #include "plinth/core/thread_pool.h"
 
@@ -33,6 +36,9 @@ struct CallEnv {
   core::ThreadPool* workers = nullptr;
   // Requests by method and code, and their latency (null: not recorded).
   core::Metrics* metrics = nullptr;
+  // Heap one call's handler may hold at once; past it the call fails with
+  // RESOURCE_EXHAUSTED instead of taking the daemon's memory.
+  size_t max_call_memory_bytes = size_t{1} << 30;
 };
 
 // Records one finished call in env.metrics.
@@ -71,11 +77,17 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallE
   env.workers->Submit([ctx, reactor, method, handler = std::move(handler), actor = *std::move(actor), env,
                        start]() mutable {
     absl::Status status;
+    core::ScopedMemoryBudget budget(env.max_call_memory_bytes);
     try {
       // A call that waited in the queue past its client's patience is not
       // worth starting.
       status = CallerGaveUp(ctx)();
       if (status.ok()) status = handler(actor);
+    } catch (const std::bad_alloc&) {
+      status = budget.exceeded()
+                   ? absl::ResourceExhaustedError(absl::StrCat(method, ": the request needs more than ",
+                                                               env.max_call_memory_bytes >> 20, " MiB of memory"))
+                   : absl::ResourceExhaustedError(absl::StrCat(method, ": out of memory"));
     } catch (const std::exception& e) {
       // A bug, not bad input: report it rather than take the daemon down.
       core::Logger("api")->error("{}: unexpected exception: {}", method, e.what());
@@ -84,6 +96,9 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* ctx, const CallE
     if (!status.ok() && status.code() == absl::StatusCode::kInternal) {
       core::Logger("api")->error("{} by {}: {}", method, actor, status.message());
     }
+    // A large request's memory goes back to the system, not only to
+    // malloc's free lists of this worker thread.
+    if (budget.peak() > (64u << 20)) malloc_trim(0);
     RecordCall(env, method, status.code(), start);
     reactor->Finish(ToGrpcStatus(status));
   });

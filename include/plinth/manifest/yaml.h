@@ -15,6 +15,7 @@
 #ifndef PLINTH_MANIFEST_YAML_H_
 #define PLINTH_MANIFEST_YAML_H_
 
+#include <limits>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -36,9 +37,11 @@ struct YamlDocument {
 // Parses every document of `text`. Documents that are empty (only comments or
 // nothing between `---` markers) are kept as JSON null so that document
 // numbers stay what the user sees. On error returns INVALID_ARGUMENT with
-// "<source_name>: line L, column C: <what>". Thread-safe.
+// "<source_name>: line L, column C: <what>", also at the first document
+// past `max_documents` (empty ones do not count). Thread-safe.
 absl::StatusOr<std::vector<YamlDocument>> ParseYamlDocuments(
-    absl::string_view text, absl::string_view source_name);
+    absl::string_view text, absl::string_view source_name,
+    size_t max_documents = std::numeric_limits<size_t>::max());
 
 // Renders `value` as block-style YAML, keys in the order of the JSON object.
 // Strings that would read back as another type are quoted.
