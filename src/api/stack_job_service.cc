@@ -42,6 +42,21 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
     s->set_remove(j.summary.value("remove", 0));
     s->set_replace(j.summary.value("replace", 0));
     s->set_operation(j.summary.value("operation", ""));
+    s->set_no_op(j.summary.value("noOp", 0));
+    s->set_read(j.summary.value("read", 0));
+    s->set_import(j.summary.value("import", 0));
+    s->set_move(j.summary.value("move", 0));
+    s->set_forget(j.summary.value("forget", 0));
+    if (auto oc = j.summary.find("outputChanges"); oc != j.summary.end() && oc->is_array()) {
+      for (const auto& o : *oc) {
+        auto* change = out->add_output_changes();
+        change->set_name(o.value("name", ""));
+        change->set_action(o.value("action", ""));
+        change->set_known_after_apply(o.value("knownAfterApply", false));
+        change->set_sensitive(o.value("sensitive", false));
+        if (o.contains("after") && !o["after"].is_null()) JsonToValue(o["after"], change->mutable_after());
+      }
+    }
   }
   for (const auto& r : j.resources) {
     auto* row = out->add_resources();
@@ -50,6 +65,15 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
     row->set_action(r.value("action", ""));
     row->set_status(r.value("status", ""));
     row->set_elapsed_seconds(r.value("elapsedSeconds", 0.0));
+    if (auto a = r.find("actions"); a != r.end() && a->is_array()) {
+      for (const auto& x : *a) {
+        if (x.is_string()) row->add_actions(x.get<std::string>());
+      }
+    }
+    row->set_action_reason(r.value("actionReason", ""));
+    row->set_previous_address(r.value("previousAddress", ""));
+    row->set_deposed(r.value("deposed", ""));
+    row->set_importing(r.value("importing", false));
   }
   for (const auto& d : j.diagnostics) {
     auto* diag = out->add_diagnostics();
@@ -151,7 +175,8 @@ grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJob
   // Stored events from after_seq, then new ones as they are stored, until
   // the job has ended and every event was sent.
   auto after = std::make_shared<int64_t>(req->after_seq());
-  Stream::Poll poll = [jobs = jobs_, id = req->job_id(), after]() -> absl::StatusOr<Stream::Batch> {
+  Stream::Poll poll = [jobs = jobs_, id = req->job_id(), after,
+                       stored_only = req->stored_only()]() -> absl::StatusOr<Stream::Batch> {
     PLINTH_ASSIGN_OR_RETURN(auto job, jobs->Get(id));
     PLINTH_ASSIGN_OR_RETURN(auto events, jobs->Events(id, *after, 500));
     Stream::Batch batch;
@@ -169,7 +194,7 @@ grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJob
       *after = e.seq;
     }
     // Over when ended and nothing more is stored than what was read.
-    batch.over = job.Terminal() && events.size() < 500;
+    batch.over = (job.Terminal() || stored_only) && events.size() < 500;
     return batch;
   };
   return new Stream(env_.workers, &timer_, std::move(poll), absl::Milliseconds(100));

@@ -3,11 +3,23 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
 #include "output.h"
 #include "plinth/v1/stack_job.grpc.pb.h"
 
 namespace plinth::cli {
+namespace {
+
+// A value as JSON text ("x", 3, {"a": 1}).
+std::string ValueText(const google::protobuf::Value& v) {
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(v, &out).ok()) return "?";
+  return out;
+}
+
+}  // namespace
 namespace {
 
 namespace pb = plinth::v1;
@@ -54,24 +66,10 @@ int Stream(const Client& client, const ClientOptions& opts, const std::string& i
   req.set_after_seq(after);
   grpc::ClientContext ctx;  // no deadline: a job may run for hours
   if (!opts.token.empty()) ctx.AddMetadata("authorization", "Bearer " + opts.token);
-  std::unique_ptr<grpc::ClientReader<pb::StackJobEvent>> reader;
-  if (follow) {
-    reader = stub->StreamStackJobEvents(&ctx, req);
-  } else {
-    // Without -f: what is stored now. GetStackJob first, then read until
-    // the last stored seq is reached.
-    pb::GetStackJobRequest get;
-    get.set_id(id);
-    pb::StackJob job;
-    auto gctx = client.Context();
-    grpc::Status s = stub->GetStackJob(gctx.get(), get, &job);
-    if (!s.ok()) return Fail(s, opts.server);
-    reader = stub->StreamStackJobEvents(&ctx, req);
-    if (!job.end_time().seconds()) {
-      // A running job: show what is there, then stop at the first idle gap.
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    }
-  }
+  // Without -f: what is stored now, also of a job that runs or awaits
+  // approval (the stream ends after it).
+  req.set_stored_only(!follow);
+  std::unique_ptr<grpc::ClientReader<pb::StackJobEvent>> reader = stub->StreamStackJobEvents(&ctx, req);
   pb::StackJobEvent e;
   while (reader->Read(&e)) {
     if (e.type() == "event") continue;  // the typed twin of a stdout line
@@ -85,7 +83,7 @@ int Stream(const Client& client, const ClientOptions& opts, const std::string& i
     }
   }
   grpc::Status s = reader->Finish();
-  if (!s.ok() && !(s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED && !follow)) return Fail(s, opts.server);
+  if (!s.ok()) return Fail(s, opts.server);
   return 0;
 }
 
@@ -132,7 +130,39 @@ int JobGet(const Client& client, const ClientOptions& opts, const std::string& i
   if (job.has_summary()) {
     const auto& sm = job.summary();
     std::cout << "CHANGES:    " << sm.add() << " to add, " << sm.change() << " to change, " << sm.remove()
-              << " to destroy, " << sm.replace() << " to replace\n";
+              << " to destroy, " << sm.replace() << " to replace";
+    if (sm.import() > 0) std::cout << ", " << sm.import() << " to import";
+    if (sm.move() > 0) std::cout << ", " << sm.move() << " to move";
+    if (sm.forget() > 0) std::cout << ", " << sm.forget() << " to forget";
+    std::cout << "\n";
+  }
+  if (job.resources_size() > 0) {
+    // What a reviewer of the plan reads: each change as OpenTofu shows it.
+    std::vector<std::vector<std::string>> rows = {{"  ADDRESS", "ACTION", "STATUS", "NOTE"}};
+    for (const auto& r : job.resources()) {
+      std::vector<std::string> notes;
+      if (r.action() == "replace" && r.actions_size() == 2) {
+        notes.push_back(r.actions(0) == "create" ? "create before destroy" : "destroy before create");
+      }
+      if (!r.action_reason().empty()) notes.push_back(r.action_reason());
+      if (!r.previous_address().empty() && r.previous_address() != r.address()) {
+        notes.push_back("moved from " + r.previous_address());
+      }
+      if (!r.deposed().empty()) notes.push_back("deposed object " + r.deposed());
+      if (r.importing()) notes.push_back("import");
+      rows.push_back({"  " + r.address(), r.action(), r.status(), absl::StrJoin(notes, "; ")});
+    }
+    std::cout << "\n";
+    PrintTable(std::cout, rows);
+  }
+  if (job.output_changes_size() > 0) {
+    std::cout << "\nOUTPUT CHANGES:\n";
+    for (const auto& o : job.output_changes()) {
+      std::string value = o.sensitive() ? "(sensitive)"
+                          : o.known_after_apply() ? "(known after apply)"
+                          : o.has_after() ? ValueText(o.after()) : "";
+      std::cout << "  " << o.name() << ": " << o.action() << (value.empty() ? "" : " " + value) << "\n";
+    }
   }
   if (!job.error().empty()) std::cout << "ERROR:      " << job.error() << "\n";
   if (job.steps_size() > 0) {

@@ -73,7 +73,8 @@ std::string NodeLine(const pb::PipelineNode& n) {
   if (n.state() == "awaiting_approval") state = absl::StrCat("awaiting_approval (", n.awaiting(), ")");
   std::string extra;
   if (n.has_summary() && !n.summary().operation().empty()) {
-    extra = absl::StrCat("  +", n.summary().add(), " ~", n.summary().change(), " -", n.summary().remove());
+    extra = absl::StrCat("  +", n.summary().add(), " ~", n.summary().change(), " -", n.summary().remove(), " ±",
+                         n.summary().replace());
   }
   if (!n.error().empty() && (n.state() == "failed" || n.state() == "skipped" || n.state() == "cancelled")) {
     extra += "  " + n.error();

@@ -78,6 +78,7 @@ EngineEvent ParseTerraformLine(absl::string_view line) {
       s.add = Int(*c, "add");
       s.change = Int(*c, "change");
       s.remove = Int(*c, "remove");
+      s.import = Int(*c, "import");
       s.operation = Str(*c, "operation");
     }
     e.summary = s;
@@ -90,40 +91,80 @@ EngineEvent ParseTerraformLine(absl::string_view line) {
   return e;
 }
 
+std::string ChangeSummary::Describe() const {
+  std::string out = absl::StrCat(add, " to add, ", change, " to change, ", remove, " to destroy, ", replace, " to replace");
+  if (import > 0) absl::StrAppend(&out, ", ", import, " to import");
+  if (move > 0) absl::StrAppend(&out, ", ", move, " to move");
+  if (forget > 0) absl::StrAppend(&out, ", ", forget, " to forget");
+  return out;
+}
+
 absl::StatusOr<Plan> ParseTerraformPlanJson(absl::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (!j.is_object()) return absl::InvalidArgumentError("plan JSON: not a JSON object (is this `show -json` output?)");
+  // `show -json` of a state has "values" and none of a plan's keys.
+  if (!j.contains("planned_values") && !j.contains("resource_changes") && !j.contains("output_changes") &&
+      !j.contains("prior_state") && !j.contains("configuration")) {
+    return absl::InvalidArgumentError(j.contains("values")
+                                          ? "plan JSON: a state document, not a plan (show -json of a state file?)"
+                                          : "plan JSON: none of a plan's keys (resource_changes, planned_values)");
+  }
   Plan plan;
   plan.summary.operation = "plan";
-  auto rc = j.find("resource_changes");
-  if (rc == j.end() || !rc->is_array()) return plan;
-  for (const auto& r : *rc) {
-    if (!r.is_object()) continue;
-    auto change = r.find("change");
-    if (change == r.end() || !change->is_object()) continue;
-    std::vector<std::string> actions;
-    if (auto a = change->find("actions"); a != change->end() && a->is_array()) {
-      for (const auto& x : *a) {
-        if (x.is_string()) actions.push_back(x.get<std::string>());
+  plan.errored = j.value("errored", false);
+  if (auto rc = j.find("resource_changes"); rc != j.end() && rc->is_array()) {
+    for (const auto& r : *rc) {
+      if (!r.is_object()) continue;
+      auto change = r.find("change");
+      if (change == r.end() || !change->is_object()) continue;
+      ResourceChange c;
+      if (auto a = change->find("actions"); a != change->end() && a->is_array()) {
+        for (const auto& x : *a) {
+          if (x.is_string()) c.actions.push_back(x.get<std::string>());
+        }
       }
+      c.address = Str(r, "address");
+      c.type = Str(r, "type");
+      c.previous_address = Str(r, "previous_address");
+      c.action_reason = Str(r, "action_reason");
+      c.deposed = Str(r, "deposed");
+      c.importing = change->contains("importing") && !(*change)["importing"].is_null();
+      c.status = "planned";
+      if (c.actions.size() == 2) {
+        c.action = "replace";
+        ++plan.summary.replace;
+      } else if (c.actions.size() == 1) {
+        c.action = c.actions[0];
+        if (c.action == "create") ++plan.summary.add;
+        else if (c.action == "update") ++plan.summary.change;
+        else if (c.action == "delete") ++plan.summary.remove;
+        else if (c.action == "no-op") ++plan.summary.no_op;
+        else if (c.action == "read") ++plan.summary.read;
+        else if (c.action == "forget") ++plan.summary.forget;
+      }
+      const bool moved = !c.previous_address.empty() && c.previous_address != c.address;
+      if (moved) ++plan.summary.move;
+      if (c.importing) ++plan.summary.import;
+      if (c.action == "no-op" && !moved && !c.importing) continue;  // counted, not listed
+      plan.changes.push_back(std::move(c));
     }
-    std::string action;
-    if (actions.size() == 2) {
-      action = "replace";
-      ++plan.summary.replace;
-    } else if (actions.size() == 1) {
-      action = actions[0];
-      if (action == "create") ++plan.summary.add;
-      else if (action == "update") ++plan.summary.change;
-      else if (action == "delete") ++plan.summary.remove;
+  }
+  if (auto oc = j.find("output_changes"); oc != j.end() && oc->is_object()) {
+    for (const auto& [name, o] : oc->items()) {
+      if (!o.is_object()) continue;
+      OutputChange out;
+      out.name = name;
+      if (auto a = o.find("actions"); a != o.end() && a->is_array() && !a->empty() && (*a)[0].is_string()) {
+        out.action = a->size() == 2 ? "replace" : (*a)[0].get<std::string>();
+      }
+      if (out.action.empty() || out.action == "no-op") continue;
+      out.known_after_apply = o.contains("after_unknown") && o["after_unknown"].is_boolean() &&
+                              o["after_unknown"].get<bool>();
+      out.sensitive = (o.contains("after_sensitive") && o["after_sensitive"] == true) ||
+                      (o.contains("before_sensitive") && o["before_sensitive"] == true);
+      if (!out.sensitive && !out.known_after_apply && o.contains("after")) out.after = o["after"];
+      plan.outputs.push_back(std::move(out));
     }
-    if (action.empty() || action == "no-op" || action == "read") continue;
-    ResourceChange c;
-    c.address = Str(r, "address");
-    c.type = Str(r, "type");
-    c.action = action;
-    c.status = "planned";
-    plan.changes.push_back(std::move(c));
   }
   return plan;
 }

@@ -42,6 +42,7 @@ class Step {
     listener_->OnLine(JobListener::Stream::kSystem, name,
                       redactor_.Redact(absl::StrCat("$ ", spec_.engine, " ", absl::StrJoin(args, " "))));
     StepRecord record{name, -1, absl::Now(), {}};
+    step_replaces_ = 0;
     // The connection's files and the variables (which may hold other
     // resources' sensitive outputs) exist only while the step runs.
     std::vector<std::pair<std::string, std::string>> secret_files = spec_.files;
@@ -83,6 +84,10 @@ class Step {
     return result->exit_code;
   }
 
+  // The saved plan is read (show -json): its counts are the job's from now
+  // on, whatever the apply's change_summary says.
+  void PlanKnown() { plan_known_ = true; }
+
  private:
   std::vector<std::string> Environment() const {
     std::vector<std::string> env = spec_.env;
@@ -95,13 +100,25 @@ class Step {
     return env;
   }
 
-  void Event(const std::string& step, const EngineEvent& e) {
+  void Event(const std::string& step, EngineEvent e) {
     if (e.kind == EngineEvent::Kind::kVersion && outcome_->engine_version.empty()) {
       outcome_->engine_version = e.message;
     }
+    if (e.resource && e.resource->status == "planned" && e.resource->action == "replace") ++step_replaces_;
     if (e.summary) {
-      ChangeSummary s = *e.summary;
-      s.replace = std::max(s.replace, outcome_->summary.replace);
+      // Terraform's change_summary counts a replace as one add and one
+      // destroy; plinth counts as the plan does (one replace), in the job
+      // and in the stored event alike.
+      ChangeSummary& s = *e.summary;
+      const int replaces = plan_known_ ? outcome_->summary.replace : step_replaces_;
+      s.replace = replaces;
+      s.add = std::max(0, s.add - replaces);
+      s.remove = std::max(0, s.remove - replaces);
+      if (plan_known_) {
+        std::string operation = s.operation;
+        s = outcome_->summary;
+        s.operation = operation;
+      }
       outcome_->summary = s;
       outcome_->has_summary = true;
     }
@@ -109,9 +126,15 @@ class Step {
       bool found = false;
       for (auto& r : outcome_->resources) {
         if (r.address == e.resource->address) {
-          std::string action = r.action;
+          ResourceChange planned = r;
           r = *e.resource;
-          if (r.action.empty()) r.action = action;
+          if (r.action.empty()) r.action = planned.action;
+          // What only the plan says stays on the row.
+          if (r.actions.empty()) r.actions = planned.actions;
+          if (r.action_reason.empty()) r.action_reason = planned.action_reason;
+          if (r.previous_address.empty()) r.previous_address = planned.previous_address;
+          if (r.deposed.empty()) r.deposed = planned.deposed;
+          r.importing = r.importing || planned.importing;
           found = true;
         }
       }
@@ -121,6 +144,8 @@ class Step {
     listener_->OnEvent(step, e);
   }
 
+  bool plan_known_ = false;
+  int step_replaces_ = 0;  // replaces the running step's planned_change lines announced
   ProcessLauncher* launcher_;
   const JobSpec& spec_;
   const Redactor& redactor_;
@@ -238,11 +263,20 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
     s = check(step.Run("show", {"show", "-json", "plinth.tfplan"}, false, &plan_json), "show", {0});
     if (!s.ok()) return fail(s);
     auto plan = ParseTerraformPlanJson(plan_json);
-    if (!plan.ok()) return fail(absl::InternalError(absl::StrCat("cannot read the plan: ", plan.status().message())));
+    if (!plan.ok()) return fail(absl::FailedPreconditionError(absl::StrCat("cannot read the plan: ", plan.status().message())));
     out.summary = plan->summary;
     out.summary.operation = destroy ? "destroy" : "plan";
     out.has_summary = true;
     out.resources = plan->changes;
+    out.output_changes = plan->outputs;
+    step.PlanKnown();
+    if (plan->errored) {
+      // OpenTofu marks a plan it could not finish: never apply it, whatever
+      // the exit code said.
+      return fail(absl::FailedPreconditionError(
+          "the plan is incomplete (errored: true in show -json): it is not applied; see the diagnostics"));
+    }
+    has_changes = has_changes || plan->has_changes();
 
     if (apply && has_changes && spec.before_apply) {
       s = spec.before_apply(out);

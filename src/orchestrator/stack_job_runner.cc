@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/secret_box.h"
@@ -55,17 +56,42 @@ json StepsJson(const std::vector<engine::StepRecord>& steps) {
   return out;
 }
 
-json SummaryJson(const engine::ChangeSummary& c) {
-  return {{"add", c.add}, {"change", c.change}, {"remove", c.remove}, {"replace", c.replace}, {"operation", c.operation}};
+json SummaryJson(const engine::ChangeSummary& c, const std::vector<engine::OutputChange>& outputs = {}) {
+  json out = {{"add", c.add},       {"change", c.change}, {"remove", c.remove}, {"replace", c.replace},
+              {"operation", c.operation}, {"noOp", c.no_op}, {"read", c.read}, {"import", c.import},
+              {"move", c.move},     {"forget", c.forget}};
+  json changes = json::array();
+  for (const auto& o : outputs) {
+    changes.push_back({{"name", o.name}, {"action", o.action}, {"knownAfterApply", o.known_after_apply},
+                       {"sensitive", o.sensitive}, {"after", o.sensitive ? json(kSensitive) : o.after}});
+  }
+  out["outputChanges"] = changes;
+  return out;
 }
 
 json ResourcesJson(const std::vector<engine::ResourceChange>& resources) {
   json out = json::array();
   for (const auto& r : resources) {
     out.push_back({{"address", r.address}, {"type", r.type}, {"action", r.action}, {"status", r.status},
-                   {"elapsedSeconds", r.elapsed_seconds}});
+                   {"elapsedSeconds", r.elapsed_seconds}, {"actions", r.actions}, {"actionReason", r.action_reason},
+                   {"previousAddress", r.previous_address}, {"deposed", r.deposed}, {"importing", r.importing}});
   }
   return out;
+}
+
+// "awaiting approval of the plan (0 to add, 0 to change, 0 to destroy, 1 to
+// replace; outputs: url updated)"
+std::string PlanText(const engine::JobOutcome& planned) {
+  std::string text = planned.summary.Describe();
+  if (!planned.output_changes.empty()) {
+    std::vector<std::string> outs;
+    for (const auto& o : planned.output_changes) {
+      std::string verb = o.action == "create" ? "added" : o.action == "delete" ? "removed" : "changed";
+      outs.push_back(absl::StrCat(o.name, " ", verb, o.known_after_apply ? " (known after apply)" : ""));
+    }
+    absl::StrAppend(&text, "; outputs: ", absl::StrJoin(outs, ", "));
+  }
+  return text;
 }
 
 // Buffers a job's lines and events and writes them in batches; stops
@@ -617,10 +643,9 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   if (job.options.value("requireApproval", false)) {
     spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
       job.state = "awaiting_approval";
-      job.summary = SummaryJson(planned.summary);
+      job.summary = SummaryJson(planned.summary, planned.output_changes);
       job.resources = ResourcesJson(planned.resources);
-      std::string plan = absl::StrCat(planned.summary.add, " to add, ", planned.summary.change, " to change, ",
-                                      planned.summary.remove, " to destroy");
+      std::string plan = PlanText(planned);
       {
         // Open for decisions before anyone can see the state.
         absl::MutexLock lock(&mu_);
@@ -682,7 +707,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
 
   job.engine_version = out.engine_version;
   job.steps = StepsJson(out.steps);
-  if (out.has_summary) job.summary = SummaryJson(out.summary);
+  if (out.has_summary) job.summary = SummaryJson(out.summary, out.output_changes);
   job.resources = ResourcesJson(out.resources);
   job.diagnostics = json::array();
   for (const auto& d : out.diagnostics) {

@@ -25,6 +25,11 @@
 //   sim.plinth.dev/print-spec: "true"                 print the spec variable at plan
 //   sim.plinth.dev/not-json: "true"                   print garbage instead of JSON
 //   sim.plinth.dev/sensitive-output: NAME             mark output NAME sensitive
+//   sim.plinth.dev/recorded-plan: FILE                plan as the recorded `show -json`
+//        document FILE says (replaces, moves, imports, output changes ...):
+//        plan and apply print its changes and change_summary as OpenTofu
+//        does (a replace counts one add and one destroy), show prints FILE
+//        itself; the simulated resource is left as it is
 #include <signal.h>
 #include <unistd.h>
 
@@ -216,10 +221,58 @@ json ResourceHook(const std::string& action) {
           {"action", action}};
 }
 
+// A recorded plan's changes as OpenTofu's UI stream reports them.
+struct RecordedCounts {
+  int add = 0, change = 0, remove = 0, import = 0;
+  bool changes = false;
+};
+
+RecordedCounts ReplayChanges(const json& doc, bool apply) {
+  RecordedCounts c;
+  const json resource_changes = doc.value("resource_changes", json::array());
+  for (const auto& r : resource_changes) {
+    json actions = r["change"].value("actions", json::array());
+    std::string action = actions.size() == 2 ? "replace" : actions.empty() ? "no-op" : actions[0].get<std::string>();
+    if (r["change"].contains("importing")) ++c.import, c.changes = true;
+    if (r.contains("previous_address")) c.changes = true;
+    if (action == "no-op" || action == "read") continue;
+    c.changes = true;
+    if (action == "create" || action == "replace") ++c.add;
+    if (action == "delete" || action == "replace") ++c.remove;
+    if (action == "update") ++c.change;
+    json hook = {{"resource", {{"addr", r.value("address", "")}, {"resource_type", r.value("type", "")}}},
+                 {"action", action}};
+    if (apply) {
+      Ui("apply_start", r.value("address", "") + ": applying", {{"hook", hook}});
+      Ui("apply_complete", r.value("address", "") + ": complete", {{"hook", hook}});
+    } else {
+      Ui("planned_change", r.value("address", "") + ": Plan to " + action, {{"change", hook}});
+    }
+  }
+  const json output_changes = doc.value("output_changes", json::object());
+  for (const auto& [name, o] : output_changes.items()) {
+    if (o.value("actions", json::array()) != json::array({"no-op"})) c.changes = true;
+  }
+  return c;
+}
+
 int Plan(const std::vector<std::string>& args) {
   Module m = Load();
   Ui("version", std::string("OpenTofu ") + kVersion, {{"tofu", kVersion}, {"ui", "1.2"}});
   Faults(m, "plan");
+  if (std::string recorded = m.Annotation("recorded-plan"); !recorded.empty()) {
+    json doc = ReadJson(recorded);
+    if (!doc.is_object()) return Fail("cannot read the recorded plan " + recorded);
+    RecordedCounts c = ReplayChanges(doc, false);
+    Ui("change_summary", "Plan: ...",
+       {{"changes", {{"add", c.add}, {"change", c.change}, {"import", c.import}, {"remove", c.remove}, {"operation", "plan"}}}});
+    std::string out = Arg(args, "-out=");
+    json state = State(m);
+    if (!out.empty()) {
+      std::ofstream(out) << json({{"recorded", recorded}, {"action", "no-op"}, {"outputs", state["outputs"].value("values", json::object())}}).dump();
+    }
+    return Has(args, "-detailed-exitcode") && c.changes ? 2 : 0;
+  }
   json state = State(m);
   bool destroy = Has(args, "-destroy");
   bool exists = !state["resources"].empty();
@@ -249,6 +302,10 @@ int Show(const std::vector<std::string>& args) {
   std::string file = args.empty() ? "" : args.back();
   json plan = ReadJson(file);
   if (!plan.is_object()) return Fail("Failed to read the given file as a state or plan file");
+  if (plan.contains("recorded")) {
+    std::cout << ReadJson(plan["recorded"].get<std::string>()).dump() << "\n";
+    return 0;
+  }
   std::string a = plan["action"];
   json actions = a == "no-op" ? json::array({"no-op"}) : json::array({a});
   json doc = {{"format_version", "1.2"}, {"terraform_version", kVersion},
@@ -275,6 +332,12 @@ int Apply(const std::vector<std::string>& args) {
   Faults(m, "apply");
   json state = State(m);
   std::string action = plan["action"];
+  if (plan.contains("recorded")) {
+    RecordedCounts c = ReplayChanges(ReadJson(plan["recorded"].get<std::string>()), true);
+    Ui("change_summary", "Apply complete!",
+       {{"changes", {{"add", c.add}, {"change", c.change}, {"import", c.import}, {"remove", c.remove}, {"operation", "apply"}}}});
+    return 0;
+  }
   auto start = std::chrono::steady_clock::now();
   if (action != "no-op") {
     Ui("apply_start", std::string(kAddress) + ": " + (action == "delete" ? "Destroying..." : action == "create" ? "Creating..." : "Modifying..."),

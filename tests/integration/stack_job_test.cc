@@ -379,7 +379,7 @@ TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
   ASSERT_EQ(applied.state(), "succeeded") << applied.error();
   EXPECT_TRUE(Resource("KubernetesNamespace", "gated").deployed());
   CommandResult logs = daemon_.Cli({"job", "logs", second.id()});
-  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (1 to add, 0 to change, 0 to destroy)"));
+  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (1 to add, 0 to change, 0 to destroy, 0 to replace)"));
   EXPECT_THAT(logs.out, HasSubstr("plan approved by anonymous: lgtm"));
 
   // Cancelled while waiting; and a preview cannot ask for approval.
@@ -566,6 +566,118 @@ TEST_F(SensitiveOutputTest, OnlyAnActorWithThePermissionSeesThemInTheClear) {
                                    "acme/dev/KubernetesNamespace/vault", "--show-sensitive"});
   EXPECT_NE(bob.exit_code, 0);
   EXPECT_THAT(bob.err, HasSubstr("reveal-sensitive"));
+}
+
+}  // namespace
+}  // namespace plinth::testing
+
+namespace plinth::testing {
+namespace {
+
+const std::string kRecorded = std::string(PLINTH_SOURCE_DIR) + "/tests/data/recorded/terraform/";
+
+// Probe findings: plans as OpenTofu describes them, through a real job
+// (the simulated engine replays recorded show -json plans).
+TEST_F(StackJobTest, PlansCountAndShowWhatOpenTofuWouldShow) {
+  auto gated = [&](const std::string& name, const std::string& recording) {
+    Apply(Ns(name, "{sim.plinth.dev/recorded-plan: '" + kRecorded + recording + "'}"));
+    pb::CreateStackJobRequest req;
+    req.mutable_key()->set_org("acme");
+    req.mutable_key()->set_env("dev");
+    req.mutable_key()->set_kind("KubernetesNamespace");
+    req.mutable_key()->set_name(name);
+    req.set_operation("update");
+    req.set_require_approval(true);
+    pb::StackJob job;
+    grpc::Status s = jobs_->CreateStackJob(Ctx().get(), req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (int i = 0; i < 600 && job.state() != "awaiting_approval" && job.state() != "failed"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      pb::GetStackJobRequest get;
+      get.set_id(job.id());
+      EXPECT_TRUE(jobs_->GetStackJob(Ctx().get(), get, &job).ok());
+    }
+    return job;
+  };
+
+  // Replaces: counted once each, before and after the apply, and in the
+  // approval text and the log, which `job logs` without -f prints and ends.
+  pb::StackJob replace = gated("replaced", "show-json__replace__output.json");
+  ASSERT_EQ(replace.state(), "awaiting_approval") << replace.error();
+  EXPECT_EQ(replace.summary().replace(), 2);
+  EXPECT_EQ(replace.summary().add(), 0);
+  EXPECT_EQ(replace.summary().remove(), 1);
+  ASSERT_EQ(replace.resources_size(), 3);
+  EXPECT_EQ(replace.resources(0).action_reason(), "replace_because_cannot_update");
+  EXPECT_EQ(replace.resources(2).deposed(), "00000001");
+  CommandResult logs = daemon_.Cli({"job", "logs", replace.id()});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_THAT(logs.out, HasSubstr("awaiting approval of the plan (0 to add, 0 to change, 1 to destroy, 2 to replace)"));
+  CommandResult shown = daemon_.Cli({"job", "get", replace.id()});
+  EXPECT_THAT(shown.out, HasSubstr("destroy before create; replace_because_cannot_update"));
+  EXPECT_THAT(shown.out, HasSubstr("create before destroy; replace_because_tainted"));
+  EXPECT_THAT(shown.out, HasSubstr("deposed object 00000001"));
+  pb::ResolveStackJobRequest approve;
+  approve.set_id(replace.id());
+  pb::StackJob approved;
+  ASSERT_TRUE(jobs_->ApproveStackJob(Ctx().get(), approve, &approved).ok());
+  pb::StackJob done = Wait(replace.id());
+  ASSERT_EQ(done.state(), "succeeded") << done.error();
+  EXPECT_EQ(done.summary().replace(), 2) << "the apply does not turn a replace into an add and a destroy";
+  EXPECT_EQ(done.summary().add(), 0);
+  EXPECT_EQ(done.summary().remove(), 1);
+  // The typed events stored beside the engine's lines count as the plan
+  // does too (the engine's own change_summary said add 2, remove 3).
+  {
+    pb::StreamStackJobEventsRequest events;
+    events.set_job_id(replace.id());
+    events.set_stored_only(true);
+    auto ctx = Ctx();
+    auto reader = jobs_->StreamStackJobEvents(ctx.get(), events);
+    pb::StackJobEvent e;
+    int summaries = 0;
+    while (reader->Read(&e)) {
+      if (e.type() != "event" || !e.data().fields().count("summary")) continue;
+      const auto& sm = e.data().fields().at("summary").struct_value().fields();
+      EXPECT_EQ(sm.at("add").number_value(), 0);
+      EXPECT_EQ(sm.at("remove").number_value(), 1);
+      EXPECT_EQ(sm.at("replace").number_value(), 2);
+      ++summaries;
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(summaries, 2) << "the plan's and the apply's";
+  }
+
+  // Moves, imports, forgets: kept with their addresses.
+  pb::StackJob mixed = gated("mixed", "show-json__move-import-forget__output.json");
+  ASSERT_EQ(mixed.state(), "awaiting_approval") << mixed.error();
+  EXPECT_EQ(mixed.summary().move(), 1);
+  EXPECT_EQ(mixed.summary().import(), 1);
+  EXPECT_EQ(mixed.summary().forget(), 1);
+  EXPECT_EQ(mixed.summary().no_op(), 3);
+  EXPECT_EQ(mixed.resources(0).previous_address(), "aws_s3_bucket.log");
+  logs = daemon_.Cli({"job", "logs", mixed.id()});
+  EXPECT_THAT(logs.out, HasSubstr("0 to replace, 1 to import, 1 to move, 1 to forget)"));
+
+  // An outputs-only plan stops with something to review, sensitive masked.
+  pb::StackJob outputs = gated("outs", "show-json__outputs-only__output.json");
+  ASSERT_EQ(outputs.state(), "awaiting_approval") << outputs.error();
+  ASSERT_EQ(outputs.output_changes_size(), 3);
+  EXPECT_EQ(outputs.SerializeAsString().find("new-secret-canary"), std::string::npos);
+  logs = daemon_.Cli({"job", "logs", outputs.id()});
+  EXPECT_THAT(logs.out, HasSubstr("outputs: arn added (known after apply), token changed, url changed"));
+  shown = daemon_.Cli({"job", "get", outputs.id()});
+  EXPECT_THAT(shown.out, HasSubstr("token: update (sensitive)"));
+  EXPECT_THAT(shown.out, HasSubstr("url: update \"https://b.example.org\""));
+
+  // errored: true is a failed plan, whatever the exit code.
+  pb::StackJob errored = gated("errored", "show-json__errored__output.json");
+  EXPECT_EQ(errored.state(), "failed");
+  EXPECT_THAT(errored.error(), HasSubstr("the plan is incomplete"));
+  // A state where a plan belongs is an error, not an empty plan.
+  pb::StackJob state = gated("stated", "show-json__state__output.json");
+  EXPECT_EQ(state.state(), "failed");
+  EXPECT_THAT(state.error(), HasSubstr("a state document, not a plan"));
 }
 
 }  // namespace

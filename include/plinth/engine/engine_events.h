@@ -19,12 +19,32 @@
 
 namespace plinth::engine {
 
+// Counted as OpenTofu's plan counts them: a replace is one replace (not an
+// add plus a destroy), and every other action has its own count.
 struct ChangeSummary {
   int add = 0;
   int change = 0;
   int remove = 0;
   int replace = 0;
   std::string operation;  // plan, apply, destroy, update, preview ...
+  int no_op = 0;
+  int read = 0;
+  int import = 0;   // resources being imported (with or without a change)
+  int move = 0;     // resources whose address changes (previous_address)
+  int forget = 0;   // removed from state, left in the cloud
+  // "1 to add, 0 to change, 0 to destroy, 1 to replace", then the import,
+  // move and forget counts that are not zero.
+  std::string Describe() const;
+};
+
+// One output of a plan (`output_changes`): values of sensitive outputs are
+// never kept.
+struct OutputChange {
+  std::string name;
+  std::string action;  // create, update, delete, no-op
+  bool known_after_apply = false;
+  bool sensitive = false;
+  nlohmann::json after;  // null when sensitive or unknown
 };
 
 struct ResourceChange {
@@ -38,6 +58,15 @@ struct ResourceChange {
   std::string status;
   double elapsed_seconds = 0;
   std::string id;
+  // From plans: the engine's own actions (["create","delete"] replaces
+  // creating first, ["delete","create"] deleting first), why
+  // (action_reason), the address it moves from, the deposed object's key,
+  // and whether it is being imported.
+  std::vector<std::string> actions;
+  std::string action_reason;
+  std::string previous_address;
+  std::string deposed;
+  bool importing = false;
 };
 
 struct Diagnostic {
@@ -76,11 +105,17 @@ EngineEvent ParsePulumiLine(absl::string_view line);
 // actions (["delete","create"] is a replace), and the counts.
 struct Plan {
   ChangeSummary summary;
-  std::vector<ResourceChange> changes;  // no-op and read left out
+  // Every change but a plain no-op (a no-op that moves or imports is kept).
+  std::vector<ResourceChange> changes;
+  std::vector<OutputChange> outputs;  // changed outputs only
+  bool errored = false;               // the plan is incomplete: a failed plan
   bool has_changes() const {
-    return summary.add + summary.change + summary.remove + summary.replace > 0;
+    return summary.add + summary.change + summary.remove + summary.replace + summary.import + summary.move +
+               summary.forget > 0 ||
+           !outputs.empty();
   }
 };
+// INVALID_ARGUMENT for text that is not a plan (a state document, say).
 absl::StatusOr<Plan> ParseTerraformPlanJson(absl::string_view text);
 
 }  // namespace plinth::engine

@@ -92,6 +92,7 @@ struct JobOutcome {
   bool has_summary = false;
   ChangeSummary summary;
   std::vector<ResourceChange> resources;  // latest status per address
+  std::vector<OutputChange> output_changes;  // from the plan
   std::vector<Diagnostic> diagnostics;
   // {name: {"value": v, "sensitive": bool}} after update/refresh; empty
   // object after destroy.

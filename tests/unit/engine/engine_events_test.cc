@@ -113,13 +113,64 @@ TEST(TerraformPlanTest, ShowJsonCountsAddChangeReplace) {
   ASSERT_TRUE(synthetic.ok());
   EXPECT_EQ(synthetic->summary.change, 1);
   EXPECT_EQ(synthetic->summary.remove, 1);
-  EXPECT_EQ(synthetic->changes.size(), 2u);
+  EXPECT_EQ(synthetic->summary.read, 1);
+  EXPECT_EQ(synthetic->changes.size(), 3u) << "a read is a row a reviewer sees";
   auto replace = ParseTerraformPlanJson(Read("terraform/show-json__requires-replace__output.json"));
   ASSERT_TRUE(replace.ok());
   EXPECT_EQ(replace->summary.replace, 1);
   ASSERT_EQ(replace->changes.size(), 1u);
   EXPECT_EQ(replace->changes[0].action, "replace");
   EXPECT_FALSE(ParseTerraformPlanJson("not json").ok());
+}
+
+// Probe findings: replaces, moves, imports, forgets, deposed objects and
+// output changes, as OpenTofu's show -json describes them.
+TEST(TerraformPlanTest, EveryKindOfChangeIsCountedAndKept) {
+  auto replace = ParseTerraformPlanJson(Read("terraform/show-json__replace__output.json"));
+  ASSERT_TRUE(replace.ok()) << replace.status();
+  EXPECT_EQ(replace->summary.Describe(), "0 to add, 0 to change, 1 to destroy, 2 to replace");
+  ASSERT_EQ(replace->changes.size(), 3u);
+  EXPECT_EQ(replace->changes[0].action, "replace");
+  EXPECT_EQ(replace->changes[0].actions, (std::vector<std::string>{"delete", "create"}));
+  EXPECT_EQ(replace->changes[0].action_reason, "replace_because_cannot_update");
+  EXPECT_EQ(replace->changes[1].actions, (std::vector<std::string>{"create", "delete"}));
+  EXPECT_EQ(replace->changes[2].action, "delete");
+  EXPECT_EQ(replace->changes[2].deposed, "00000001") << "a deposed object, not the live one";
+
+  auto mixed = ParseTerraformPlanJson(Read("terraform/show-json__move-import-forget__output.json"));
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ(mixed->summary.move, 1);
+  EXPECT_EQ(mixed->summary.import, 1);
+  EXPECT_EQ(mixed->summary.forget, 1);
+  EXPECT_EQ(mixed->summary.read, 1);
+  EXPECT_EQ(mixed->summary.no_op, 3);
+  EXPECT_TRUE(mixed->has_changes()) << "a pure move is a change to review";
+  EXPECT_EQ(mixed->summary.Describe(), "0 to add, 0 to change, 0 to destroy, 0 to replace, 1 to import, 1 to move, 1 to forget");
+  ASSERT_EQ(mixed->changes.size(), 4u) << "the plain no-op is counted, not listed";
+  EXPECT_EQ(mixed->changes[0].previous_address, "aws_s3_bucket.log");
+  EXPECT_TRUE(mixed->changes[1].importing);
+  EXPECT_EQ(mixed->changes[2].action, "forget");
+  EXPECT_EQ(mixed->changes[3].action_reason, "read_because_config_unknown");
+
+  auto outputs = ParseTerraformPlanJson(Read("terraform/show-json__outputs-only__output.json"));
+  ASSERT_TRUE(outputs.ok()) << outputs.status();
+  EXPECT_TRUE(outputs->has_changes()) << "an outputs-only plan has something to review";
+  ASSERT_EQ(outputs->outputs.size(), 3u);
+  for (const auto& o : outputs->outputs) {
+    if (o.name == "url") EXPECT_EQ(o.after, "https://b.example.org");
+    if (o.name == "arn") EXPECT_TRUE(o.known_after_apply);
+    if (o.name == "token") {
+      EXPECT_TRUE(o.sensitive);
+      EXPECT_TRUE(o.after.is_null()) << "a sensitive value is never kept";
+    }
+  }
+
+  auto errored = ParseTerraformPlanJson(Read("terraform/show-json__errored__output.json"));
+  ASSERT_TRUE(errored.ok());
+  EXPECT_TRUE(errored->errored);
+  auto state = ParseTerraformPlanJson(Read("terraform/show-json__state__output.json"));
+  ASSERT_FALSE(state.ok());
+  EXPECT_THAT(state.status().message(), ::testing::HasSubstr("a state document, not a plan"));
 }
 
 TEST(PulumiEventsTest, UpStream) {
