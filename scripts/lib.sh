@@ -4,16 +4,10 @@ set -euo pipefail
 PLINTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PLINTH_BUILD="${PLINTH_BUILD:-$PLINTH_ROOT/build}"
 
-# Debian 12 packages plinth builds, tests and runs with.
-PLINTH_PACKAGES=(
-  build-essential cmake ninja-build pkg-config
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev libspdlog-dev nlohmann-json3-dev libyaml-dev libgit2-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libcli11-dev libbenchmark-dev libsodium-dev libcpp-httplib-dev libre2-dev
-  python3 python3-grpcio python3-jinja2 python3-yaml zlib1g-dev
-  git  # tests make fixture repositories for Git module sources with it
-  openssh-server  # tests serve an ssh:// repository with sshd on a loopback port
-)
+# Debian 12 packages plinth builds and tests with: the one list in
+# deploy/packages/ (build.txt, test.txt), which the Dockerfile reads too.
+read_packages() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$@" | tr -s ' \t' '\n' | sed '/^$/d'; }
+mapfile -t PLINTH_PACKAGES < <(read_packages "$PLINTH_ROOT/deploy/packages/build.txt" "$PLINTH_ROOT/deploy/packages/test.txt")
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
