@@ -342,8 +342,16 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Resolve(const std::string&
       waiting = true;
     }
   }
-  // The worker saves the decision; return the job as it is now.
-  if (waiting) return jobs_->Get(job_id);
+  // The worker saves the decision at once: return the job as it is after it
+  // (running the apply, or cancelled), not as it was before.
+  if (waiting) {
+    for (int i = 0; i < 500; ++i) {
+      PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
+      if (job.state != "awaiting_approval") return job;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return jobs_->Get(job_id);
+  }
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
   return absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", job.state, ", not awaiting approval"));
 }

@@ -264,6 +264,16 @@ absl::Status Daemon::Start() {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.listen,
                                                " (address in use, or not a local address?)"));
   }
+  // grpc.health.v1 answers for each service by its full name, as well as
+  // for the server as a whole ("").
+  if (auto* health = server_->GetHealthCheckService(); health != nullptr) {
+    for (const char* service : {"plinth.v1.CloudResourceService", "plinth.v1.KindService",
+                                "plinth.v1.InfraChartService", "plinth.v1.StackJobService",
+                                "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
+                                "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService"}) {
+      health->SetServingStatus(service, true);
+    }
+  }
   std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
   address_ = absl::StrCat(host, ":", port);
   if (config_.http_listen != "off") {

@@ -79,6 +79,15 @@ class HealthAndReflectionTest(unittest.TestCase):
         # status SERVING (1) is field 1, varint.
         self.assertEqual(health_check(self.channel), b"\x08\x01")
 
+    def test_health_answers_for_each_service(self):
+        for service in ["plinth.v1.CloudResourceService", "plinth.v1.KindService", "plinth.v1.InfraChartService",
+                        "plinth.v1.StackJobService", "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
+                        "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService"]:
+            self.assertEqual(health_check(self.channel, service), b"\x08\x01", service)  # SERVING
+        with self.assertRaises(grpc.RpcError) as unknown:
+            health_check(self.channel, "plinth.v1.NoSuchService")
+        self.assertEqual(unknown.exception.code(), grpc.StatusCode.NOT_FOUND)
+
     def test_reflection_lists_the_services(self):
         names = list_services(self.channel, metadata=[("authorization", "Bearer " + TOKEN)])
         for service in (b"plinth.v1.CloudResourceService", b"plinth.v1.KindService",

@@ -350,12 +350,14 @@ TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
     EXPECT_EQ(job.state(), state);
     return job;
   };
+  pb::StackJob resolved;
   auto resolve = [&](const std::string& id, bool approve) {
     pb::ResolveStackJobRequest req;
     req.set_id(id);
     req.set_comment("reviewed");
-    pb::StackJob job;
-    return approve ? jobs_->ApproveStackJob(Ctx().get(), req, &job) : jobs_->RejectStackJob(Ctx().get(), req, &job);
+    resolved.Clear();
+    return approve ? jobs_->ApproveStackJob(Ctx().get(), req, &resolved)
+                   : jobs_->RejectStackJob(Ctx().get(), req, &resolved);
   };
 
   // Rejected: nothing applied.
@@ -364,6 +366,8 @@ TEST_F(StackJobTest, RequireApprovalHoldsTheJobAfterItsPlan) {
   pb::StackJob waiting = wait_for(first.id(), "awaiting_approval");
   EXPECT_EQ(waiting.summary().add(), 1) << "the plan is there to review";
   ASSERT_TRUE(resolve(first.id(), false).ok());
+  // The answer is the job after the decision, not before it.
+  EXPECT_EQ(resolved.state(), "cancelled");
   pb::StackJob rejected = Wait(first.id());
   EXPECT_EQ(rejected.state(), "cancelled");
   EXPECT_THAT(rejected.error(), HasSubstr("plan rejected by anonymous: reviewed"));
