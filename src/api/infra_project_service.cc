@@ -1,5 +1,8 @@
-#include "absl/strings/str_cat.h"
 #include "plinth/api/infra_project_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/graph/graph.h"
 #include "plinth/manifest/yaml.h"
@@ -142,7 +145,12 @@ absl::Status InfraProjectServiceImpl::Respond(const orchestrator::ProjectResult&
                                               pb::InfraProjectResponse* resp) const {
   PLINTH_RETURN_IF_ERROR(Fill(result.project, resp->mutable_project()));
   ToProto(result.revision, false, resp->mutable_revision());
-  if (result.pipeline) ToProto(*result.pipeline, resp->mutable_pipeline());
+  if (result.pipeline) {
+    ToProto(*result.pipeline, resp->mutable_pipeline());
+    // The revision as it is now: it lists the pipeline this call started.
+    auto& ids = *resp->mutable_revision()->mutable_pipeline_ids();
+    if (std::find(ids.begin(), ids.end(), result.pipeline->id) == ids.end()) ids.Add(std::string(result.pipeline->id));
+  }
   resp->set_note(result.note);
   return absl::OkStatus();
 }

@@ -287,6 +287,8 @@ TEST_F(PipelineTest, InstallDeploysInDependencyOrderAndKeepsARevision) {
   ASSERT_TRUE(created.has_pipeline());
   EXPECT_EQ(created.project().revision(), 1);
   EXPECT_EQ(created.revision().diff().added_size(), 4);
+  // The revision in the answer lists the pipeline the call started.
+  EXPECT_THAT(created.revision().pipeline_ids(), ElementsAre(created.pipeline().id()));
   pb::InfraPipeline p = Wait(created.pipeline().id());
   ASSERT_EQ(p.state(), "succeeded") << p.DebugString();
   EXPECT_THAT(States(p), UnorderedElementsAre(
