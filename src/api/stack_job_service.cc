@@ -1,5 +1,8 @@
 #include "plinth/api/stack_job_service.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "plinth/api/polling_stream.h"
@@ -143,6 +146,15 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::ListStackJobs(grpc::CallbackServe
                                                              pb::ListStackJobsResponse* resp) {
   return RunUnary(ctx, env_, "ListStackJobs", [=, this](const std::string&) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(std::string id, ResourceIdOf(*req, resources_));
+    static const char* kStates[] = {"queued", "running", "awaiting_approval", "succeeded",
+                                    "failed", "cancelled", "interrupted"};
+    if (!req->state().empty() &&
+        std::find(std::begin(kStates), std::end(kStates), req->state()) == std::end(kStates)) {
+      // A filter that matches nothing by mistake is an error, not an empty list.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "state: \"", req->state(),
+          "\" is not one of queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted"));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto page, jobs_->List(id, req->state(), req->page_size(), req->page_token()));
     for (const auto& j : page.items) ToProto(j, resp->add_jobs());
     resp->set_next_page_token(page.next_page_token);

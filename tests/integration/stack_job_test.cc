@@ -674,6 +674,23 @@ TEST_F(StackJobTest, PlansCountAndShowWhatOpenTofuWouldShow) {
   EXPECT_THAT(shown.out, HasSubstr("token: update (sensitive)"));
   EXPECT_THAT(shown.out, HasSubstr("url: update \"https://b.example.org\""));
 
+  // A filter value that is not a state is an error, not an empty list.
+  {
+    pb::ListStackJobsRequest list;
+    list.mutable_key()->set_org("acme");
+    list.mutable_key()->set_env("dev");
+    list.mutable_key()->set_kind("KubernetesNamespace");
+    list.mutable_key()->set_name("outs");
+    list.set_state("bogus");
+    pb::ListStackJobsResponse listed;
+    grpc::Status bad = jobs_->ListStackJobs(Ctx().get(), list, &listed);
+    EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(bad.error_message(), HasSubstr("state: \"bogus\" is not one of"));
+    list.set_state("awaiting_approval");
+    ASSERT_TRUE(jobs_->ListStackJobs(Ctx().get(), list, &listed).ok());
+    EXPECT_EQ(listed.jobs_size(), 1);
+  }
+
   // errored: true is a failed plan, whatever the exit code.
   pb::StackJob errored = gated("errored", "show-json__errored__output.json");
   EXPECT_EQ(errored.state(), "failed");
