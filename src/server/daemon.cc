@@ -11,6 +11,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
+#include "plinth/store/meta.h"
 
 namespace plinth::server {
 namespace {
@@ -40,28 +41,6 @@ std::vector<std::string> UsedDataDirParts(const fs::path& dir) {
     if (NonEmptyDir(dir / sub)) found.push_back(absl::StrCat(sub, "/"));
   }
   return found;
-}
-
-absl::StatusOr<std::string> ReadMeta(store::Database* db, const std::string& name) {
-  std::string value;
-  PLINTH_RETURN_IF_ERROR(db->Read([&](store::Connection& c) -> absl::Status {
-    store::Statement& st = c.Prepare("SELECT value FROM plinth_meta WHERE name = ?");
-    st.Bind(1, name);
-    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (row) value = st.ColumnText(0);
-    return absl::OkStatus();
-  }));
-  return value;
-}
-
-absl::Status WriteMeta(store::Database* db, const std::string& name, const std::string& value) {
-  return db->Write([&](store::Connection& c) -> absl::Status {
-    store::Statement& st =
-        c.Prepare("INSERT INTO plinth_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value");
-    st.Bind(1, name);
-    st.Bind(2, value);
-    return st.Run();
-  });
 }
 
 }  // namespace
@@ -98,7 +77,7 @@ absl::Status Daemon::OpenStoreAndKey() {
 
   const fs::path key_path = dir / "secret.key";
   const bool key_exists = fs::exists(key_path);
-  PLINTH_ASSIGN_OR_RETURN(std::string sealed_with, ReadMeta(db_.get(), "secret_key_id"));
+  PLINTH_ASSIGN_OR_RETURN(std::string sealed_with, store::ReadMeta(db_.get(), "secret_key_id"));
   if (!key_exists && had_db) {
     if (!config_.init) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -122,7 +101,7 @@ absl::Status Daemon::OpenStoreAndKey() {
     }
     log->warn("--init: using secret.key {} where plinth.db was sealed with {}", key_id, sealed_with);
   }
-  if (sealed_with != key_id) PLINTH_RETURN_IF_ERROR(WriteMeta(db_.get(), "secret_key_id", key_id));
+  if (sealed_with != key_id) PLINTH_RETURN_IF_ERROR(store::WriteMeta(db_.get(), "secret_key_id", key_id));
   return absl::OkStatus();
 }
 
