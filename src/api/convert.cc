@@ -2,7 +2,12 @@
 
 #include <cmath>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "plinth/core/error_reason.h"
+#include "re2/re2.h"
 
 namespace plinth::api {
 
@@ -22,11 +27,97 @@ std::string EscapeControls(absl::string_view text) {
   return out;
 }
 
+namespace {
+
+// "spec.cidrBlock: required" -> {"spec.cidrBlock", "required"}: plinth's
+// messages start with the field (or file) they are about, up to ": ".
+std::pair<std::string, std::string> SplitField(absl::string_view message) {
+  size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos || colon == 0) return {"", std::string(message)};
+  absl::string_view head = message.substr(0, colon);
+  for (char c : head) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) return {"", std::string(message)};
+  }
+  return {std::string(head), std::string(message.substr(colon + 2))};
+}
+
+struct ResourceWord {
+  const char* words;
+  const char* type;
+};
+
+// What plinth's NOT_FOUND messages name ("infra project acme/prod/web not
+// found"), mapped to the API's message names.
+constexpr ResourceWord kResourceWords[] = {
+    {"cloud resource", "plinth.v1.CloudResource"}, {"infra project", "plinth.v1.InfraProject"},
+    {"infra chart", "plinth.v1.InfraChart"},       {"infra pipeline", "plinth.v1.InfraPipeline"},
+    {"stack job", "plinth.v1.StackJob"},           {"connection", "plinth.v1.Connection"},
+    {"kind", "plinth.v1.Kind"},                    {"flow-control policy for", "plinth.v1.FlowControlPolicy"},
+};
+
+google::rpc::ResourceInfo ResourceInfoOf(const std::string& message) {
+  google::rpc::ResourceInfo info;
+  info.set_description(message);
+  size_t best = std::string::npos;
+  for (const ResourceWord& w : kResourceWords) {
+    std::string pattern = absl::StrCat("(?:^|[\\s:])(", w.words, ") (\\S+)");
+    re2::StringPiece words, name;
+    if (!RE2::PartialMatch(message, pattern, &words, &name)) continue;
+    size_t at = static_cast<size_t>(words.data() - message.data());
+    if (at >= best) continue;  // the first thing named is the one missing
+    best = at;
+    info.set_resource_type(w.type);
+    std::string n(name);
+    while (!n.empty() && (n.back() == ',' || n.back() == ':' || n.back() == ')')) n.pop_back();
+    info.set_resource_name(n);
+  }
+  return info;
+}
+
+}  // namespace
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // Messages quote what the caller sent: a NUL or an escape sequence in a
   // name must not reach a terminal or a log raw.
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), EscapeControls(status.message()));
+  std::string message = EscapeControls(status.message());
+  // google.rpc.Status in grpc-status-details-bin, the detail a client can
+  // branch on without parsing the message (AIP-193).
+  google::rpc::Status details;
+  details.set_code(static_cast<int>(status.code()));
+  details.set_message(message);
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange: {
+      google::rpc::BadRequest bad;
+      auto* violation = bad.add_field_violations();
+      auto [field, description] = SplitField(message);
+      violation->set_field(field);
+      violation->set_description(description);
+      details.add_details()->PackFrom(bad);
+      break;
+    }
+    case absl::StatusCode::kNotFound:
+      details.add_details()->PackFrom(ResourceInfoOf(message));
+      break;
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kUnimplemented:
+      break;
+    default: {
+      google::rpc::ErrorInfo info;
+      std::string reason = core::ReasonOf(status);
+      info.set_reason(reason.empty() ? absl::StatusCodeToString(status.code()) : reason);
+      for (char& c : *info.mutable_reason()) c = absl::ascii_toupper(static_cast<unsigned char>(c));
+      info.set_domain("plinth.dev");
+      details.add_details()->PackFrom(info);
+      break;
+    }
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message, details.SerializeAsString());
 }
 
 void JsonToValue(const json& j, google::protobuf::Value* out) {

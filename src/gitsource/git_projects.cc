@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/gitsource/git_projects.h"
 
 #include <map>
@@ -160,9 +161,11 @@ absl::StatusOr<GitProjects::Read> GitProjects::ReadAt(const store::InfraProjectR
                         absl::StrCat("commit ", Short(out.commit), ": ", manifests.status().message()));
   }
   if (manifests->empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "commit ", Short(out.commit), ": no manifests (*.yaml) under \"", project.git.path.empty() ? "." : project.git.path,
-        "\"; to remove every resource, undeploy the project"));
+    return core::WithReason(
+        absl::FailedPreconditionError(absl::StrCat(
+            "commit ", Short(out.commit), ": no manifests (*.yaml) under \"",
+            project.git.path.empty() ? "." : project.git.path, "\"; to remove every resource, undeploy the project")),
+        "NO_MANIFESTS");
   }
   if (!env_suffix.empty()) PLINTH_RETURN_IF_ERROR(SuffixEnvs(&*manifests, env_suffix));
   out.manifests = std::move(*manifests);
@@ -214,8 +217,9 @@ absl::StatusOr<orchestrator::ProjectResult> GitProjects::Sync(const store::Proje
                                                               const std::string& trigger, const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
   if (project.git.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat("infra project ", project.name,
-                                                      " is not a Git project: update it with a chart and values"));
+    return core::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                "infra project ", project.name, " is not a Git project: update it with a chart and values")),
+                            "NOT_A_GIT_PROJECT");
   }
   std::string want = commit;
   if (want.empty()) {
@@ -257,9 +261,10 @@ absl::StatusOr<std::string> GitProjects::RotateWebhookSecret(const store::Projec
                                                              const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
   if (project.git.pull_request > 0) {
-    return absl::FailedPreconditionError(absl::StrCat("infra project ", project.name, " previews pull request ",
-                                                      project.git.pull_request,
-                                                      "; webhooks address the project it previews"));
+    return core::WithReason(absl::FailedPreconditionError(absl::StrCat("infra project ", project.name,
+                                                                       " previews pull request ", project.git.pull_request,
+                                                                       "; webhooks address the project it previews")),
+                            "PROJECT_IS_PREVIEW");
   }
   std::string plain = secret.empty() ? core::RandomHex(32) : secret;
   PLINTH_RETURN_IF_ERROR(projects_->SetWebhookSecret(project.id, box_->Seal(plain), actor).status());

@@ -236,6 +236,12 @@ absl::StatusOr<int> KindCatalog::LoadDescriptorSet(absl::string_view bytes, std:
   return added;
 }
 
+std::vector<const google::protobuf::DescriptorPool*> KindCatalog::descriptor_pools() const {
+  std::vector<const google::protobuf::DescriptorPool*> out;
+  for (auto it = pools_.rbegin(); it != pools_.rend(); ++it) out.push_back((*it)->pool.get());
+  return out;
+}
+
 const Kind* KindCatalog::Find(absl::string_view api_version, absl::string_view kind) const {
   auto it = kinds_.find(std::make_pair(std::string(api_version), std::string(kind)));
   return it == kinds_.end() ? nullptr : it->second.get();

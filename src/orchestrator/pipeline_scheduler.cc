@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/pipeline_scheduler.h"
 
 #include <algorithm>
@@ -293,8 +294,9 @@ absl::Status PipelineScheduler::Plan(PipelineRecord* p) {
         continue;
       }
       if (it == by_key.end()) {
-        return absl::FailedPreconditionError(absl::StrCat("cloud resource ", m.org, "/", key,
-                                                          " of this revision is gone from the catalog"));
+        return core::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                                    "cloud resource ", m.org, "/", key, " of this revision is gone from the catalog")),
+                                "RESOURCE_GONE");
       }
       const store::CloudResourceRecord& r = *it->second;
       PLINTH_ASSIGN_OR_RETURN(auto policy, policies_->Effective(m.org, m.env, m.kind, m.name));
@@ -569,7 +571,9 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::Cancel(const std::string& id, 
   if (it == active_.end()) {
     PLINTH_ASSIGN_OR_RETURN(auto stored, pipelines_->Get(id));
     if (stored.Terminal()) {
-      return absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " already ended (", stored.state, ")"));
+      return core::WithReason(
+          absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " already ended (", stored.state, ")")),
+          "PIPELINE_ENDED");
     }
     // Stored but not loaded yet (just created): load it now.
     it = active_.emplace(id, std::move(stored)).first;
@@ -613,8 +617,9 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
   auto it = active_.find(id);
   if (it == active_.end()) {
     PLINTH_ASSIGN_OR_RETURN(auto stored, pipelines_->Get(id));
-    return absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " is ", stored.state,
-                                                      ": no gate of it is waiting"));
+    return core::WithReason(absl::FailedPreconditionError(
+                                absl::StrCat("infra pipeline ", id, " is ", stored.state, ": no gate of it is waiting")),
+                            "NO_GATE_WAITING");
   }
   PipelineRecord& p = it->second;
   absl::Time now = clock_->Now();
@@ -622,8 +627,10 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
   std::string said = comment.empty() ? "" : absl::StrCat(": ", comment);
   if (node.empty()) {
     if (p.gate != "waiting") {
-      return absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " has no pipeline gate waiting (it is ",
-                                                        p.state, "); name a node to approve a node's gate"));
+      return core::WithReason(
+          absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " has no pipeline gate waiting (it is ",
+                                                     p.state, "); name a node to approve a node's gate")),
+          "NO_GATE_WAITING");
     }
     p.gate = approve ? "approved" : "rejected";
     if (!approve) {
@@ -651,8 +658,10 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
                                               "\" (give its index or kind/name)"));
     }
     if (target->state != "awaiting_approval") {
-      return absl::FailedPreconditionError(absl::StrCat("node ", target->Target(), " of infra pipeline ", id, " is ",
-                                                        target->state, ", not awaiting approval"));
+      return core::WithReason(
+          absl::FailedPreconditionError(absl::StrCat("node ", target->Target(), " of infra pipeline ", id, " is ",
+                                                     target->state, ", not awaiting approval")),
+          "NODE_NOT_AWAITING_APPROVAL");
     }
     d.node = target->idx;
     d.target = target->Target();

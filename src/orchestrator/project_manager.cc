@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/project_manager.h"
 
 #include <map>
@@ -198,9 +199,10 @@ absl::StatusOr<ProjectResult> ProjectManager::Create(const CreateProjectRequest&
 absl::StatusOr<ProjectResult> ProjectManager::Update(const UpdateProjectRequest& req, const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(req.project));
   if (req.expected_version > 0 && project.version != req.expected_version) {
-    return absl::AbortedError(absl::StrCat("infra project ", project.name, " is at version ", project.version,
-                                           ", not ", req.expected_version,
-                                           ": it changed since you read it; read it again"));
+    return core::WithReason(absl::AbortedError(absl::StrCat("infra project ", project.name, " is at version ",
+                                                            project.version, ", not ", req.expected_version,
+                                                            ": it changed since you read it; read it again")),
+                            "VERSION_MISMATCH");
   }
   if (req.settings && req.settings->max_parallel_jobs < 0) {
     return absl::InvalidArgumentError("settings.max_parallel_jobs: must not be negative");
@@ -209,9 +211,10 @@ absl::StatusOr<ProjectResult> ProjectManager::Update(const UpdateProjectRequest&
   ProjectResult result;
   bool settings_only = req.chart.source == ChartInput::Source::kNone && !req.values_yaml && req.set.empty();
   if (!project.git.empty() && !settings_only) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return core::WithReason(absl::FailedPreconditionError(absl::StrCat(
         "infra project ", project.name, " takes its manifests from Git (", project.git.url,
-        "): push to branch ", project.git.branch, " or run `plinth project sync`; only settings can be updated"));
+        "): push to branch ", project.git.branch, " or run `plinth project sync`; only settings can be updated")),
+        "PROJECT_FROM_GIT");
   }
   if (settings_only) {
     if (!req.settings) {
@@ -265,15 +268,19 @@ absl::StatusOr<ProjectResult> ProjectManager::StartPipeline(const store::Project
                                                             const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
   if (trigger == "purge" && project.settings.disable_deployments) {
-    return absl::FailedPreconditionError(absl::StrCat(
+    return core::WithReason(absl::FailedPreconditionError(absl::StrCat(
         "infra project ", project.name,
-        " has deployments disabled: a purge would only preview its destroys; enable deployments, or delete the record"));
+        " has deployments disabled: a purge would only preview its destroys; enable deployments, or delete the record")),
+        "DEPLOYMENTS_DISABLED");
   }
   if (trigger == "purge") {
     PLINTH_ASSIGN_OR_RETURN(auto previews, projects_->Previews(project.id));
     if (!previews.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat("infra project ", project.name, " has pull-request previews (",
-                                                        absl::StrJoin(previews, ", "), "); purge them first"));
+      return core::WithReason(absl::FailedPreconditionError(absl::StrCat("infra project ", project.name,
+                                                                         " has pull-request previews (",
+                                                                         absl::StrJoin(previews, ", "),
+                                                                         "); purge them first")),
+                            "PREVIEWS_EXIST");
     }
   }
   PLINTH_ASSIGN_OR_RETURN(auto revision, projects_->GetRevision(project.id, 0));

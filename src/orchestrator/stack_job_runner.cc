@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/stack_job_runner.h"
 
 #include <signal.h>
@@ -304,7 +305,8 @@ std::vector<absl::StatusOr<store::StackJobRecord>> StackJobRunner::SubmitBatch(c
 absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& job_id, const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->RequestCancel(job_id));
   if (job.Terminal()) {
-    return absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", job.state, ")"));
+    return core::WithReason(
+        absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", job.state, ")")), "JOB_ENDED");
   }
   absl::MutexLock lock(&mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
@@ -353,7 +355,9 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Resolve(const std::string&
     return jobs_->Get(job_id);
   }
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
-  return absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", job.state, ", not awaiting approval"));
+  return core::WithReason(
+      absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", job.state, ", not awaiting approval")),
+      "JOB_NOT_AWAITING_APPROVAL");
 }
 
 int StackJobRunner::running() const {

@@ -7,7 +7,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
@@ -219,8 +218,15 @@ absl::Status Daemon::Start() {
                                                                             projects_.get());
   flow_control_service_ = std::make_unique<api::FlowControlServiceImpl>(env, policies_.get());
 
+  static const std::vector<std::string> kServices = {
+      "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",
+      "plinth.v1.StackJobService",      "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
+      "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService"};
+  std::vector<std::string> listed = kServices;
+  listed.push_back("grpc.health.v1.Health");
+  reflection_service_ = std::make_unique<api::ReflectionService>(env, catalog_.get(), std::move(listed));
+
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port);
@@ -237,6 +243,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(infra_project_service_.get());
   builder.RegisterService(infra_pipeline_service_.get());
   builder.RegisterService(flow_control_service_.get());
+  builder.RegisterCallbackGenericService(reflection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     server_.reset();
@@ -246,12 +253,7 @@ absl::Status Daemon::Start() {
   // grpc.health.v1 answers for each service by its full name, as well as
   // for the server as a whole ("").
   if (auto* health = server_->GetHealthCheckService(); health != nullptr) {
-    for (const char* service : {"plinth.v1.CloudResourceService", "plinth.v1.KindService",
-                                "plinth.v1.InfraChartService", "plinth.v1.StackJobService",
-                                "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
-                                "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService"}) {
-      health->SetServingStatus(service, true);
-    }
+    for (const std::string& service : kServices) health->SetServingStatus(service, true);
   }
   std::string host = config_.listen.substr(0, config_.listen.rfind(':'));
   address_ = absl::StrCat(host, ":", port);

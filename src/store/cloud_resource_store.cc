@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/store/cloud_resource_store.h"
 
 #include "plinth/manifest/names.h"
@@ -227,7 +228,9 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, c
     st.Bind(7, r.id);
     st.Bind(8, *p.before);
     PLINTH_RETURN_IF_ERROR(st.Run());
-    if (c.Changes() != 1) return absl::AbortedError("concurrent modification");
+    if (c.Changes() != 1) {
+      return core::WithReason(absl::AbortedError("concurrent modification"), "CONCURRENT_MODIFICATION");
+    }
   }
   const char* action = p.action == ApplyAction::kCreated ? "create" : "update";
   PLINTH_RETURN_IF_ERROR(WriteRevision(c, r, action, actor, at));
@@ -376,9 +379,9 @@ absl::StatusOr<CloudResourceRecord> CloudResourceStore::Update(const manifest::M
     PLINTH_ASSIGN_OR_RETURN(Planned p, Plan(c, m, actor, clock_->Now()));
     if (p.action == ApplyAction::kCreated) return NotFound(KeyOf(m));
     if (*p.before != expected_version) {
-      return absl::AbortedError(absl::StrCat(
+      return core::WithReason(absl::AbortedError(absl::StrCat(
           "cloud resource ", p.record.key.ToString(), " is at version ", *p.before, ", not ",
-          expected_version, ": it changed since you read it; read it again and retry"));
+          expected_version, ": it changed since you read it; read it again and retry")), "VERSION_MISMATCH");
     }
     PLINTH_RETURN_IF_ERROR(Commit(c, p, actor));
     out = std::move(p.record);
@@ -482,9 +485,10 @@ absl::StatusOr<CloudResourceRecord> CloudResourceStore::Delete(const ResourceSel
           "; remove it from the project (update, undeploy or purge the project)"));
     }
     if (expected_version > 0 && existing->version != expected_version) {
-      return absl::AbortedError(absl::StrCat("cloud resource ", existing->key.ToString(),
-                                             " is at version ", existing->version, ", not ",
-                                             expected_version, ": it changed since you read it"));
+      return core::WithReason(absl::AbortedError(absl::StrCat("cloud resource ", existing->key.ToString(),
+                                                              " is at version ", existing->version, ", not ",
+                                                              expected_version, ": it changed since you read it")),
+                              "VERSION_MISMATCH");
     }
     PLINTH_RETURN_IF_ERROR(DeleteRow(c, *existing, actor, clock_->Now()));
     out = std::move(*existing);

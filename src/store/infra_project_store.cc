@@ -1,3 +1,4 @@
+#include "plinth/core/error_reason.h"
 #include "plinth/store/infra_project_store.h"
 
 #include "absl/strings/escaping.h"
@@ -259,8 +260,10 @@ absl::StatusOr<ProjectWrite> InfraProjectStore::AddRevision(const std::string& p
     if (!found) return absl::NotFoundError(absl::StrCat("infra project ", project_id, " not found"));
     InfraProjectRecord p = *found;
     if (expected_version > 0 && p.version != expected_version) {
-      return absl::AbortedError(absl::StrCat("infra project ", ProjectName(p), " is at version ", p.version, ", not ",
-                                             expected_version, ": it changed since you read it; read it again"));
+      return core::WithReason(
+          absl::AbortedError(absl::StrCat("infra project ", ProjectName(p), " is at version ", p.version, ", not ",
+                                          expected_version, ": it changed since you read it; read it again")),
+          "VERSION_MISMATCH");
     }
     p.revision += 1;
     p.version += 1;
@@ -308,8 +311,10 @@ absl::StatusOr<InfraProjectRecord> InfraProjectStore::UpdateSettings(const std::
                                                                      const std::string& actor) {
   return Modify(project_id, "infra_project.settings", actor, [&](InfraProjectRecord* p) -> absl::Status {
     if (expected_version > 0 && p->version != expected_version) {
-      return absl::AbortedError(absl::StrCat("infra project ", ProjectName(*p), " is at version ", p->version,
-                                             ", not ", expected_version, ": it changed since you read it"));
+      return core::WithReason(
+          absl::AbortedError(absl::StrCat("infra project ", ProjectName(*p), " is at version ", p->version, ", not ",
+                                          expected_version, ": it changed since you read it")),
+          "VERSION_MISMATCH");
     }
     p->settings = settings;
     return absl::OkStatus();

@@ -108,6 +108,9 @@ class KindCatalog {
   size_t UncheckedRuleCount() const;
   // Decoded buf.validate rules, shared by every validation against this catalog.
   const RuleIndex& rules() const { return rules_; }
+  // The descriptor pools of every loaded set, newest first (a later set's
+  // kinds replace an earlier one's); for server reflection.
+  std::vector<const google::protobuf::DescriptorPool*> descriptor_pools() const;
 
  private:
   struct Pool;

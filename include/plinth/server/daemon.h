@@ -18,6 +18,7 @@
 #include "plinth/api/infra_chart_service.h"
 #include "plinth/api/infra_project_service.h"
 #include "plinth/api/kind_service.h"
+#include "plinth/api/reflection_service.h"
 #include "plinth/api/stack_job_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
@@ -97,6 +98,7 @@ class Daemon {
   std::unique_ptr<api::ConnectionServiceImpl> connection_service_;
   std::unique_ptr<api::InfraProjectServiceImpl> infra_project_service_;
   std::unique_ptr<api::InfraPipelineServiceImpl> infra_pipeline_service_;
+  std::unique_ptr<api::ReflectionService> reflection_service_;
   std::unique_ptr<api::FlowControlServiceImpl> flow_control_service_;
   std::unique_ptr<grpc::Server> server_;
   core::Metrics metrics_;

@@ -1,6 +1,9 @@
 #include "plinth/api/convert.h"
 
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "plinth/core/error_reason.h"
 
 namespace plinth::api {
 namespace {
@@ -22,6 +25,56 @@ TEST(ConvertTest, StatusCodesMapOneToOne) {
   EXPECT_EQ(s.error_message(), "stale");
   EXPECT_EQ(ToGrpcStatus(absl::InvalidArgumentError("x")).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+google::rpc::Status DetailsOf(const grpc::Status& s) {
+  google::rpc::Status details;
+  EXPECT_TRUE(details.ParseFromString(s.error_details()));
+  EXPECT_EQ(details.code(), static_cast<int>(s.error_code()));
+  EXPECT_EQ(details.message(), s.error_message());
+  EXPECT_EQ(details.details_size(), 1);
+  return details;
+}
+
+TEST(ConvertTest, InvalidArgumentCarriesTheFieldItNames) {
+  auto details = DetailsOf(ToGrpcStatus(absl::InvalidArgumentError("spec.cidrBlock: required")));
+  google::rpc::BadRequest bad;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+  EXPECT_EQ(bad.field_violations(0).field(), "spec.cidrBlock");
+  EXPECT_EQ(bad.field_violations(0).description(), "required");
+  // A sentence is not a field: the whole text is the description.
+  details = DetailsOf(ToGrpcStatus(absl::InvalidArgumentError("unknown kind aws.planton.dev/v1 AwsVpcc")));
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad));
+  EXPECT_EQ(bad.field_violations(0).field(), "");
+  EXPECT_EQ(bad.field_violations(0).description(), "unknown kind aws.planton.dev/v1 AwsVpcc");
+}
+
+TEST(ConvertTest, NotFoundNamesTheResource) {
+  google::rpc::ResourceInfo info;
+  ASSERT_TRUE(DetailsOf(ToGrpcStatus(absl::NotFoundError("infra project acme/prod/web not found")))
+                  .details(0)
+                  .UnpackTo(&info));
+  EXPECT_EQ(info.resource_type(), "plinth.v1.InfraProject");
+  EXPECT_EQ(info.resource_name(), "acme/prod/web");
+  ASSERT_TRUE(DetailsOf(ToGrpcStatus(absl::NotFoundError("revision: infra project p-1 has no revision 9")))
+                  .details(0)
+                  .UnpackTo(&info));
+  EXPECT_EQ(info.resource_type(), "plinth.v1.InfraProject");
+  EXPECT_EQ(info.resource_name(), "p-1");
+}
+
+TEST(ConvertTest, PreconditionsCarryTheirReason) {
+  google::rpc::ErrorInfo info;
+  auto tagged = core::WithReason(absl::AbortedError("cloud resource x is at version 3, not 2"), "VERSION_MISMATCH");
+  ASSERT_TRUE(DetailsOf(ToGrpcStatus(tagged)).details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "VERSION_MISMATCH");
+  EXPECT_EQ(info.domain(), "plinth.dev");
+  ASSERT_TRUE(DetailsOf(ToGrpcStatus(absl::FailedPreconditionError("no"))).details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "FAILED_PRECONDITION");
+  // Internal errors say nothing more than their text.
+  google::rpc::Status internal;
+  ASSERT_TRUE(internal.ParseFromString(ToGrpcStatus(absl::InternalError("x")).error_details()));
+  EXPECT_EQ(internal.details_size(), 0);
 }
 
 TEST(ConvertTest, RecordCarriesOutputsInsideTheManifest) {
