@@ -1,6 +1,7 @@
 #include "plinth/api/cloud_resource_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "plinth/api/paging.h"
 #include "plinth/core/status_macros.h"
 
 namespace plinth::api {
@@ -137,16 +138,18 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResources(
     grpc::CallbackServerContext* ctx, const pb::ListCloudResourcesRequest* req,
     pb::ListCloudResourcesResponse* resp) {
   return RunUnary(ctx, env_, "ListCloudResources", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListCloudResources", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     store::ListQuery q;
     q.org = req->org();
     q.env = req->env();
     q.kind = req->kind();
     PLINTH_ASSIGN_OR_RETURN(q.selector, manifest::ParseLabelSelector(req->label_selector()));
     q.page_size = req->page_size();
-    q.page_token = req->page_token();
+    q.page_token = cursor;
     PLINTH_ASSIGN_OR_RETURN(auto page, store_->List(q));
     for (const auto& r : page.items) api::ToProto(r, resp->add_resources());
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }
@@ -182,9 +185,11 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResourceRevisions(
     grpc::CallbackServerContext* ctx, const pb::ListCloudResourceRevisionsRequest* req,
     pb::ListCloudResourceRevisionsResponse* resp) {
   return RunUnary(ctx, env_, "ListCloudResourceRevisions", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListCloudResourceRevisions", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
     PLINTH_ASSIGN_OR_RETURN(auto page,
-                            store_->ListRevisions(sel, req->page_size(), req->page_token()));
+                            store_->ListRevisions(sel, req->page_size(), cursor));
     for (const auto& r : page.items) {
       auto* out = resp->add_revisions();
       out->set_resource_id(r.resource_id);
@@ -194,7 +199,7 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResourceRevisions(
       out->set_actor(r.actor);
       ToTimestamp(r.created_at, out->mutable_create_time());
     }
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }

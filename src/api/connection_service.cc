@@ -1,6 +1,7 @@
 #include "plinth/api/connection_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "plinth/api/paging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
 #include "plinth/manifest/names.h"
@@ -69,8 +70,15 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::ListConnections(grpc::CallbackS
                                                                  const pb::ListConnectionsRequest* req,
                                                                  pb::ListConnectionsResponse* resp) {
   return RunUnary(ctx, env_, "ListConnections", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListConnections", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
     PLINTH_ASSIGN_OR_RETURN(auto list, connections_->List(req->org(), req->provider()));
-    for (const auto& r : list) ToProto(r, resp->add_connections());
+    std::string next;
+    auto page = PageOf(
+        list, [](const store::ConnectionRecord& r) { return absl::StrCat(r.org, "\x1f", r.name); }, cursor, size, &next);
+    for (const auto* r : page) ToProto(*r, resp->add_connections());
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }

@@ -29,6 +29,38 @@ std::string EscapeControls(absl::string_view text) {
 
 namespace {
 
+// "STACK_JOB_STATE_" for StackJobState: the enum's name in UPPER_SNAKE_CASE.
+std::string PrefixOf(const google::protobuf::EnumDescriptor* type) {
+  std::string out;
+  for (char c : type->name()) {
+    if (absl::ascii_isupper(static_cast<unsigned char>(c)) && !out.empty()) out.push_back('_');
+    out.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+  }
+  out.push_back('_');
+  return out;
+}
+
+}  // namespace
+
+int EnumNumberOf(const google::protobuf::EnumDescriptor* type, absl::string_view name) {
+  if (name.empty()) return 0;
+  std::string full = PrefixOf(type);
+  for (char c : name) full.push_back(absl::ascii_toupper(static_cast<unsigned char>(c)));
+  const auto* value = type->FindValueByName(full);
+  return value == nullptr ? 0 : value->number();
+}
+
+std::string EnumNameOf(const google::protobuf::EnumDescriptor* type, int number) {
+  const auto* value = type->FindValueByNumber(number);
+  if (number == 0 || value == nullptr) return "";
+  std::string prefix = PrefixOf(type);
+  std::string out = value->name().substr(std::min(prefix.size(), value->name().size()));
+  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return out;
+}
+
+namespace {
+
 // "spec.cidrBlock: required" -> {"spec.cidrBlock", "required"}: plinth's
 // messages start with the field (or file) they are about, up to ": ".
 std::pair<std::string, std::string> SplitField(absl::string_view message) {

@@ -3,6 +3,7 @@
 #include <regex>
 
 #include "absl/strings/str_cat.h"
+#include "plinth/api/paging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/manifest/names.h"
 #include "plinth/manifest/yaml.h"
@@ -96,9 +97,11 @@ grpc::ServerUnaryReactor* InfraChartServiceImpl::ListInfraCharts(grpc::CallbackS
                                                                  const pb::ListInfraChartsRequest* req,
                                                                  pb::ListInfraChartsResponse* resp) {
   return RunUnary(ctx, env_, "ListInfraCharts", [=, this](const std::string&) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(auto page, charts_->List(req->name(), req->page_size(), req->page_token()));
+    PageQuery query("ListInfraCharts", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(auto page, charts_->List(req->name(), req->page_size(), cursor));
     for (const auto& r : page.items) Summary(r, nullptr, resp->add_charts());
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }

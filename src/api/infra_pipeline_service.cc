@@ -1,5 +1,6 @@
 #include "absl/strings/str_cat.h"
 #include "plinth/api/infra_project_service.h"
+#include "plinth/api/paging.h"
 #include "plinth/api/polling_stream.h"
 #include "plinth/core/status_macros.h"
 
@@ -29,6 +30,8 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
   out->set_kind(p.kind);
   out->set_trigger(p.trigger);
   out->set_state(p.state);
+  out->set_trigger_enum(EnumOf<pb::PipelineTrigger>(p.trigger));
+  out->set_state_enum(EnumOf<pb::PipelineState>(p.state));
   out->set_preview_only(p.preview_only);
   out->set_gate(p.gate);
   out->set_error(p.error);
@@ -52,6 +55,8 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
     node->set_layer(n.layer);
     node->set_operation(n.operation);
     node->set_state(n.state);
+    node->set_operation_enum(EnumOf<pb::Operation>(n.operation));
+    node->set_state_enum(EnumOf<pb::PipelineNodeState>(n.state));
     node->set_stack_job_id(n.job_id);
     node->set_error(n.error);
     if (n.started_at) ToTimestamp(*n.started_at, node->mutable_start_time());
@@ -96,10 +101,12 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ListInfraPipelines(grpc::Cal
                                                                        const pb::ListInfraPipelinesRequest* req,
                                                                        pb::ListInfraPipelinesResponse* resp) {
   return RunUnary(ctx, env_, "ListInfraPipelines", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListInfraPipelines", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(std::string project_id, ProjectIdOf(*req, projects_));
-    PLINTH_ASSIGN_OR_RETURN(auto page, pipelines_->List(project_id, req->page_size(), req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(auto page, pipelines_->List(project_id, req->page_size(), cursor));
     for (const auto& p : page.items) ToProto(p, resp->add_pipelines());
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }

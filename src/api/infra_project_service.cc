@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "plinth/api/paging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/graph/graph.h"
 #include "plinth/manifest/yaml.h"
@@ -234,9 +236,11 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjects(grpc::Callb
                                                                      const pb::ListInfraProjectsRequest* req,
                                                                      pb::ListInfraProjectsResponse* resp) {
   return RunUnary(ctx, env_, "ListInfraProjects", [=, this](const std::string&) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(auto page, projects_->List(req->org(), req->env(), req->page_size(), req->page_token()));
+    PageQuery query("ListInfraProjects", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(auto page, projects_->List(req->org(), req->env(), req->page_size(), cursor));
     for (const auto& p : page.items) PLINTH_RETURN_IF_ERROR(Fill(p, resp->add_projects()));
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }
@@ -245,16 +249,18 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjectRevisions(
     grpc::CallbackServerContext* ctx, const pb::ListInfraProjectRevisionsRequest* req,
     pb::ListInfraProjectRevisionsResponse* resp) {
   return RunUnary(ctx, env_, "ListInfraProjectRevisions", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListInfraProjectRevisions", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
     PLINTH_ASSIGN_OR_RETURN(auto p, projects_->Get(RefOf(req->project())));
-    PLINTH_ASSIGN_OR_RETURN(auto page, projects_->ListRevisions(p.id, req->page_size(), req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(auto page, projects_->ListRevisions(p.id, req->page_size(), cursor));
     for (const auto& r : page.items) {
       auto* out = resp->add_revisions();
       ToProto(r, req->include_chart_files(), out);
       PLINTH_ASSIGN_OR_RETURN(auto ids, pipelines_->IdsForRevision(p.id, r.revision));
       for (const auto& id : ids) out->add_pipeline_ids(id);
     }
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }
@@ -355,7 +361,19 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListWebhookDeliveries(grpc::C
                                                                          pb::ListWebhookDeliveriesResponse* resp) {
   return RunUnary(ctx, env_, "ListWebhookDeliveries", [=, this](const std::string&) -> absl::Status {
     if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
-    PLINTH_ASSIGN_OR_RETURN(auto list, deliveries_->List(std::min(req->limit(), 1000)));
+    PageQuery query("ListWebhookDeliveries", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size() > 0 ? req->page_size() : req->limit(), 50));
+    int64_t before = 0;
+    if (!cursor.empty() && (!absl::SimpleAtoi(cursor, &before) || before <= 0)) {
+      return absl::InvalidArgumentError("page_token: not a token this server gave (pass next_page_token unchanged)");
+    }
+    // One more than the page, to know whether another follows.
+    PLINTH_ASSIGN_OR_RETURN(auto list, deliveries_->List(size + 1, before));
+    if (static_cast<int>(list.size()) > size) {
+      list.resize(size);
+      resp->set_next_page_token(query.Token(absl::StrCat(list.back().seq)));
+    }
     for (const auto& d : list) {
       auto* out = resp->add_deliveries();
       out->set_provider(d.provider);
@@ -448,8 +466,19 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::ListFlowControlPolicies(
     grpc::CallbackServerContext* ctx, const pb::ListFlowControlPoliciesRequest* req,
     pb::ListFlowControlPoliciesResponse* resp) {
   return RunUnary(ctx, env_, "ListFlowControlPolicies", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListFlowControlPolicies", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
     PLINTH_ASSIGN_OR_RETURN(auto list, policies_->List(req->org()));
-    for (const auto& p : list) ToProto(p, resp->add_policies());
+    std::string next;
+    auto page = PageOf(
+        list,
+        [](const store::FlowControlPolicy& p) {
+          return absl::StrCat(p.org, "\x1f", p.env, "\x1f", p.kind, "\x1f", p.name);
+        },
+        cursor, size, &next);
+    for (const auto* p : page) ToProto(*p, resp->add_policies());
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/api/paging.h"
+#include "plinth/core/status_macros.h"
 
 namespace plinth::api {
 namespace {
@@ -52,7 +54,17 @@ grpc::ServerUnaryReactor* KindServiceImpl::ListKinds(grpc::CallbackServerContext
                                                      const pb::ListKindsRequest* req,
                                                      pb::ListKindsResponse* resp) {
   return Finish(ctx, env_, "ListKinds", [&]() -> absl::Status {
-    for (const manifest::Kind* k : catalog_->List(req->provider())) Summary(*k, resp->add_kinds());
+    PageQuery query("ListKinds", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
+    std::string next;
+    const std::vector<const manifest::Kind*> kinds = catalog_->List(req->provider());
+    auto page = PageOf(
+        kinds,
+        [](const manifest::Kind* k) { return absl::StrCat(k->provider, "\x1f", k->kind, "\x1f", k->api_version); },
+        cursor, size, &next);
+    for (const manifest::Kind* const* k : page) Summary(**k, resp->add_kinds());
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }

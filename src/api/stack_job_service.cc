@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "plinth/api/paging.h"
 #include "plinth/api/polling_stream.h"
 #include "plinth/core/status_macros.h"
 
@@ -23,6 +24,8 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
   out->set_name(j.key.name);
   out->set_operation(j.operation);
   out->set_state(j.state);
+  out->set_operation_enum(EnumOf<pb::Operation>(j.operation));
+  out->set_state_enum(EnumOf<pb::StackJobState>(j.state));
   out->set_engine(j.engine);
   out->set_engine_version(j.engine_version);
   out->set_module_source(j.module_source);
@@ -117,7 +120,8 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
   return RunUnary(ctx, env_, "CreateStackJob", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(std::string id, ResourceIdOf(*req, resources_));
     if (id.empty()) return absl::InvalidArgumentError("selector: give resource_id or key (org, env, kind, name)");
-    if (req->operation().empty()) return absl::InvalidArgumentError("operation: required");
+    PLINTH_ASSIGN_OR_RETURN(std::string operation, OneNameOf("operation", req->operation(), req->operation_enum()));
+    if (operation.empty()) return absl::InvalidArgumentError("operation: required (or operation_enum)");
     json options = {{"skipRefresh", req->skip_refresh()}};
     if (req->require_approval()) options["requireApproval"] = true;
     if (!req->connection().empty()) {
@@ -125,7 +129,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
       PLINTH_RETURN_IF_ERROR(connections_->Get(resource.key.org, req->connection()).status());
       options["connection"] = req->connection();
     }
-    PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Submit(id, req->operation(), options, actor));
+    PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Submit(id, operation, options, actor));
     ToProto(job, resp);
     return absl::OkStatus();
   });
@@ -145,19 +149,21 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::ListStackJobs(grpc::CallbackServe
                                                              const pb::ListStackJobsRequest* req,
                                                              pb::ListStackJobsResponse* resp) {
   return RunUnary(ctx, env_, "ListStackJobs", [=, this](const std::string&) -> absl::Status {
+    PageQuery query("ListStackJobs", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(std::string id, ResourceIdOf(*req, resources_));
     static const char* kStates[] = {"queued", "running", "awaiting_approval", "succeeded",
                                     "failed", "cancelled", "interrupted"};
-    if (!req->state().empty() &&
-        std::find(std::begin(kStates), std::end(kStates), req->state()) == std::end(kStates)) {
+    PLINTH_ASSIGN_OR_RETURN(std::string state, OneNameOf("state", req->state(), req->state_enum()));
+    if (!state.empty() && std::find(std::begin(kStates), std::end(kStates), state) == std::end(kStates)) {
       // A filter that matches nothing by mistake is an error, not an empty list.
       return absl::InvalidArgumentError(absl::StrCat(
-          "state: \"", req->state(),
+          "state: \"", state,
           "\" is not one of queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted"));
     }
-    PLINTH_ASSIGN_OR_RETURN(auto page, jobs_->List(id, req->state(), req->page_size(), req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(auto page, jobs_->List(id, state, req->page_size(), cursor));
     for (const auto& j : page.items) ToProto(j, resp->add_jobs());
-    resp->set_next_page_token(page.next_page_token);
+    resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
 }
@@ -201,7 +207,10 @@ grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJob
       out.set_text(e.text);
       if (e.data.is_object()) {
         JsonToStruct(e.data, out.mutable_data());
-        if (e.type == "state") out.set_state(e.data.value("state", ""));
+        if (e.type == "state") {
+          out.set_state(e.data.value("state", ""));
+          out.set_state_enum(EnumOf<pb::StackJobState>(out.state()));
+        }
       }
       *after = e.seq;
     }

@@ -58,7 +58,7 @@ absl::Status WebhookDeliveryStore::Finish(const std::string& provider, const std
 namespace {
 
 constexpr char kColumns[] =
-    "provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, received_at, work";
+    "provider, delivery_id, event, repo_url, ref, commit_sha, result, pipelines, received_at, work, rowid";
 
 WebhookDeliveryRecord ReadDelivery(const Statement& st) {
   WebhookDeliveryRecord d;
@@ -77,6 +77,7 @@ WebhookDeliveryRecord ReadDelivery(const Statement& st) {
   }
   d.received_at = absl::FromUnixMicros(st.ColumnInt64(8));
   d.work = st.ColumnText(9);
+  d.seq = st.ColumnInt64(10);
   return d;
 }
 
@@ -84,11 +85,13 @@ WebhookDeliveryRecord ReadDelivery(const Statement& st) {
 
 // The deliveries a query (after "SELECT <columns> FROM webhook_deliveries ")
 // selects; `limit` > 0 binds its one parameter.
-static absl::StatusOr<std::vector<WebhookDeliveryRecord>> Query(Database* db, const char* rest, int64_t limit) {
+static absl::StatusOr<std::vector<WebhookDeliveryRecord>> Query(Database* db, const char* rest, int64_t limit,
+                                                                 int64_t before_seq = -1) {
   std::vector<WebhookDeliveryRecord> out;
   PLINTH_RETURN_IF_ERROR(db->Read([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM webhook_deliveries ", rest));
     if (limit > 0) st.Bind(1, limit);
+    if (before_seq >= 0) st.Bind(2, before_seq);
     for (;;) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -99,8 +102,11 @@ static absl::StatusOr<std::vector<WebhookDeliveryRecord>> Query(Database* db, co
   return out;
 }
 
-absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit) const {
-  return Query(db_, "ORDER BY received_at DESC, rowid DESC LIMIT ?", limit <= 0 ? 50 : limit);
+absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::List(int limit, int64_t before_seq) const {
+  if (before_seq > 0) {
+    return Query(db_, "WHERE rowid < ?2 ORDER BY rowid DESC LIMIT ?1", limit <= 0 ? 50 : limit, before_seq);
+  }
+  return Query(db_, "ORDER BY rowid DESC LIMIT ?", limit <= 0 ? 50 : limit);
 }
 
 absl::StatusOr<std::vector<WebhookDeliveryRecord>> WebhookDeliveryStore::Unfinished() const {

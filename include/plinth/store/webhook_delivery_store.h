@@ -32,6 +32,8 @@ struct WebhookDeliveryRecord {
   // a delivery acknowledged before a crash is acted on after the restart.
   std::string work;
   absl::Time received_at;
+  // Order of receipt (the row id); a page cursor.
+  int64_t seq = 0;
 };
 
 class WebhookDeliveryStore {
@@ -47,8 +49,9 @@ class WebhookDeliveryStore {
                       const std::vector<std::string>& pipelines);
   // Claimed deliveries whose work was not finished, oldest first.
   absl::StatusOr<std::vector<WebhookDeliveryRecord>> Unfinished() const;
-  // Newest first; at most `limit`.
-  absl::StatusOr<std::vector<WebhookDeliveryRecord>> List(int limit) const;
+  // Newest first (in the order received); at most `limit`; with
+  // `before_seq`, only those received before that one.
+  absl::StatusOr<std::vector<WebhookDeliveryRecord>> List(int limit, int64_t before_seq = 0) const;
 
  private:
   Database* db_;
