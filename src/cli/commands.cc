@@ -251,10 +251,19 @@ int Kinds(const Client& client, const ClientOptions& opts, const std::string& pr
   auto stub = pb::KindService::NewStub(client.channel());
   pb::ListKindsRequest req;
   req.set_provider(provider);
+  req.set_page_size(1000);
   pb::ListKindsResponse resp;
-  auto ctx = client.Context();
-  grpc::Status status = stub->ListKinds(ctx.get(), req, &resp);
-  if (!status.ok()) return Fail(status, opts.server);
+  // Every page, into one response (catalogs loaded from descriptor sets
+  // can exceed a page).
+  for (;;) {
+    pb::ListKindsResponse page;
+    auto ctx = client.Context();
+    grpc::Status status = stub->ListKinds(ctx.get(), req, &page);
+    if (!status.ok()) return Fail(status, opts.server);
+    for (auto& k : *page.mutable_kinds()) *resp.add_kinds() = std::move(k);
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
   if (output == "json") {
     std::cout << MessageToJson(resp).dump(2) << "\n";
     return 0;

@@ -102,10 +102,17 @@ int ConnectionList(const Client& client, const ClientOptions& opts, const std::s
   req.set_org(org);
   req.set_provider(provider);
   auto stub = pb::ConnectionService::NewStub(client.channel());
+  req.set_page_size(1000);
   pb::ListConnectionsResponse resp;
-  auto ctx = client.Context();
-  grpc::Status s = stub->ListConnections(ctx.get(), req, &resp);
-  if (!s.ok()) return Fail(s, opts.server);
+  for (;;) {
+    pb::ListConnectionsResponse page;
+    auto ctx = client.Context();
+    grpc::Status s = stub->ListConnections(ctx.get(), req, &page);
+    if (!s.ok()) return Fail(s, opts.server);
+    for (auto& c : *page.mutable_connections()) *resp.add_connections() = std::move(c);
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
   std::vector<std::vector<std::string>> rows = {{"ORG", "NAME", "PROVIDER", "DEFAULT FOR", "UPDATED", "BY"}};
   for (const auto& c : resp.connections()) {
     rows.push_back({c.org(), c.name(), c.provider(), absl::StrJoin(c.default_for(), ","), FormatTime(c.update_time()),

@@ -710,10 +710,18 @@ int PolicyGet(const Client& client, const ClientOptions& opts, const PolicyArgs&
 int PolicyList(const Client& client, const ClientOptions& opts, const PolicyArgs& a) {
   pb::ListFlowControlPoliciesRequest req;
   req.set_org(a.org == "default" ? "" : a.org);
+  req.set_page_size(1000);
   pb::ListFlowControlPoliciesResponse resp;
-  auto ctx = client.Context();
-  grpc::Status s = pb::FlowControlService::NewStub(client.channel())->ListFlowControlPolicies(ctx.get(), req, &resp);
-  if (!s.ok()) return Fail(s, opts.server);
+  auto stub = pb::FlowControlService::NewStub(client.channel());
+  for (;;) {
+    pb::ListFlowControlPoliciesResponse page;
+    auto ctx = client.Context();
+    grpc::Status s = stub->ListFlowControlPolicies(ctx.get(), req, &page);
+    if (!s.ok()) return Fail(s, opts.server);
+    for (auto& p : *page.mutable_policies()) *resp.add_policies() = std::move(p);
+    if (page.next_page_token().empty()) break;
+    req.set_page_token(page.next_page_token());
+  }
   std::vector<std::vector<std::string>> rows = {{"SCOPE", "ORG", "ENV", "RESOURCE", "POLICY"}};
   for (const auto& p : resp.policies()) {
     std::vector<std::string> on;

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import grpc
@@ -264,6 +265,105 @@ class ReflectionAndDetailsTest(unittest.TestCase):
         self.assertEqual(err.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         ((type_name, info),) = self.details(err.exception)
         self.assertEqual((type_name, info.reason), ("google.rpc.ErrorInfo", "UNAUTHENTICATED"))
+
+    def bad_request_field(self, service, method, **fields):
+        with self.assertRaises(grpc.RpcError) as err:
+            self.unary(service, method, None, **fields)
+        self.assertEqual(err.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, fields)
+        ((_, bad),) = self.details(err.exception)
+        return bad.field_violations[0].field
+
+    def walk(self, service, method, items, **fields):
+        """Every item of a List call, page by page; asserts no item comes twice."""
+        seen, token, pages = [], "", 0
+        while True:
+            resp = self.unary(service, method, None, page_token=token, **fields)
+            seen.extend(getattr(resp, items))
+            pages += 1
+            token = resp.next_page_token
+            if not token:
+                break
+            self.assertLess(pages, 1000)
+        keys = [x.SerializeToString() for x in seen]
+        self.assertEqual(len(keys), len(set(keys)), "an item came twice")
+        return seen, pages
+
+    def test_every_list_call_pages_the_same_way(self):
+        for i in range(5):
+            self.unary("plinth.v1.ConnectionService", "CreateConnection", None, org="acme", name="gh-%d" % i,
+                       provider="git", secret_fields={"token": "t-%d" % i})
+        whole = self.unary("plinth.v1.KindService", "ListKinds", None).kinds
+        self.assertGreater(len(whole), 20)
+        paged, pages = self.walk("plinth.v1.KindService", "ListKinds", "kinds", page_size=7)
+        self.assertEqual([k.kind for k in paged], [k.kind for k in whole])
+        self.assertEqual(pages, (len(whole) + 6) // 7)
+        conns, pages = self.walk("plinth.v1.ConnectionService", "ListConnections", "connections", org="acme",
+                                 page_size=2)
+        self.assertEqual(sorted(c.name for c in conns), ["gh-%d" % i for i in range(5)])
+        self.assertEqual(pages, 3)
+        # Every List request of the API has the three fields.
+        (resp,) = self.r.ask(list_services="")
+        lists = 0
+        for svc in resp.list_services_response.service:
+            if not svc.name.startswith("plinth.v1."):
+                continue
+            self.r.load_symbol(svc.name)
+            for m in self.r.pool.FindServiceByName(svc.name).methods:
+                if not m.name.startswith("List"):
+                    continue
+                lists += 1
+                self.assertIn("page_size", m.input_type.fields_by_name, m.full_name)
+                self.assertIn("page_token", m.input_type.fields_by_name, m.full_name)
+                self.assertIn("next_page_token", m.output_type.fields_by_name, m.full_name)
+        self.assertGreaterEqual(lists, 11)
+
+    def test_a_page_token_binds_its_query(self):
+        first = self.unary("plinth.v1.KindService", "ListKinds", None, page_size=3)
+        self.assertTrue(first.next_page_token.startswith("p1."))
+        # The same token with another filter, or given to another List call.
+        self.assertEqual(self.bad_request_field("plinth.v1.KindService", "ListKinds", provider="gcp", page_size=3,
+                                                page_token=first.next_page_token), "page_token")
+        self.assertEqual(self.bad_request_field("plinth.v1.ConnectionService", "ListConnections", org="acme",
+                                                page_token=first.next_page_token), "page_token")
+        self.assertEqual(self.bad_request_field("plinth.v1.KindService", "ListKinds", page_token="17"),
+                         "page_token")
+        self.assertEqual(self.bad_request_field("plinth.v1.KindService", "ListKinds", page_size=-1), "page_size")
+        # page_size is not part of the query: a client may change it between pages.
+        more = self.unary("plinth.v1.KindService", "ListKinds", None, page_size=50,
+                          page_token=first.next_page_token)
+        self.assertGreater(len(more.kinds), 3)
+
+    def test_states_and_operations_come_as_enums_too(self):
+        self.unary("plinth.v1.CloudResourceService", "CreateCloudResource", None,
+                   manifest=VPC.replace("name: main", "name: enums"), org="acme", env="dev")
+        key = dict(org="acme", env="dev", kind="AwsVpc", name="enums")
+        key_cls = self.r.message("plinth.v1.CloudResourceKey")
+        op = self.r.pool.FindEnumTypeByName("plinth.v1.Operation").values_by_name["OPERATION_PREVIEW"].number
+        job = self.unary("plinth.v1.StackJobService", "CreateStackJob", None, key=key_cls(**key), operation_enum=op)
+        self.assertEqual(job.operation, "preview")
+        self.assertEqual(job.operation_enum, op)
+        states = self.r.pool.FindEnumTypeByName("plinth.v1.StackJobState")
+        self.assertEqual(states.values_by_number[job.state_enum].name, "STACK_JOB_STATE_" + job.state.upper())
+        # Without modules configured the job fails quickly; wait for its end so
+        # that the filter below sees a state that no longer changes.
+        for _ in range(400):
+            got = self.unary("plinth.v1.StackJobService", "GetStackJob", None, id=job.id)
+            if got.state in ("succeeded", "failed", "cancelled", "interrupted"):
+                break
+            time.sleep(0.05)
+        self.assertEqual(states.values_by_number[got.state_enum].name, "STACK_JOB_STATE_" + got.state.upper())
+        # A filter by enum finds what the string finds.
+        by_enum = self.unary("plinth.v1.StackJobService", "ListStackJobs", None, key=key_cls(**key),
+                             state_enum=got.state_enum).jobs
+        self.assertEqual([j.id for j in by_enum], [job.id])
+        # Bad filters are INVALID_ARGUMENT naming the field, never an empty list.
+        self.assertEqual(self.bad_request_field("plinth.v1.StackJobService", "ListStackJobs", key=key_cls(**key),
+                                                state_enum=99), "state_enum")
+        other = (got.state_enum % 7) + 1
+        self.assertEqual(self.bad_request_field("plinth.v1.StackJobService", "ListStackJobs", key=key_cls(**key),
+                                                state=got.state, state_enum=other), "state")
+        self.assertEqual(self.bad_request_field("plinth.v1.StackJobService", "CreateStackJob", key=key_cls(**key)),
+                         "operation")
 
 
 if __name__ == "__main__":
