@@ -8,21 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "plinth/core/fnv.h"
 
 namespace plinth::api {
 namespace {
 
 constexpr absl::string_view kPrefix = "p1.";
-
-// FNV-1a, 64 bits: stable across builds and restarts, unlike std::hash.
-uint64_t Fnv1a(absl::string_view bytes) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -41,7 +32,7 @@ PageQuery::PageQuery(absl::string_view method, const google::protobuf::Message& 
     out.SetSerializationDeterministic(true);
     query->SerializeToCodedStream(&out);
   }
-  fingerprint_ = absl::StrCat(absl::Hex(Fnv1a(bytes), absl::kZeroPad16));
+  fingerprint_ = absl::StrCat(absl::Hex(core::Fnv1a64(bytes), absl::kZeroPad16));
 }
 
 absl::StatusOr<std::string> PageQuery::Cursor(absl::string_view token) const {

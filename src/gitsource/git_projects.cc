@@ -1,4 +1,3 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/gitsource/git_projects.h"
 
 #include <map>
@@ -8,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/core/error_reason.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/manifest/names.h"

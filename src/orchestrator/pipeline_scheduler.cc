@@ -1,4 +1,3 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/pipeline_scheduler.h"
 
 #include <algorithm>
@@ -6,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/core/error_reason.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"

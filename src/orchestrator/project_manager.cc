@@ -1,10 +1,10 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/project_manager.h"
 
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/core/error_reason.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/graph/graph.h"

@@ -1,4 +1,3 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/orchestrator/stack_job_runner.h"
 
 #include <signal.h>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "plinth/core/error_reason.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"

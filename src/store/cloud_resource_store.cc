@@ -1,4 +1,3 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/store/cloud_resource_store.h"
 
 #include "plinth/manifest/names.h"
@@ -9,6 +8,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/core/error_reason.h"
+#include "plinth/core/fnv.h"
 #include "plinth/core/ids.h"
 #include "plinth/core/status_macros.h"
 
@@ -237,15 +238,8 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, c
   return WriteAudit(c, action, r, p.before, r.version, actor, at);
 }
 
-// FNV-1a, stable across builds: binds a page token to its query.
-uint64_t Fingerprint(absl::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
+// Stable across builds: binds a page token to its query.
+uint64_t Fingerprint(absl::string_view s) { return core::Fnv1a64(s); }
 
 std::string QueryFingerprint(const ListQuery& q) {
   std::string s = absl::StrCat(q.org, "\x1f", q.env, "\x1f", q.kind);

@@ -1,9 +1,9 @@
-#include "plinth/core/error_reason.h"
 #include "plinth/store/infra_project_store.h"
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "plinth/core/error_reason.h"
 #include "plinth/core/ids.h"
 #include "plinth/core/status_macros.h"
 #include "pipeline_rows.h"
