@@ -4,13 +4,18 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -78,7 +83,132 @@ bool IsExecutableFile(const std::string& path) {
 
 void SetNonBlocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+constexpr char kStepsDir[] = ".plinth-steps";
+
+// STEP_DIR/exit as plinth-step writes it; false when it is not there.
+bool ReadExitRecord(const std::string& dir, ProcessResult* result) {
+  std::ifstream in(dir + "/exit");
+  if (!in) return false;
+  std::string line;
+  std::getline(in, line);
+  int code = -1, sig = 0, timed_out = 0, cancelled = 0;
+  if (std::sscanf(line.c_str(), "exit=%d signal=%d timed_out=%d cancelled=%d", &code, &sig, &timed_out, &cancelled) != 4) {
+    return false;
+  }
+  result->exit_code = code;
+  result->signal = sig;
+  result->timed_out = timed_out != 0;
+  result->cancelled = cancelled != 0;
+  return true;
+}
+
+// True while the step's supervisor lives (it holds STEP_DIR/lock).
+bool SupervisorAlive(const std::string& dir) {
+  int fd = ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool alive = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);
+  return alive;
+}
+
+void RemoveStepDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 }  // namespace
+
+std::string StepDir(const std::string& workspace_dir, const std::string& step) {
+  return (std::filesystem::path(workspace_dir) / kStepsDir / step).string();
+}
+
+std::string FindStepSupervisor() {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  std::string candidate = (self.parent_path() / "plinth-step").string();
+  return IsExecutableFile(candidate) ? candidate : "";
+}
+
+std::vector<LeftStep> FindSteps(const std::string& workspace_dir) {
+  std::vector<LeftStep> steps;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(std::filesystem::path(workspace_dir) / kStepsDir, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory()) continue;
+    LeftStep s;
+    s.dir = it->path().string();
+    s.name = it->path().filename().string();
+    s.running = SupervisorAlive(s.dir);
+    ProcessResult ignored;
+    s.ended = ReadExitRecord(s.dir, &ignored);
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
+absl::StatusOr<ProcessResult> FollowStep(const std::string& step_dir,
+                                         const std::function<void(const OutputLine&)>& on_line, CancelToken* cancel,
+                                         int64_t skip_stdout, int64_t skip_stderr) {
+  absl::Time start = absl::Now();
+  struct Follow {
+    int fd = -1;
+    int64_t skip = 0;  // whole lines still to skip
+    LineSplitter lines;
+  };
+  Follow files[2] = {{-1, skip_stdout, LineSplitter(OutputLine::Stream::kStdout)},
+                     {-1, skip_stderr, LineSplitter(OutputLine::Stream::kStderr)}};
+  std::vector<char> buf(64 * 1024);
+  auto read_new = [&] {
+    for (int i = 0; i < 2; ++i) {
+      Follow& f = files[i];
+      if (f.fd < 0) f.fd = ::open((step_dir + (i == 0 ? "/out" : "/err")).c_str(), O_RDONLY | O_CLOEXEC);
+      if (f.fd < 0) continue;
+      for (;;) {
+        ssize_t n = ::read(f.fd, buf.data(), buf.size());
+        if (n <= 0) break;
+        const char* data = buf.data();
+        size_t left = static_cast<size_t>(n);
+        while (f.skip > 0 && left > 0) {
+          const char* nl = static_cast<const char*>(std::memchr(data, '\n', left));
+          if (nl == nullptr) {
+            left = 0;
+            break;
+          }
+          --f.skip;
+          left -= static_cast<size_t>(nl + 1 - data);
+          data = nl + 1;
+        }
+        if (left > 0) f.lines.Feed(data, left, on_line);
+      }
+    }
+  };
+  bool interrupted = false;
+  while (SupervisorAlive(step_dir)) {
+    read_new();
+    if (cancel != nullptr && cancel->cancelled() && !interrupted) {
+      interrupted = true;
+      std::ifstream pid_file(step_dir + "/pid");
+      pid_t pid = 0;
+      // The lock is held, so the pid in the file is still the supervisor's.
+      if (pid_file >> pid && pid > 1 && SupervisorAlive(step_dir)) ::kill(pid, SIGINT);
+    }
+    ::usleep(100 * 1000);
+  }
+  read_new();
+  for (auto& f : files) {
+    f.lines.Flush(on_line);
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  ProcessResult result;
+  bool recorded = ReadExitRecord(step_dir, &result);
+  result.elapsed = absl::Now() - start;
+  RemoveStepDir(step_dir);
+  if (!recorded) {
+    return absl::AbortedError("the step's supervisor (plinth-step) ended without recording the step's end");
+  }
+  return result;
+}
 
 std::string FindProgram(const std::string& name, const std::string& path_env) {
   if (name.find('/') != std::string::npos) return name;
@@ -89,7 +219,9 @@ std::string FindProgram(const std::string& name, const std::string& path_env) {
   return "";
 }
 
-PosixProcessLauncher::PosixProcessLauncher() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
+PosixProcessLauncher::PosixProcessLauncher(std::string supervisor) : supervisor_(std::move(supervisor)) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
 
 absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
                                                         const std::function<void(const OutputLine&)>& on_line,
@@ -115,6 +247,28 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
     }
   }
 
+  // Under the supervisor, plinth-step runs in a session of its own and
+  // starts the engine; signals go to plinth-step, which passes them on.
+  const bool supervised = !supervisor_.empty() && !spec.step_dir.empty();
+  std::vector<std::string> argv_copy = spec.argv, env_copy = spec.env;
+  if (supervised) {
+    std::error_code ec;
+    std::filesystem::path dir(spec.step_dir);
+    std::filesystem::remove_all(dir, ec);
+    std::filesystem::create_directories(dir.parent_path(), ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot create ", dir.parent_path().string(), ": ", ec.message()));
+    }
+    argv_copy = {supervisor_, "--dir", spec.step_dir, "--grace-ms", absl::StrCat(absl::ToInt64Milliseconds(spec.kill_grace))};
+    if (spec.timeout != absl::InfiniteDuration()) {
+      argv_copy.insert(argv_copy.end(), {"--timeout-ms", absl::StrCat(absl::ToInt64Milliseconds(spec.timeout))});
+    }
+    for (const auto& f : spec.remove_on_exit) argv_copy.insert(argv_copy.end(), {"--remove", f});
+    argv_copy.push_back("--");
+    argv_copy.push_back(program);
+    argv_copy.insert(argv_copy.end(), spec.argv.begin() + 1, spec.argv.end());
+    program = supervisor_;
+  }
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -136,10 +290,12 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
   posix_spawnattr_setsigmask(&attr, &no_signals);        // the daemon blocks SIGTERM/SIGINT; children must not
   posix_spawnattr_setsigdefault(&attr, &default_signals);  // and must not inherit SIG_IGN for SIGPIPE
   posix_spawnattr_setpgroup(&attr, 0);                     // a new process group, id = pid
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Supervised: a new session (and so a new group, id = pid), detached from
+  // whatever group plinthd runs in.
+  posix_spawnattr_setflags(&attr, (supervised ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP) | POSIX_SPAWN_SETSIGMASK |
+                                      POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> argv, envp;
-  std::vector<std::string> argv_copy = spec.argv, env_copy = spec.env;
   for (auto& a : argv_copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : env_copy) envp.push_back(e.data());
@@ -181,12 +337,15 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
     // Cancel and timeout: SIGINT to the group, SIGKILL after the grace period.
     if (!exited && !sigint_sent && ((cancel && cancel->cancelled()) || now >= deadline)) {
       if (now >= deadline) result.timed_out = true; else result.cancelled = true;
-      ::kill(-pid, SIGINT);
+      // The supervisor counts the timeout and the grace period itself; it
+      // is told of a cancel, and stopped if it outlives its own deadlines.
+      if (!supervised || !result.timed_out) ::kill(supervised ? pid : -pid, SIGINT);
       sigint_sent = true;
       sigint_at = now;
     }
-    if (!exited && sigint_sent && !sigkill_sent && now >= sigint_at + spec.kill_grace) {
-      ::kill(-pid, SIGKILL);
+    const absl::Duration grace = supervised ? spec.kill_grace + absl::Seconds(5) : spec.kill_grace;
+    if (!exited && sigint_sent && !sigkill_sent && now >= sigint_at + grace) {
+      ::kill(supervised ? pid : -pid, supervised ? SIGTERM : SIGKILL);
       sigkill_sent = true;
     }
     if (!exited) {
@@ -240,7 +399,21 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::Run(const ProcessSpec& spec,
     if (w < 0) break;  // ECHILD: nothing left in the group
     if (w == 0) ::usleep(1000);
   }
-  if (WIFEXITED(status)) {
+  if (supervised) {
+    // The engine's end as the supervisor saw it.
+    ProcessResult recorded;
+    if (ReadExitRecord(spec.step_dir, &recorded)) {
+      result.exit_code = recorded.exit_code;
+      result.signal = recorded.signal;
+      result.timed_out = result.timed_out || recorded.timed_out;
+      result.cancelled = !result.timed_out && (result.cancelled || recorded.cancelled);
+    } else {
+      result.exit_code = -1;
+      result.signal = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+    }
+    for (const auto& f : spec.remove_on_exit) ::unlink(f.c_str());
+    RemoveStepDir(spec.step_dir);
+  } else if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     result.signal = WTERMSIG(status);

@@ -82,10 +82,12 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
     ps.cwd = spec.workspace_dir;
     ps.timeout = spec.step_timeout;
     ps.kill_grace = spec.kill_grace;
+    ps.step_dir = StepDir(spec.workspace_dir, name);
     listener->OnLine(JobListener::Stream::kSystem, name, absl::StrCat("$ pulumi ", absl::StrJoin(args, " ")));
     StepRecord record{name, -1, absl::Now(), {}};
     StepSecretFiles files(spec.workspace_dir, secret_files);
     if (!files.status().ok()) return files.status();
+    ps.remove_on_exit = files.paths();
     auto result = launcher_->Run(ps, [&](const OutputLine& line) {
       std::string text = redactor.Redact(line.text);
       bool is_stdout = line.stream == OutputLine::Stream::kStdout;

@@ -49,6 +49,10 @@ class Step {
     secret_files.emplace_back("plinth.auto.tfvars.json", spec_.module_variables.dump(2) + "\n");
     StepSecretFiles files(spec_.workspace_dir, secret_files);
     if (!files.status().ok()) return files.status();
+    // Under plinth-step the step outlives a crash of plinthd; its secrets
+    // are removed when it ends, whoever is left to see it.
+    ps.step_dir = StepDir(spec_.workspace_dir, name);
+    ps.remove_on_exit = files.paths();
     auto on_line = [&](const OutputLine& line) {
       std::string text = redactor_.Redact(line.text);
       bool is_stdout = line.stream == OutputLine::Stream::kStdout;
@@ -154,6 +158,14 @@ class Step {
   JobOutcome* outcome_;
 };
 
+absl::StatusOr<std::string> ReadFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return absl::InternalError(absl::StrCat("cannot read ", p.string()));
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return absl::InternalError(absl::StrCat("cannot read ", p.string()));
+  return content;
+}
+
 absl::Status PrepareWorkspace(const JobSpec& spec) {
   std::error_code ec;
   if (spec.module_dir.empty() || !fs::is_directory(spec.module_dir, ec)) {
@@ -258,6 +270,7 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
     s = check(plan_rc, "plan", {0, 2});
     if (!s.ok()) return fail(s);
     bool has_changes = *plan_rc == 2;
+    bool applied = false;
 
     std::string plan_json;
     s = check(step.Run("show", {"show", "-json", "plinth.tfplan"}, false, &plan_json), "show", {0});
@@ -279,10 +292,23 @@ JobOutcome TerraformRunner::Run(const JobSpec& spec, CancelToken* cancel, JobLis
     has_changes = has_changes || plan->has_changes();
 
     if (apply && has_changes && spec.before_apply) {
+      // The saved plan holds the variables' values (other resources'
+      // sensitive outputs among them) and sometimes provider settings: it
+      // is not left on disk while a person takes their time to approve.
+      const fs::path plan_file = fs::path(spec.workspace_dir) / "plinth.tfplan";
+      auto held = ReadFile(plan_file);
+      if (!held.ok()) return fail(held.status());
+      std::error_code ec;
+      fs::remove(plan_file, ec);
       s = spec.before_apply(out);
       if (!s.ok()) return fail(s);
+      StepSecretFiles restored(spec.workspace_dir, {{"plinth.tfplan", *held}});
+      if (!restored.status().ok()) return fail(restored.status());
+      s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});
+      if (!s.ok()) return fail(s);
+      applied = true;
     }
-    if (apply && has_changes) {
+    if (apply && has_changes && !applied) {
       // Apply exactly the saved plan: never a fresh, unreviewed one.
       s = check(step.Run("apply", {"apply", "-input=false", "-json", "plinth.tfplan"}, true), "apply", {0});
       if (!s.ok()) return fail(s);

@@ -83,7 +83,9 @@ absl::Status PipelineScheduler::Recover() {
       if (!n.job_id.empty()) {
         unrecorded.erase({p.id, n.idx});
         auto job = jobs_->Get(n.job_id);
-        if (job.ok() && job->state == "queued") {
+        if (job.ok() && (job->state == "queued" || (job->state == "running" && runner_->Adopting(job->id)))) {
+          // Queued again, or its step outlived the previous plinthd and is
+          // followed to its end: the node waits for the job's end.
           job_nodes_[job->id] = {p.id, n.idx};
           continue;
         }
@@ -222,6 +224,18 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
   } else if (job.state == "awaiting_approval") {
     n.state = "awaiting_approval";
     n.awaiting = "plan";
+  } else if (job.state == "interrupted") {
+    // A restart cut it short (its step, if one was running, was followed
+    // to its end): the node runs again, from a fresh plan.
+    p.notes.push_back(absl::StrCat(n.Target(), ": its job ", job.id,
+                                   " was interrupted by a plinthd restart; a new job runs from a fresh plan"));
+    core::Logger("pipelines")->warn("pipeline={} node={} job={} interrupted; running it again", p.id, n.Target(), job.id);
+    job_nodes_.erase(where);
+    n.job_id.clear();
+    n.state = "queued";
+    n.awaiting.clear();
+    n.error.clear();
+    dirty_[p.id].row = true;
   } else if (job.Terminal()) {
     n.ended_at = job.ended_at ? *job.ended_at : now;
     if (!n.started_at) n.started_at = n.ended_at;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,6 +26,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr char kSensitive[] = "<sensitive>";
+// In a job's workspace: the values its log is redacted of, sealed.
+constexpr char kRedactFile[] = ".plinth-redact";
 
 // Variables a child may inherit from the daemon; everything else is dropped.
 std::vector<std::string> BaseEnvironment() {
@@ -207,6 +210,23 @@ absl::Status StackJobRunner::Recover() {
       queue_.push_back({job.id, job.resource_id, job.options.value("pipeline", ""), job.options.value("groupLimit", 0)});
       continue;
     }
+    if (job.state == "running") {
+      std::vector<engine::LeftStep> steps = engine::FindSteps(WorkspaceOf(job.id));
+      bool live = false;
+      for (const auto& step : steps) live = live || step.running || step.ended;
+      if (live) {
+        // Its engine step outlived the previous plinthd: never killed,
+        // followed to its end once the runner starts.
+        absl::MutexLock lock(&mu_);
+        busy_resources_.insert(job.resource_id);
+        cancels_[job.id] = std::make_shared<engine::CancelToken>();
+        adopting_.insert(job.id);
+        to_adopt_.emplace_back(job, std::move(steps));
+        continue;
+      }
+    }
+    // No supervisor is left (a step started without one, or the machine
+    // rebooted): whatever still runs of the job is stopped.
     if (job.pgid > 0 && ProcessBelongsToJob(job.pgid, job.id)) ::kill(-static_cast<pid_t>(job.pgid), SIGKILL);
     job.state = "interrupted";
     job.pgid = 0;
@@ -216,12 +236,13 @@ absl::Status StackJobRunner::Recover() {
     PLINTH_RETURN_IF_ERROR(jobs_->Save(job, "interrupted: plinthd restarted during the job"));
     core::Logger("jobs")->warn("job={} resource={} marked interrupted after a restart", job.id, job.key.ToString());
   }
-  // No job runs now: a workspace left behind is one a crash cut short, and
-  // may hold resolved values or a saved plan. None is kept.
+  // No other job runs now: a workspace left behind is one a crash cut
+  // short, and may hold resolved values or a saved plan. None is kept.
   std::error_code ec;
   const fs::path workspaces = fs::path(settings_.data_dir) / "workspaces";
   int removed = 0;
   for (fs::directory_iterator it(workspaces, ec), end; !ec && it != end; it.increment(ec)) {
+    if (Adopting(it->path().filename().string())) continue;
     std::error_code rm;
     fs::remove_all(it->path(), rm);
     if (rm) {
@@ -235,7 +256,18 @@ absl::Status StackJobRunner::Recover() {
   return absl::OkStatus();
 }
 
+bool StackJobRunner::Adopting(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  return adopting_.count(job_id) > 0;
+}
+
 void StackJobRunner::Start() {
+  for (auto& [job, steps] : to_adopt_) {
+    workers_.emplace_back([this, job = std::move(job), steps = std::move(steps)]() mutable {
+      Adopt(std::move(job), std::move(steps));
+    });
+  }
+  to_adopt_.clear();
   for (int i = 0; i < std::max(1, settings_.max_concurrent_jobs); ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
@@ -572,7 +604,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   spec.engine = job.engine;
   spec.engine_binary = bin->second;
   spec.module_dir = mod->second.source;
-  spec.workspace_dir = (fs::path(settings_.data_dir) / "workspaces" / job.id).string();
+  spec.workspace_dir = WorkspaceOf(job.id);
   spec.state_dir = (fs::path(settings_.data_dir) / "state" / job.resource_id).string();
   spec.plugin_cache_dir = (fs::path(settings_.data_dir) / "plugin-cache").string();
   std::error_code ec;
@@ -702,6 +734,14 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   spec.step_timeout = settings_.step_timeout;
   spec.kill_grace = settings_.kill_grace;
 
+  // What is redacted from the log, sealed: a plinthd restarted while a
+  // step runs redacts that step's output the same way.
+  if (secrets_ != nullptr && !spec.secrets.empty()) {
+    fs::create_directories(spec.workspace_dir, ec);
+    s = engine::WriteOwnerOnlyFile((fs::path(spec.workspace_dir) / kRedactFile).string(),
+                                   secrets_->Seal(json(spec.secrets).dump()));
+    if (!s.ok()) return finish("failed", std::string(s.message()));
+  }
   engine::JobOutcome out;
   {
     StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes),
@@ -745,6 +785,121 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     case engine::JobOutcome::State::kCancelled: return finish("cancelled", out.error);
     case engine::JobOutcome::State::kFailed: return finish("failed", out.error);
   }
+}
+
+std::string StackJobRunner::WorkspaceOf(const std::string& job_id) const {
+  return (fs::path(settings_.data_dir) / "workspaces" / job_id).string();
+}
+
+void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftStep> steps) {
+  auto log = core::Logger("jobs");
+  std::shared_ptr<engine::CancelToken> cancel;
+  {
+    absl::MutexLock lock(&mu_);
+    cancel = cancels_[job.id];
+  }
+  const std::string workspace = WorkspaceOf(job.id);
+  // The log is redacted as the previous plinthd redacted it.
+  std::vector<std::string> secrets;
+  if (secrets_ != nullptr) {
+    std::ifstream in(fs::path(workspace) / kRedactFile, std::ios::binary);
+    std::string sealed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!sealed.empty()) {
+      auto plain = secrets_->Open(sealed);
+      json list = plain.ok() ? json::parse(*plain, nullptr, false) : json();
+      if (list.is_array()) {
+        for (const auto& v : list) {
+          if (v.is_string()) secrets.push_back(v.get<std::string>());
+        }
+      } else {
+        log->error("job={} cannot read its sealed redaction list; its adopted output is not stored", job.id);
+      }
+    }
+  }
+  const bool unredactable = secrets_ != nullptr && secrets.empty() && fs::exists(fs::path(workspace) / kRedactFile);
+  engine::Redactor redactor(secrets);
+  // Lines of each step already stored by the previous plinthd.
+  std::map<std::pair<std::string, std::string>, int64_t> stored;
+  for (int64_t after = 0;;) {
+    auto page = jobs_->Events(job.id, after, 1000);
+    if (!page.ok() || page->empty()) break;
+    for (const auto& e : *page) {
+      if (e.type == "stdout" || e.type == "stderr") stored[{e.step, e.type}] += 1;
+      after = e.seq;
+    }
+  }
+  std::sort(steps.begin(), steps.end(), [](const engine::LeftStep& a, const engine::LeftStep& b) { return a.ended > b.ended; });
+  json step_records = job.steps.is_array() ? job.steps : json::array();
+  json diagnostics = job.diagnostics.is_array() ? job.diagnostics : json::array();
+  std::string what;
+  {
+    StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes), {});
+    for (const auto& step : steps) {
+      log->warn("job={} resource={}: plinthd restarted during its {} step, which {}; following it to its end", job.id,
+                job.key.ToString(), step.name, step.running ? "still runs" : "ended meanwhile");
+      listener.OnLine(engine::JobListener::Stream::kSystem, step.name,
+                      absl::StrCat("plinthd restarted during the ", step.name, " step; the step was left to run and ",
+                                   "its output continues here"));
+      listener.Flush();
+      absl::Time start = clock_->Now();
+      auto on_line = [&](const engine::OutputLine& line) {
+        if (unredactable) return;
+        std::string text = redactor.Redact(line.text);
+        bool is_stdout = line.stream == engine::OutputLine::Stream::kStdout;
+        listener.OnLine(is_stdout ? engine::JobListener::Stream::kStdout : engine::JobListener::Stream::kStderr,
+                        step.name, text);
+        if (!is_stdout || line.continued || text.empty() || text[0] != '{') return;
+        engine::EngineEvent e = job.engine == "pulumi" ? engine::ParsePulumiLine(text) : engine::ParseTerraformLine(text);
+        e.summary.reset();  // the plan's counts stay the job's
+        if (e.diagnostic) {
+          diagnostics.push_back({{"severity", e.diagnostic->severity}, {"summary", e.diagnostic->summary},
+                                 {"detail", e.diagnostic->detail}, {"address", e.diagnostic->address}});
+        }
+        listener.OnEvent(step.name, e);
+      };
+      auto result = engine::FollowStep(step.dir, on_line, cancel.get(), stored[{step.name, "stdout"}],
+                                       stored[{step.name, "stderr"}]);
+      int exit_code = result.ok() ? result->exit_code : -1;
+      step_records.push_back({{"name", step.name}, {"exitCode", exit_code},
+                              {"startTime", absl::FormatTime(absl::RFC3339_full, start, absl::UTCTimeZone())},
+                              {"endTime", absl::FormatTime(absl::RFC3339_full, clock_->Now(), absl::UTCTimeZone())}});
+      std::string end;
+      if (!result.ok()) {
+        end = std::string(result.status().message());
+      } else if (result->signal != 0) {
+        end = absl::StrCat("was killed by signal ", result->signal);
+      } else {
+        end = absl::StrCat("ended with exit code ", result->exit_code, result->cancelled ? " after a cancel" : "",
+                           result->timed_out ? " after its timeout" : "");
+      }
+      listener.OnLine(engine::JobListener::Stream::kSystem, step.name, absl::StrCat("the ", step.name, " step ", end));
+      if (!what.empty()) absl::StrAppend(&what, "; ");
+      absl::StrAppend(&what, "its ", step.name, " step, left to run, ", end);
+    }
+  }
+  std::error_code ec;
+  fs::remove_all(workspace, ec);  // the step's files and the sealed list: nothing is kept
+  auto current = jobs_->Get(job.id);
+  const bool cancelled = current.ok() && current->cancel_requested;
+  if (current.ok()) job = *current;
+  job.steps = step_records;
+  job.diagnostics = diagnostics;
+  job.state = cancelled ? "cancelled" : "interrupted";
+  job.pgid = 0;
+  job.ended_at = clock_->Now();
+  job.error = absl::StrCat("plinthd restarted during the job: ", what,
+                           ". Its outputs were not read and nothing more was applied; run the job again: it starts "
+                           "from a fresh plan.");
+  absl::Status s = jobs_->Save(job, absl::StrCat(job.state, ": ", job.error));
+  if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+  {
+    absl::MutexLock lock(&mu_);
+    adopting_.erase(job.id);
+    cancels_.erase(job.id);
+    busy_resources_.erase(job.resource_id);
+  }
+  if (observer_) observer_(job);
+  log->info("job={} resource={} ended {} after its adopted step: {}", job.id, job.key.ToString(), job.state, what);
 }
 
 }  // namespace plinth::orchestrator

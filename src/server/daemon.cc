@@ -135,7 +135,15 @@ absl::Status Daemon::Start() {
   resources_ = std::make_unique<store::CloudResourceStore>(db_.get(), core::SystemClock());
   charts_ = std::make_unique<store::InfraChartStore>(db_.get(), core::SystemClock());
   jobs_ = std::make_unique<store::StackJobStore>(db_.get(), core::SystemClock());
-  launcher_ = std::make_unique<engine::PosixProcessLauncher>();
+  // Engine steps run under plinth-step, so that they outlive a crash of
+  // plinthd and are followed to their end after a restart.
+  const std::string supervisor = engine::FindStepSupervisor();
+  if (supervisor.empty()) {
+    return absl::FailedPreconditionError(
+        "plinth-step is not installed next to plinthd (it supervises every engine step, so that an apply "
+        "outlives a crash of plinthd): install it from the same build into the same directory");
+  }
+  launcher_ = std::make_unique<engine::PosixProcessLauncher>(supervisor);
   orchestrator::EngineSettings settings;
   settings.binaries = config_.engine_binaries;
   for (const auto& [kind, m] : config_.modules) settings.modules[kind] = {m.engine, m.source, m.ref, m.subdir, m.connection};

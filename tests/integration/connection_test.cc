@@ -211,7 +211,7 @@ TEST_F(ConnectionTest, CredentialFilesExistOnlyWhileAStepRuns) {
   apply.add_sources()->set_content(
       "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: held}\nspec: {name: held}\n"
       "---\napiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata:\n  name: slow\n"
-      "  annotations: {sim.plinth.dev/sleep-seconds: '30', sim.plinth.dev/ignore-sigint: 'true'}\nspec: {name: slow}\n");
+      "  annotations: {sim.plinth.dev/sleep-seconds: '2'}\nspec: {name: slow}\n");
   apply.set_org("acme");
   apply.set_env("dev");
   pb::ApplyCloudResourcesResponse applied;
@@ -241,6 +241,10 @@ TEST_F(ConnectionTest, CredentialFilesExistOnlyWhileAStepRuns) {
   }
   ASSERT_EQ(held.state(), "awaiting_approval") << held.error();
   EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::IsEmpty());
+  // Nor the saved plan, which holds the variables' values: it is kept in
+  // memory until the approval and written back for the apply.
+  EXPECT_FALSE(std::filesystem::exists(daemon_.data_dir() + "/workspaces/" + held.id() + "/plinth.tfplan"));
+  EXPECT_TRUE(std::filesystem::exists(daemon_.data_dir() + "/workspaces/" + held.id()));
 
   // A step that runs has its kubeconfig; a crash in the middle of it ...
   pb::StackJob slow = create_job("slow", false);
@@ -250,12 +254,23 @@ TEST_F(ConnectionTest, CredentialFilesExistOnlyWhileAStepRuns) {
   }
   ASSERT_TRUE(std::filesystem::exists(kubeconfig)) << "the step never got its kubeconfig";
   daemon_.Kill();
+  // ... does not cut the step short: it keeps its kubeconfig while it runs
+  // and its supervisor removes it when it ends, with no plinthd around.
   EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::Not(::testing::IsEmpty()));
-  // ... leaves it only until plinthd starts again.
-  ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+  for (int i = 0; i < 200 && !FilesHolding(daemon_.data_dir(), token).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::IsEmpty());
+  // The restarted plinthd removes the workspace of the job that waited for
+  // approval at once, and the crashed step's once it has taken its end.
+  ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+  EXPECT_THAT(daemon_.Stderr(), HasSubstr("removed 1 workspaces that stopped jobs left"));
+  const std::string slow_workspace = daemon_.data_dir() + "/workspaces/" + slow.id();
+  for (int i = 0; i < 200 && std::filesystem::exists(slow_workspace); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   EXPECT_TRUE(std::filesystem::is_empty(daemon_.data_dir() + "/workspaces"));
-  EXPECT_THAT(daemon_.Stderr(), HasSubstr("removed 2 workspaces that stopped jobs left"));
+  EXPECT_THAT(FilesHolding(daemon_.data_dir(), token), ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // (plinth-sim-tofu), driven over gRPC and through the CLI.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -21,13 +22,13 @@ using ::testing::HasSubstr;
 class StackJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string config = dir_.path() + "/plinthd.yaml";
+    config_ = dir_.path() + "/plinthd.yaml";
     std::string sim = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";
-    std::ofstream(config) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
+    std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
                           << PLINTH_BIN_DIR << "/plinth-sim-pulumi}}\n"
                           << Modules(sim) << "\n"
                           << Jobs() << "\n";
-    ASSERT_TRUE(daemon_.Start({"--config", config}).ok()) << daemon_.Stderr();
+    ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
     Connect();
   }
 
@@ -104,6 +105,7 @@ class StackJobTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_;
   std::string token_;  // sent by the helpers when auth is on
   DaemonProcess daemon_;
   std::unique_ptr<pb::StackJobService::Stub> jobs_;
@@ -269,34 +271,97 @@ TEST_F(StackJobTest, PlantonNamesAndAnOutputByItsJsonName) {
   EXPECT_THAT(cert.out, HasSubstr("\"route53_hosted_zone_id\":\"Z-shop.example.org\""));
 }
 
-TEST_F(StackJobTest, AJobRunningWhenThePlinthdDiesIsInterruptedAndLeavesNoProcess) {
-  Apply(Ns("crash", "{sim.plinth.dev/sleep-seconds: '30', sim.plinth.dev/ignore-sigint: 'true'}"));
-  pb::StackJob job = Create("KubernetesNamespace", "crash", "update");
-  // Wait until the engine runs the slow step.
-  std::string pgid;
-  for (int i = 0; i < 200 && pgid.empty(); ++i) {
+// True while /proc shows `pid` running (not gone, not a zombie).
+bool Running(const std::string& pid) {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = content.rfind(')');
+  return stat && close != std::string::npos && content.size() > close + 2 && content[close + 2] != 'Z';
+}
+
+// The pid of the supervisor (plinth-step) running the job's `step`, waiting
+// up to 10 s.
+std::string StepPid(const std::string& job_id, const std::string& step) {
+  for (int i = 0; i < 200; ++i) {
+    CommandResult ps = RunCommand({"/bin/sh", "-c", "pgrep -f '" + job_id + "/[.]plinth-steps/" + step + " ' | head -1"});
+    if (!ps.out.empty()) return ps.out.substr(0, ps.out.find('\n'));
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CommandResult ps = RunCommand({"/bin/sh", "-c", "pgrep -f 'plinth-sim-tofu plan' || true"});
-    if (!ps.out.empty()) pgid = ps.out.substr(0, ps.out.find('\n'));
   }
-  ASSERT_FALSE(pgid.empty()) << "the simulated engine never started";
+  return "";
+}
+
+// A kill -9 of plinthd during an apply: the apply runs on to its end (a cut
+// apply leaves partial changes and a held state lock), its secrets leave the
+// workspace when it ends, and the restarted plinthd records its output and
+// exit code on the job, which ends interrupted; the next run finds nothing
+// left to apply.
+TEST_F(StackJobTest, AnApplyOutlivesAPlinthdCrashAndTheRestartedPlinthdAdoptsItsEnd) {
+  Apply(Ns("crash", "{sim.plinth.dev/sleep-seconds: '2'}"));
+  pb::StackJob job = Create("KubernetesNamespace", "crash", "update");
+  std::string pid = StepPid(job.id(), "apply");
+  ASSERT_FALSE(pid.empty()) << "the simulated apply never started";
+  const std::string workspace = daemon_.data_dir() + "/workspaces/" + job.id();
+  ASSERT_TRUE(std::filesystem::exists(workspace + "/plinth.auto.tfvars.json"));
   daemon_.Kill();
-  ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(Running(pid)) << "the apply died with plinthd";
+  for (int i = 0; i < 200 && Running(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(Running(pid)) << "the apply did not end";
+  // With no plinthd there, the step's supervisor removed the variables
+  // (sensitive values) and recorded the end.
+  for (int i = 0; i < 100 && !std::filesystem::exists(workspace + "/.plinth-steps/apply/exit"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(std::filesystem::exists(workspace + "/.plinth-steps/apply/exit"));
+  EXPECT_FALSE(std::filesystem::exists(workspace + "/plinth.auto.tfvars.json"));
+
+  ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
   Connect();
   pb::StackJob after = Wait(job.id());
   EXPECT_EQ(after.state(), "interrupted");
+  EXPECT_THAT(after.error(), HasSubstr("apply step, left to run, ended with exit code 0"));
   EXPECT_THAT(after.error(), HasSubstr("fresh plan"));
-  // The engine left by the dead daemon was killed at start (it may linger
-  // as a zombie of whoever adopted it; it no longer runs).
-  bool alive = true;
-  for (int i = 0; i < 50 && alive; ++i) {
-    std::ifstream stat("/proc/" + pgid + "/stat");
-    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    size_t close = content.rfind(')');
-    alive = stat && close != std::string::npos && content.size() > close + 2 && content[close + 2] != 'Z';
-    if (alive) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_FALSE(alive) << "engine process " << pgid << " still runs after the restart";
+  bool apply_recorded = false;
+  for (const auto& step : after.steps()) apply_recorded |= step.name() == "apply" && step.exit_code() == 0;
+  EXPECT_TRUE(apply_recorded) << after.DebugString();
+  CommandResult logs = daemon_.Cli({"job", "logs", job.id()});
+  EXPECT_THAT(logs.out, HasSubstr("plinthd restarted during the apply step"));
+  EXPECT_THAT(logs.out, HasSubstr("Creation complete"));  // printed after the crash
+  EXPECT_FALSE(std::filesystem::exists(workspace));
+  // The adopted apply took effect: the next update has nothing to apply.
+  pb::StackJob again = Wait(Create("KubernetesNamespace", "crash", "update").id());
+  EXPECT_EQ(again.state(), "succeeded") << again.error();
+  for (const auto& step : again.steps()) EXPECT_NE(step.name(), "apply");
+  EXPECT_EQ(Resource("KubernetesNamespace", "crash").outputs().fields().at("namespace").string_value(), "crash");
+}
+
+// A step still running when plinthd comes back is followed, and a cancel
+// reaches it through its supervisor.
+TEST_F(StackJobTest, AStepFollowedAfterARestartCanBeCancelled) {
+  Apply(Ns("long", "{sim.plinth.dev/sleep-seconds: '60'}"));
+  pb::StackJob job = Create("KubernetesNamespace", "long", "update");
+  std::string pid = StepPid(job.id(), "plan");
+  ASSERT_FALSE(pid.empty()) << "the simulated plan never started";
+  daemon_.Kill();
+  ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
+  Connect();
+  EXPECT_TRUE(Running(pid)) << "the restarted plinthd killed the running plan";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  pb::GetStackJobRequest get;
+  get.set_id(job.id());
+  pb::StackJob running;
+  ASSERT_TRUE(jobs_->GetStackJob(Ctx().get(), get, &running).ok());
+  EXPECT_EQ(running.state(), "running");
+  pb::CancelStackJobRequest cancel;
+  cancel.set_id(job.id());
+  pb::StackJob cancelled;
+  grpc::Status s = jobs_->CancelStackJob(Ctx().get(), cancel, &cancelled);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  pb::StackJob after = Wait(job.id());
+  EXPECT_EQ(after.state(), "cancelled");
+  EXPECT_THAT(after.error(), HasSubstr("plan step, left to run, ended with exit code 1 after a cancel"));
+  for (int i = 0; i < 100 && Running(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(Running(pid));
 }
 
 TEST_F(StackJobTest, KindsMappedToPulumiRunWithPulumi) {

@@ -4,6 +4,12 @@
 // after a grace period). Every child, and every process left in its group,
 // is killed and reaped before Run returns.
 //
+// With a step supervisor (plinth-step, src/engine/step_supervisor_main.cc)
+// and a spec with a step_dir, the engine runs under plinth-step instead: it
+// survives a crash of plinthd, its output is kept in the step dir as well,
+// and its end is recorded there, so that a restarted plinthd can follow the
+// step to its end (FindSteps, FollowStep) instead of killing it.
+//
 //   PosixProcessLauncher launcher;
 //   CancelToken cancel;
 //   auto result = launcher.Run(
@@ -18,6 +24,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,6 +46,13 @@ struct ProcessSpec {
   absl::Duration timeout = absl::InfiniteDuration();
   // Between SIGINT and SIGKILL, for cancel and timeout.
   absl::Duration kill_grace = absl::Seconds(30);
+  // Under a supervisor: the directory (created; its parent must be
+  // writable) that keeps the step's output, pid, lock and exit record while
+  // it runs; removed when Run returns. Empty: the process runs directly.
+  std::string step_dir;
+  // Files deleted when the process ends, even if plinthd is gone by then
+  // (the step's secrets).
+  std::vector<std::string> remove_on_exit;
 };
 
 struct OutputLine {
@@ -87,12 +101,42 @@ class PosixProcessLauncher : public ProcessLauncher {
  public:
   // Makes this process a child subreaper (prctl), so that processes that
   // outlive a step's main process are reparented here and can be reaped.
-  PosixProcessLauncher();
+  // `supervisor`: the path of plinth-step; empty runs every process directly.
+  explicit PosixProcessLauncher(std::string supervisor = "");
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec,
                                     const std::function<void(const OutputLine&)>& on_line,
                                     CancelToken* cancel,
                                     const std::function<void(pid_t)>& on_start = nullptr) override;
+
+ private:
+  const std::string supervisor_;
 };
+
+// plinth-step next to the running program ("" when there is none).
+std::string FindStepSupervisor();
+
+// A step directory a previous plinthd left under <workspace>/.plinth-steps/.
+struct LeftStep {
+  std::string dir;
+  std::string name;  // the step: init, plan, apply ...
+  bool running = false;  // its supervisor still holds the lock
+  bool ended = false;    // its exit record is there
+};
+std::vector<LeftStep> FindSteps(const std::string& workspace_dir);
+
+// Follows a step a previous plinthd started to its end: lines of its output
+// files past the first `skip_stdout` / `skip_stderr` ones (those already
+// seen) go to `on_line` as they are written; `cancel` sends the supervisor
+// SIGINT (it passes it on, then kills after its grace period). Returns the
+// step's end from its exit record, then removes the step dir. ABORTED when
+// the supervisor died without recording an end (the lines seen are still
+// delivered).
+absl::StatusOr<ProcessResult> FollowStep(const std::string& step_dir,
+                                         const std::function<void(const OutputLine&)>& on_line,
+                                         CancelToken* cancel, int64_t skip_stdout = 0, int64_t skip_stderr = 0);
+
+// The directory of a step under a workspace.
+std::string StepDir(const std::string& workspace_dir, const std::string& step);
 
 // Finds `name` on `path_env` (a PATH value); "" when absent. A name with a
 // '/' is returned as is.

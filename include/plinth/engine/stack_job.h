@@ -159,11 +159,16 @@ class StepSecretFiles {
   StepSecretFiles(const StepSecretFiles&) = delete;
   StepSecretFiles& operator=(const StepSecretFiles&) = delete;
   const absl::Status& status() const { return status_; }
+  const std::vector<std::string>& paths() const { return written_; }
 
  private:
   std::vector<std::string> written_;
   absl::Status status_;
 };
+
+// Writes `content` to a new file readable by its owner only (0600 from the
+// moment it exists; a symlink in its place is refused).
+absl::Status WriteOwnerOnlyFile(const std::string& path, const std::string& content);
 
 }  // namespace plinth::engine
 

@@ -75,10 +75,15 @@ class StackJobRunner {
   // Cancels running jobs (gracefully) and joins the workers.
   ~StackJobRunner();
 
-  // At start, before Start(): jobs left running by a previous plinthd are
-  // marked interrupted (their leftover process groups killed); queued jobs
-  // are queued again.
+  // At start, before Start(): queued jobs are queued again. A job left
+  // running by a previous plinthd whose engine step still runs (or ended
+  // while plinthd was down) under plinth-step is adopted: the step is
+  // followed to its end from Start() on (its output joins the job's log, its
+  // end is recorded), never killed; then, like a job whose step is gone, it
+  // ends interrupted and a pipeline runs it again from a fresh plan.
   absl::Status Recover();
+  // True while a job left running by a previous plinthd is being followed.
+  bool Adopting(const std::string& job_id) const;
   // Called (on a worker thread, without the runner's lock) after every
   // stored state change of a job: running, awaiting_approval, back to
   // running after an approval, and its end. Set before Start().
@@ -118,6 +123,9 @@ class StackJobRunner {
  private:
   void WorkerLoop();
   void Execute(store::StackJobRecord job);
+  // Follows the steps a previous plinthd left running for `job`, then ends it.
+  void Adopt(store::StackJobRecord job, std::vector<engine::LeftStep> steps);
+  std::string WorkspaceOf(const std::string& job_id) const;
   bool NextJob(std::string* job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EngineSettings settings_;
@@ -152,6 +160,9 @@ class StackJobRunner {
   std::set<std::string> busy_resources_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<engine::CancelToken>> cancels_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Jobs Recover found with a live step, followed from Start().
+  std::vector<std::pair<store::StackJobRecord, std::vector<engine::LeftStep>>> to_adopt_;
+  std::set<std::string> adopting_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> workers_;
 };
 
