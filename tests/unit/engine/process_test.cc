@@ -3,12 +3,15 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "temp_dir.h"
+#include "test_paths.h"
 
 namespace plinth::engine {
 namespace {
@@ -158,6 +161,138 @@ TEST(ProcessTest, CapturesLargeOutputCompletely) {
   // Every byte arrives; +1 because the last line (cut by head) has no newline.
   EXPECT_EQ(bytes, 50000000u + 1);
   EXPECT_GT(lines, 600000u);
+}
+
+// Under plinth-step the launcher behaves as it does directly: lines, exit
+// codes, cancel, timeout, no orphans; and the step dir holds the output and
+// the end while the step runs, and is gone when Run returns.
+class SupervisedProcessTest : public ::testing::Test {
+ protected:
+  ProcessSpec Step(const std::string& script, const std::string& name = "step") {
+    ProcessSpec spec = Sh(script);
+    spec.step_dir = StepDir(dir_.path(), name);
+    return spec;
+  }
+  testing::TempDir dir_;
+  PosixProcessLauncher launcher_{std::string(PLINTH_BIN_DIR) + "/plinth-step"};
+};
+
+TEST_F(SupervisedProcessTest, LinesExitCodeAndSecretsRemovedAtTheEnd) {
+  const std::string secret = dir_.path() + "/secret.tfvars";
+  std::ofstream(secret) << "token";
+  ProcessSpec spec = Step("echo one; echo two >&2; test -f " + secret + " && echo secret-there; ls " +
+                          StepDir(dir_.path(), "step") + "; exit 3");
+  spec.remove_on_exit = {secret};
+  Captured c;
+  pid_t started = 0;
+  auto r = launcher_.Run(spec, c.fn(), nullptr, [&](pid_t pid) { started = pid; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_GT(started, 0);
+  EXPECT_THAT(c.Text(), HasSubstr("o:one\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("e:two\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("o:secret-there\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("o:lock\n"));  // the step dir exists while it runs
+  EXPECT_FALSE(std::filesystem::exists(secret));
+  EXPECT_FALSE(std::filesystem::exists(spec.step_dir));
+}
+
+TEST_F(SupervisedProcessTest, CancelPassesSigintThenKillsAfterTheGrace) {
+  CancelToken cancel;
+  Captured c;
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel.Cancel();
+  });
+  auto r = launcher_.Run(Step("trap 'echo got-sigint; exit 130' INT; echo started; while true; do sleep 0.05; done"),
+                         c.fn(), &cancel);
+  t.join();
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->exit_code, 130);
+  EXPECT_THAT(c.Text(), HasSubstr("got-sigint"));
+
+  CancelToken cancel2;
+  ProcessSpec stubborn = Step("trap '' INT; echo started; while true; do sleep 0.05; done", "stubborn");
+  stubborn.kill_grace = absl::Milliseconds(300);
+  std::thread t2([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cancel2.Cancel();
+  });
+  auto r2 = launcher_.Run(stubborn, nullptr, &cancel2);
+  t2.join();
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(r2->cancelled);
+  EXPECT_EQ(r2->signal, SIGKILL);
+  EXPECT_LT(r2->elapsed, absl::Seconds(5));
+}
+
+TEST_F(SupervisedProcessTest, TimeoutAndNoOrphans) {
+  ProcessSpec slow = Step("sleep 30");
+  slow.timeout = absl::Milliseconds(200);
+  slow.kill_grace = absl::Milliseconds(200);
+  auto r = launcher_.Run(slow, nullptr, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_LT(r->elapsed, absl::Seconds(5));
+
+  Captured c;
+  auto bg = launcher_.Run(Step("sleep 30 & echo bg=$!; exit 0", "bg"), c.fn(), nullptr);
+  ASSERT_TRUE(bg.ok());
+  EXPECT_EQ(bg->exit_code, 0);
+  EXPECT_LT(bg->elapsed, absl::Seconds(10));
+  ASSERT_FALSE(c.lines.empty());
+  pid_t child = std::stoi(c.lines[0].text.substr(3));
+  EXPECT_EQ(::kill(child, 0), -1);
+}
+
+TEST_F(SupervisedProcessTest, CapturesLargeOutputCompletely) {
+  size_t bytes = 0;
+  auto r = launcher_.Run(Step("yes 0123456789012345678901234567890123456789 | head -c 20000000"),
+                         [&](const OutputLine& l) { bytes += l.text.size() + 1; }, nullptr);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(bytes, 20000000u + 1);
+}
+
+// A step whose plinthd is gone (here: started with its output to nowhere)
+// is found running, followed past the lines already seen, and its end read.
+TEST_F(SupervisedProcessTest, FollowStepReadsARunningStepToItsEnd) {
+  const std::string step_dir = StepDir(dir_.path(), "apply");
+  std::filesystem::create_directories(std::filesystem::path(step_dir).parent_path());
+  std::string cmd = std::string(PLINTH_BIN_DIR) + "/plinth-step --dir " + step_dir +
+                    " -- /bin/sh -c 'echo seen; echo err >&2; sleep 0.6; echo after-the-crash; exit 4' "
+                    ">/dev/null 2>&1 &";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::vector<LeftStep> steps;
+  for (int i = 0; i < 100; ++i) {
+    steps = FindSteps(dir_.path());
+    if (!steps.empty() && steps[0].running) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].name, "apply");
+  EXPECT_TRUE(steps[0].running);
+  EXPECT_FALSE(steps[0].ended);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // "seen" is written
+  Captured c;
+  auto r = FollowStep(step_dir, c.fn(), nullptr, /*skip_stdout=*/1, /*skip_stderr=*/0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 4);
+  EXPECT_THAT(c.Text(), HasSubstr("o:after-the-crash\n"));
+  EXPECT_THAT(c.Text(), HasSubstr("e:err\n"));
+  EXPECT_THAT(c.Text(), ::testing::Not(HasSubstr("seen")));  // already stored before the crash
+  EXPECT_FALSE(std::filesystem::exists(step_dir));
+  EXPECT_TRUE(FindSteps(dir_.path()).empty());
+}
+
+TEST_F(SupervisedProcessTest, FollowStepWithoutARecordedEndIsAborted) {
+  const std::string step_dir = StepDir(dir_.path(), "plan");
+  std::filesystem::create_directories(step_dir);
+  std::ofstream(step_dir + "/out") << "half a plan\n";
+  Captured c;
+  auto r = FollowStep(step_dir, c.fn(), nullptr);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(c.Text(), "o:half a plan\n");
 }
 
 }  // namespace
