@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   app.add_option("--concurrency", concurrency, "max_concurrent_jobs");
   app.add_option("--output-mb", output_mb, "MB printed by the capture job");
   app.add_option("--engine", engine, "the no-op engine binary");
+  bool direct = false;
+  app.add_flag("--direct", direct, "run engine steps directly, not under plinth-step as plinthd does");
   CLI11_PARSE(app, argc, argv);
   engine = std::filesystem::absolute(engine).string();
   spdlog::set_level(spdlog::level::warn);
@@ -60,7 +62,11 @@ int main(int argc, char** argv) {
   }
   plinth::store::CloudResourceStore resources(db->get(), plinth::core::SystemClock());
   plinth::store::StackJobStore job_store(db->get(), plinth::core::SystemClock());
-  plinth::engine::PosixProcessLauncher launcher;
+  // As plinthd runs them: every step under plinth-step (next to this bench).
+  std::string supervisor =
+      direct ? "" : std::filesystem::absolute(std::filesystem::path(argv[0]).parent_path() / "plinth-step").string();
+  plinth::engine::PosixProcessLauncher launcher(supervisor);
+  std::printf("engine steps %s\n", direct ? "run directly" : "run under plinth-step");
 
   std::string text;
   for (int i = 0; i < jobs; ++i) {

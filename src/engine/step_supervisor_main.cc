@@ -241,10 +241,10 @@ int main(int argc, char** argv) {
     }
   }
   for (const auto& f : remove) ::unlink(f.c_str());
-  for (auto& s : streams) {
-    ::fsync(s.file);
-    ::close(s.file);
-  }
+  // No fsync: the record serves a plinthd that crashed, not a machine that
+  // did (after a reboot the engine is gone anyway, and a missing record
+  // reads as "the step was cut short").
+  for (auto& s : streams) ::close(s.file);
   char line[128];
   int len = std::snprintf(line, sizeof(line), "exit=%d signal=%d timed_out=%d cancelled=%d\n", exit_code, term_signal,
                           timed_out ? 1 : 0, cancelled ? 1 : 0);
@@ -252,7 +252,6 @@ int main(int argc, char** argv) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     WriteAll(fd, line, static_cast<size_t>(len));
-    ::fsync(fd);
     ::close(fd);
     ::rename(tmp.c_str(), (dir + "/exit").c_str());
   }
