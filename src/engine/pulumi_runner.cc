@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "plinth/engine/stack_job.h"
+#include "plinth/engine/step_executor.h"
 
 namespace plinth::engine {
 namespace {
@@ -36,24 +37,9 @@ std::string PulumiStackName(const JobSpec& spec) {
 JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListener* listener) {
   JobOutcome out;
   Redactor redactor(spec.secrets);
-  auto fail = [&](const absl::Status& s) {
-    out.state = s.code() == absl::StatusCode::kCancelled ? JobOutcome::State::kCancelled : JobOutcome::State::kFailed;
-    out.error = std::string(s.message());
-    listener->OnLine(JobListener::Stream::kSystem, "", absl::StrCat("job ", out.state == JobOutcome::State::kCancelled ? "cancelled" : "failed", ": ", out.error));
-    return out;
-  };
-  std::error_code ec;
-  if (spec.module_dir.empty() || !fs::is_directory(spec.module_dir, ec)) {
-    return fail(absl::FailedPreconditionError(absl::StrCat("module directory ", spec.module_dir, " does not exist")));
-  }
-  fs::create_directories(spec.workspace_dir, ec);
-  for (const auto& entry : fs::directory_iterator(spec.module_dir)) {
-    std::string name = entry.path().filename().string();
-    if (name == ".git" || name == "node_modules") continue;
-    fs::copy(entry.path(), fs::path(spec.workspace_dir) / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) return fail(absl::InternalError(absl::StrCat("cannot copy the module: ", ec.message())));
-  }
-  fs::create_directories(spec.state_dir, ec);
+  auto fail = [&](const absl::Status& s) { return FailJob(out, s, listener); };
+  absl::Status copied = CopyModule(spec, {".git", "node_modules"});
+  if (!copied.ok()) return fail(copied);
   // JSON is YAML: the stack input is written as JSON, which every YAML reader takes.
   fs::path input = fs::path(spec.workspace_dir) / "stack-input.yaml";
   json stack_input = {{"target", {{"apiVersion", spec.api_version}, {"kind", spec.kind},
@@ -74,72 +60,41 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
   env.push_back("PLINTH_JOB_ID=" + spec.job_id);
   std::string stack = PulumiStackName(spec);
 
-  auto step = [&](const std::string& name, std::vector<std::string> args, bool events, std::string* capture) -> absl::StatusOr<int> {
-    ProcessSpec ps;
-    ps.argv = {spec.engine_binary};
-    ps.argv.insert(ps.argv.end(), args.begin(), args.end());
-    ps.env = env;
-    ps.cwd = spec.workspace_dir;
-    ps.timeout = spec.step_timeout;
-    ps.kill_grace = spec.kill_grace;
-    ps.step_dir = StepDir(spec.workspace_dir, name);
-    listener->OnLine(JobListener::Stream::kSystem, name, absl::StrCat("$ pulumi ", absl::StrJoin(args, " ")));
-    StepRecord record{name, -1, absl::Now(), {}};
-    StepSecretFiles files(spec.workspace_dir, secret_files);
-    if (!files.status().ok()) return files.status();
-    ps.remove_on_exit = files.paths();
-    auto result = launcher_->Run(ps, [&](const OutputLine& line) {
-      std::string text = redactor.Redact(line.text);
-      bool is_stdout = line.stream == OutputLine::Stream::kStdout;
-      if (capture && is_stdout) {
-        *capture += text;
-        if (!line.continued) *capture += "\n";
-        return;
+  StepExecutor steps(launcher_,
+                     {.engine = "pulumi", .binary = spec.engine_binary, .env = env, .workspace_dir = spec.workspace_dir,
+                      .timeout = spec.step_timeout, .kill_grace = spec.kill_grace, .secret_files = secret_files},
+                     redactor, cancel, listener, &out);
+  // Engine events of the update, destroy or refresh: the summary, resource
+  // rows and error diagnostics.
+  auto events = [&](const std::string& name) -> StepExecutor::JsonLine {
+    return [&, name](const std::string& line) {
+      EngineEvent e = ParsePulumiLine(line);
+      if (e.summary) {
+        out.summary = *e.summary;
+        out.summary.operation = name;
+        out.has_summary = true;
       }
-      listener->OnLine(is_stdout ? JobListener::Stream::kStdout : JobListener::Stream::kStderr, name, text);
-      if (events && is_stdout && !line.continued && !text.empty() && text[0] == '{') {
-        EngineEvent e = ParsePulumiLine(text);
-        if (e.summary) {
-          out.summary = *e.summary;
-          out.summary.operation = name;
-          out.has_summary = true;
-        }
-        if (e.resource) {
-          bool found = false;
-          for (auto& r : out.resources) {
-            if (r.address == e.resource->address) {
-              r = *e.resource;
-              found = true;
-            }
+      if (e.resource) {
+        bool found = false;
+        for (auto& r : out.resources) {
+          if (r.address == e.resource->address) {
+            r = *e.resource;
+            found = true;
           }
-          if (!found) out.resources.push_back(*e.resource);
         }
-        if (e.diagnostic && e.diagnostic->severity == "error") out.diagnostics.push_back(*e.diagnostic);
-        listener->OnEvent(name, e);
+        if (!found) out.resources.push_back(*e.resource);
       }
-    }, cancel, [&](pid_t pgid) { listener->OnProcess(name, pgid); });
-    listener->OnProcess(name, 0);
-    record.end = absl::Now();
-    if (!result.ok()) {
-      out.steps.push_back(record);
-      return result.status();
-    }
-    record.exit_code = result->exit_code;
-    out.steps.push_back(record);
-    if (result->cancelled) return absl::CancelledError(absl::StrCat(name, " was cancelled"));
-    if (result->timed_out) return absl::DeadlineExceededError(absl::StrCat(name, " did not finish within ", absl::FormatDuration(spec.step_timeout)));
-    if (result->signal != 0) return absl::InternalError(absl::StrCat("pulumi ", name, " was killed by signal ", result->signal));
-    if (result->exit_code != 0) {
-      std::string why;
-      for (const auto& d : out.diagnostics) why = d.summary;
-      return absl::AbortedError(absl::StrCat("pulumi ", name, " failed with exit code ", result->exit_code,
-                                             why.empty() ? "" : absl::StrCat(" (", why, ")")));
-    }
-    return 0;
+      if (e.diagnostic && e.diagnostic->severity == "error") out.diagnostics.push_back(*e.diagnostic);
+      listener->OnEvent(name, e);
+    };
+  };
+  auto step = [&](const std::string& name, const std::vector<std::string>& args, bool with_events,
+                  std::string* capture) -> absl::Status {
+    return steps.Expect(steps.Run(name, args, with_events ? events(name) : nullptr, capture), name, {0});
   };
 
-  auto rc = step("stack", {"stack", "select", "--create", "--stack", stack, "--non-interactive"}, false, nullptr);
-  if (!rc.ok()) return fail(rc.status());
+  absl::Status rc = step("stack", {"stack", "select", "--create", "--stack", stack, "--non-interactive"}, false, nullptr);
+  if (!rc.ok()) return fail(rc);
   if (spec.operation == Operation::kInit) {
     out.state = JobOutcome::State::kSucceeded;
     return out;
@@ -153,7 +108,7 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
     if (destroy) args = {"destroy", "--preview-only", "--json", "--stack", stack, "--non-interactive"};
     if (spec.skip_refresh) args.push_back("--refresh=false");
     rc = step("preview", args, false, &preview);
-    if (!rc.ok()) return fail(rc.status());
+    if (!rc.ok()) return fail(rc);
     json doc = json::parse(preview, nullptr, false);
     if (doc.is_object() && doc.contains("changeSummary") && doc["changeSummary"].is_object()) {
       const json& c = doc["changeSummary"];
@@ -178,12 +133,12 @@ JobOutcome PulumiRunner::Run(const JobSpec& spec, CancelToken* cancel, JobListen
     if (spec.operation == Operation::kDestroy) args = {"destroy", "--yes", "--skip-preview", "--json", "--stack", stack, "--non-interactive"};
     if (spec.operation == Operation::kRefresh) args = {"refresh", "--yes", "--skip-preview", "--json", "--stack", stack, "--non-interactive"};
     rc = step(std::string(OperationName(spec.operation)), args, true, nullptr);
-    if (!rc.ok()) return fail(rc.status());
+    if (!rc.ok()) return fail(rc);
     std::string masked, shown;
     rc = step("output", {"stack", "output", "--json", "--stack", stack}, false, &masked);
-    if (!rc.ok()) return fail(rc.status());
+    if (!rc.ok()) return fail(rc);
     rc = step("output", {"stack", "output", "--json", "--show-secrets", "--stack", stack}, false, &shown);
-    if (!rc.ok()) return fail(rc.status());
+    if (!rc.ok()) return fail(rc);
     json m = json::parse(masked, nullptr, false), v = json::parse(shown, nullptr, false);
     if (!v.is_object()) return fail(absl::InternalError("pulumi stack output --json did not print a JSON object"));
     out.outputs = json::object();

@@ -460,6 +460,163 @@ void StackJobRunner::WorkerLoop() {
   }
 }
 
+absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord& job,
+                                                          const store::CloudResourceRecord* resource,
+                                                          const ModuleConfig& module, const std::string& binary,
+                                                          std::vector<store::JobEvent>* preamble,
+                                                          std::string* digest) {
+  const bool git = engine::IsGitUrl(module.source);
+  // References resolve from the stored outputs of the resources they name.
+  manifest::Manifest m;
+  m.api_version = resource->api_version;
+  m.kind = resource->key.kind;
+  m.name = resource->key.name;
+  m.org = resource->key.org;
+  m.env = resource->key.env;
+  m.id = resource->id;
+  m.body = resource->manifest;
+  // A pipeline deploys its revision's manifest, whatever is stored now.
+  if (auto it = job.options.find("manifest"); it != job.options.end() && it->is_object()) {
+    m.body = *it;
+    m.api_version = m.body.value("apiVersion", m.api_version);
+  }
+  *digest = core::ContentDigest(m.body.dump());
+  std::vector<std::string> revealed;  // sensitive values resolved in the clear: redacted from the log
+  auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
+    PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
+    std::string found;
+    PLINTH_ASSIGN_OR_RETURN(const json* v, manifest::LookupReferencePath(target.manifest, target.outputs,
+                                                                          r.field_path, &found));
+    const bool output = absl::StartsWith(found, "status.outputs.");
+    const std::string path = output ? found.substr(15) : found;
+    // A pull request's pipeline runs manifests nobody has reviewed yet: it
+    // never gets another resource's sensitive outputs in the clear.
+    if (!output) return *v;
+    if (*v == kSensitive && job.options.value("untrusted", false)) return json("(sensitive)");
+    if (*v == kSensitive && secrets_ != nullptr) {
+      PLINTH_ASSIGN_OR_RETURN(std::string sealed, jobs_->SealedOutputs(target.id));
+      PLINTH_ASSIGN_OR_RETURN(std::string plain, secrets_->Open(sealed));
+      json all = json::parse(plain, nullptr, false);
+      if (const json* real = manifest::JsonAtPath(all, path)) {
+        revealed.push_back(real->is_string() ? real->get<std::string>() : real->dump());
+        return *real;
+      }
+    }
+    return *v;
+  };
+  // A preview of a resource whose dependencies are not deployed yet (a
+  // new project, a preview-only pipeline) plans with a placeholder, as
+  // Terraform shows values known only after apply.
+  const bool preview_only = job.operation == "preview" || job.operation == "destroy_preview";
+  auto resolve_or_placeholder = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
+    auto v = resolve(r);
+    if (v.ok() || !preview_only || v.status().code() != absl::StatusCode::kNotFound) return v;
+    preamble->push_back({0, clock_->Now(), "system", "",
+                        absl::StrCat("preview: ", r.kind, "/", r.name, " ", r.field_path, " is not known yet (",
+                                     v.status().message(), "); planned as \"(known after apply)\""),
+                        nullptr});
+    return json("(known after apply)");
+  };
+  auto vars = manifest::ToModuleVariables(m, *catalog_, resolve_or_placeholder);
+  if (!vars.ok()) return vars.status();
+
+  engine::JobSpec spec;
+  spec.job_id = job.id;
+  engine::ParseOperation(job.operation, &spec.operation);
+  spec.kind = job.key.kind;
+  spec.api_version = m.api_version;
+  spec.resource_id = job.resource_id;
+  spec.module_variables = *vars;
+  spec.engine = job.engine;
+  spec.engine_binary = binary;
+  spec.module_dir = module.source;
+  spec.workspace_dir = WorkspaceOf(job.id);
+  spec.state_dir = (fs::path(settings_.data_dir) / "state" / job.resource_id).string();
+  spec.plugin_cache_dir = (fs::path(settings_.data_dir) / "plugin-cache").string();
+  std::error_code ec;
+  fs::create_directories(spec.plugin_cache_dir, ec);
+  spec.env = BaseEnvironment();
+  // Credentials: the named connection, else the env default, else the org
+  // default, else none; the job records which rule chose it.
+  if (connections_ != nullptr) {
+    const manifest::Kind* kind = catalog_->Find(resource->api_version, resource->key.kind);
+    std::string provider = kind ? kind->provider : "";
+    auto resolved = connections_->Resolve(job.key.org, job.key.env, provider, job.options.value("connection", ""));
+    if (!resolved.ok()) return absl::FailedPreconditionError(absl::StrCat("connection: ", resolved.status().message()));
+    job.connection_reason = resolved->reason;
+    if (resolved->connection) {
+      job.connection_id = resolved->connection->id;
+      engine::ConnectionEnv cenv = engine::BuildConnectionEnv(provider, resolved->connection->fields,
+                                                              resolved->connection->secrets, spec.workspace_dir);
+      spec.env.insert(spec.env.end(), cenv.env.begin(), cenv.env.end());
+      spec.secrets = cenv.redact;
+      spec.files = cenv.files;
+      // Pulumi modules take credentials as the stack input's provider_config.
+      json config = json::object();
+      for (const auto& [k, v] : resolved->connection->fields) config[k] = v;
+      for (const auto& [k, v] : resolved->connection->secrets) config[k] = v;
+      spec.provider_config = config;
+    }
+    preamble->push_back({0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr});
+  }
+  // A Git module is fetched (or found in the cache) for each job, so a
+  // branch that moved is run at its new commit, recorded on the job.
+  if (git) {
+    engine::GitModuleSource source{module.source, module.ref, module.subdir, ""};
+    if (connections_ != nullptr && !absl::StartsWith(module.source, "file://")) {
+      auto creds = connections_->Resolve(job.key.org, job.key.env, "git", module.connection);
+      if (!creds.ok()) return absl::FailedPreconditionError(absl::StrCat("module source connection: ", creds.status().message()));
+      if (creds->connection) {
+        for (auto& secret : engine::SetGitCredentials(creds->connection->fields, creds->connection->secrets, &source)) {
+          spec.secrets.push_back(std::move(secret));
+        }
+      }
+    }
+    if (settings_.module_fetcher == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat("module source ", module.source, " is a Git repository, and this plinthd "
+                                           "has no Git fetcher"));
+    }
+    auto fetched = settings_.module_fetcher->Fetch(source);
+    if (!fetched.ok()) return fetched.status();
+    spec.module_dir = fetched->dir;
+    job.module_revision = fetched->commit;
+    preamble->push_back({0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr});
+  }
+  // Remote state: the env's backend, else the default one, else local.
+  auto backend = settings_.backends.find(job.key.env);
+  if (backend == settings_.backends.end()) backend = settings_.backends.find("default");
+  if (backend != settings_.backends.end() && job.engine != "pulumi") {
+    spec.backend_type = backend->second.type;
+    spec.backend_config = backend->second.config;
+    // Backend credentials (an azurerm access_key, an s3 secret_key ...) go
+    // to init as arguments: keep them out of the logged command line.
+    for (const auto& [k, v] : spec.backend_config) {
+      if (k != "key" && (absl::StrContains(k, "key") || absl::StrContains(k, "secret") || absl::StrContains(k, "token") ||
+                         absl::StrContains(k, "password") || absl::StrContains(k, "credentials"))) {
+        spec.secrets.push_back(v);
+      }
+    }
+    const std::string setting = spec.backend_type == "gcs" ? "prefix" : "key";
+    // The name's slug: a Planton name may hold '.', '_' or spaces ("example.com").
+    std::string path = absl::StrCat(job.key.org, "/", job.key.env, "/", job.key.kind, "/",
+                                    manifest::ResourceSlug(job.key.name));
+    if (spec.backend_type != "gcs") absl::StrAppend(&path, ".tfstate");
+    std::string prefix = spec.backend_config[setting];
+    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+    spec.backend_config[setting] = prefix.empty() ? path : absl::StrCat(prefix, "/", path);
+    preamble->push_back({0, clock_->Now(), "system", "",
+                                  absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr});
+  }
+  spec.pulumi_passphrase = settings_.pulumi_passphrase;
+  if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
+  for (auto& value : revealed) spec.secrets.push_back(std::move(value));
+  spec.skip_refresh = job.options.value("skipRefresh", false);
+  spec.direct_apply = job.options.value("directApply", false);
+  spec.step_timeout = settings_.step_timeout;
+  spec.kill_grace = settings_.kill_grace;
+  return spec;
+}
+
 void StackJobRunner::Execute(store::StackJobRecord job) {
   auto log = core::Logger("jobs");
   std::shared_ptr<engine::CancelToken> cancel;
@@ -540,147 +697,11 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
   if (observer_) observer_(job);
   log->info("job={} resource={} op={} started", job.id, job.key.ToString(), job.operation);
 
-  // References resolve from the stored outputs of the resources they name.
-  manifest::Manifest m;
-  m.api_version = resource->api_version;
-  m.kind = resource->key.kind;
-  m.name = resource->key.name;
-  m.org = resource->key.org;
-  m.env = resource->key.env;
-  m.id = resource->id;
-  m.body = resource->manifest;
-  // A pipeline deploys its revision's manifest, whatever is stored now.
-  if (auto it = job.options.find("manifest"); it != job.options.end() && it->is_object()) {
-    m.body = *it;
-    m.api_version = m.body.value("apiVersion", m.api_version);
-  }
-  const std::string digest = core::ContentDigest(m.body.dump());
-  std::vector<std::string> revealed;  // sensitive values resolved in the clear: redacted from the log
-  auto resolve = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
-    PLINTH_ASSIGN_OR_RETURN(auto target, resources_->Get({.key = {m.org, r.env, r.kind, r.name}}));
-    std::string found;
-    PLINTH_ASSIGN_OR_RETURN(const json* v, manifest::LookupReferencePath(target.manifest, target.outputs,
-                                                                          r.field_path, &found));
-    const bool output = absl::StartsWith(found, "status.outputs.");
-    const std::string path = output ? found.substr(15) : found;
-    // A pull request's pipeline runs manifests nobody has reviewed yet: it
-    // never gets another resource's sensitive outputs in the clear.
-    if (!output) return *v;
-    if (*v == kSensitive && job.options.value("untrusted", false)) return json("(sensitive)");
-    if (*v == kSensitive && secrets_ != nullptr) {
-      PLINTH_ASSIGN_OR_RETURN(std::string sealed, jobs_->SealedOutputs(target.id));
-      PLINTH_ASSIGN_OR_RETURN(std::string plain, secrets_->Open(sealed));
-      json all = json::parse(plain, nullptr, false);
-      if (const json* real = manifest::JsonAtPath(all, path)) {
-        revealed.push_back(real->is_string() ? real->get<std::string>() : real->dump());
-        return *real;
-      }
-    }
-    return *v;
-  };
-  // A preview of a resource whose dependencies are not deployed yet (a
-  // new project, a preview-only pipeline) plans with a placeholder, as
-  // Terraform shows values known only after apply.
-  const bool preview_only = job.operation == "preview" || job.operation == "destroy_preview";
-  auto resolve_or_placeholder = [&](const manifest::Reference& r) -> absl::StatusOr<json> {
-    auto v = resolve(r);
-    if (v.ok() || !preview_only || v.status().code() != absl::StatusCode::kNotFound) return v;
-    preamble.push_back({0, clock_->Now(), "system", "",
-                        absl::StrCat("preview: ", r.kind, "/", r.name, " ", r.field_path, " is not known yet (",
-                                     v.status().message(), "); planned as \"(known after apply)\""),
-                        nullptr});
-    return json("(known after apply)");
-  };
-  auto vars = manifest::ToModuleVariables(m, *catalog_, resolve_or_placeholder);
-  if (!vars.ok()) return finish("failed", std::string(vars.status().message()));
-
-  engine::JobSpec spec;
-  spec.job_id = job.id;
-  engine::ParseOperation(job.operation, &spec.operation);
-  spec.kind = job.key.kind;
-  spec.api_version = m.api_version;
-  spec.resource_id = job.resource_id;
-  spec.module_variables = *vars;
-  spec.engine = job.engine;
-  spec.engine_binary = bin->second;
-  spec.module_dir = mod->second.source;
-  spec.workspace_dir = WorkspaceOf(job.id);
-  spec.state_dir = (fs::path(settings_.data_dir) / "state" / job.resource_id).string();
-  spec.plugin_cache_dir = (fs::path(settings_.data_dir) / "plugin-cache").string();
+  std::string digest;
+  auto built = BuildSpec(job, &*resource, mod->second, bin->second, &preamble, &digest);
+  if (!built.ok()) return finish("failed", std::string(built.status().message()));
+  engine::JobSpec spec = std::move(*built);
   std::error_code ec;
-  fs::create_directories(spec.plugin_cache_dir, ec);
-  spec.env = BaseEnvironment();
-  // Credentials: the named connection, else the env default, else the org
-  // default, else none; the job records which rule chose it.
-  if (connections_ != nullptr) {
-    const manifest::Kind* kind = catalog_->Find(resource->api_version, resource->key.kind);
-    std::string provider = kind ? kind->provider : "";
-    auto resolved = connections_->Resolve(job.key.org, job.key.env, provider, job.options.value("connection", ""));
-    if (!resolved.ok()) return finish("failed", absl::StrCat("connection: ", resolved.status().message()));
-    job.connection_reason = resolved->reason;
-    if (resolved->connection) {
-      job.connection_id = resolved->connection->id;
-      engine::ConnectionEnv cenv = engine::BuildConnectionEnv(provider, resolved->connection->fields,
-                                                              resolved->connection->secrets, spec.workspace_dir);
-      spec.env.insert(spec.env.end(), cenv.env.begin(), cenv.env.end());
-      spec.secrets = cenv.redact;
-      spec.files = cenv.files;
-      // Pulumi modules take credentials as the stack input's provider_config.
-      json config = json::object();
-      for (const auto& [k, v] : resolved->connection->fields) config[k] = v;
-      for (const auto& [k, v] : resolved->connection->secrets) config[k] = v;
-      spec.provider_config = config;
-    }
-    preamble.push_back({0, clock_->Now(), "system", "", absl::StrCat("connection: ", job.connection_reason), nullptr});
-  }
-  // A Git module is fetched (or found in the cache) for each job, so a
-  // branch that moved is run at its new commit, recorded on the job.
-  if (git) {
-    engine::GitModuleSource source{module.source, module.ref, module.subdir, ""};
-    if (connections_ != nullptr && !absl::StartsWith(module.source, "file://")) {
-      auto creds = connections_->Resolve(job.key.org, job.key.env, "git", module.connection);
-      if (!creds.ok()) return finish("failed", absl::StrCat("module source connection: ", creds.status().message()));
-      if (creds->connection) {
-        for (auto& secret : engine::SetGitCredentials(creds->connection->fields, creds->connection->secrets, &source)) {
-          spec.secrets.push_back(std::move(secret));
-        }
-      }
-    }
-    if (settings_.module_fetcher == nullptr) {
-      return finish("failed", absl::StrCat("module source ", module.source, " is a Git repository, and this plinthd "
-                                           "has no Git fetcher"));
-    }
-    auto fetched = settings_.module_fetcher->Fetch(source);
-    if (!fetched.ok()) return finish("failed", std::string(fetched.status().message()));
-    spec.module_dir = fetched->dir;
-    job.module_revision = fetched->commit;
-    preamble.push_back({0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr});
-  }
-  // Remote state: the env's backend, else the default one, else local.
-  auto backend = settings_.backends.find(job.key.env);
-  if (backend == settings_.backends.end()) backend = settings_.backends.find("default");
-  if (backend != settings_.backends.end() && job.engine != "pulumi") {
-    spec.backend_type = backend->second.type;
-    spec.backend_config = backend->second.config;
-    // Backend credentials (an azurerm access_key, an s3 secret_key ...) go
-    // to init as arguments: keep them out of the logged command line.
-    for (const auto& [k, v] : spec.backend_config) {
-      if (k != "key" && (absl::StrContains(k, "key") || absl::StrContains(k, "secret") || absl::StrContains(k, "token") ||
-                         absl::StrContains(k, "password") || absl::StrContains(k, "credentials"))) {
-        spec.secrets.push_back(v);
-      }
-    }
-    const std::string setting = spec.backend_type == "gcs" ? "prefix" : "key";
-    // The name's slug: a Planton name may hold '.', '_' or spaces ("example.com").
-    std::string path = absl::StrCat(job.key.org, "/", job.key.env, "/", job.key.kind, "/",
-                                    manifest::ResourceSlug(job.key.name));
-    if (spec.backend_type != "gcs") absl::StrAppend(&path, ".tfstate");
-    std::string prefix = spec.backend_config[setting];
-    while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-    spec.backend_config[setting] = prefix.empty() ? path : absl::StrCat(prefix, "/", path);
-    preamble.push_back({0, clock_->Now(), "system", "",
-                                  absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr});
-  }
   // Flow control: with require_approval the job stops after the plan, in
   // awaiting_approval, until someone approves (the saved plan is applied)
   // or rejects it (the job ends cancelled). Cancel works while it waits.
@@ -726,13 +747,6 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
       return absl::OkStatus();
     };
   }
-  spec.pulumi_passphrase = settings_.pulumi_passphrase;
-  if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
-  for (auto& value : revealed) spec.secrets.push_back(std::move(value));
-  spec.skip_refresh = job.options.value("skipRefresh", false);
-  spec.direct_apply = job.options.value("directApply", false);
-  spec.step_timeout = settings_.step_timeout;
-  spec.kill_grace = settings_.kill_grace;
 
   // What is redacted from the log, sealed: a plinthd restarted while a
   // step runs redacts that step's output the same way.

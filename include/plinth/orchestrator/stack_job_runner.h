@@ -123,6 +123,14 @@ class StackJobRunner {
  private:
   void WorkerLoop();
   void Execute(store::StackJobRecord job);
+  // Everything the engine needs for `job` (references resolved, module,
+  // connection, backend, what to redact), the job's engine-related fields
+  // filled in; lines for the log before the engine starts go to `preamble`,
+  // and the deployed manifest's digest to `digest`. An error ends the job
+  // failed with its message.
+  absl::StatusOr<engine::JobSpec> BuildSpec(store::StackJobRecord& job, const store::CloudResourceRecord* resource,
+                                            const ModuleConfig& module, const std::string& binary,
+                                            std::vector<store::JobEvent>* preamble, std::string* digest);
   // Follows the steps a previous plinthd left running for `job`, then ends it.
   void Adopt(store::StackJobRecord job, std::vector<engine::LeftStep> steps);
   std::string WorkspaceOf(const std::string& job_id) const;
