@@ -9,6 +9,7 @@
 #include "job_commands.h"
 #include "kustomize_commands.h"
 #include "project_commands.h"
+#include "runner_commands.h"
 
 int main(int argc, char** argv) {
   using namespace plinth::cli;
@@ -385,6 +386,43 @@ int main(int argc, char** argv) {
   conn_default->add_option("ref", conn.ref, "ORG/NAME")->required();
   conn_default->add_option("--env", conn.env, "only for this env (default: the whole org)");
   conn_default->callback(run([&](const Client& c) { return ConnectionSetDefault(c, opts, conn); }));
+
+  auto* pool_cmd = app.add_subcommand("runner-pool", "pools of plinth-runner agents: tokens and where they run work");
+  pool_cmd->require_subcommand(1);
+  RunnerPoolArgs pool;
+  auto* pool_create = pool_cmd->add_subcommand("create", "create a pool");
+  pool_create->add_option("name", pool.name, "the pool's name")->required();
+  pool_create->add_option("--description", pool.description, "what it is for");
+  pool_create->callback(run([&](const Client& c) { return RunnerPoolCreate(c, opts, pool); }));
+  auto* pool_list = pool_cmd->add_subcommand("list", "pools, their tokens and bindings");
+  pool_list->callback(run([&](const Client& c) { return RunnerPoolList(c, opts); }));
+  auto* pool_delete = pool_cmd->add_subcommand("delete", "delete a pool (no bindings, every token revoked)");
+  pool_delete->add_option("name", pool.name, "the pool")->required();
+  pool_delete->callback(run([&](const Client& c) { return RunnerPoolDelete(c, opts, pool); }));
+  auto* token_cmd = pool_cmd->add_subcommand("token", "the tokens runners register with");
+  token_cmd->require_subcommand(1);
+  auto* token_create = token_cmd->add_subcommand("create", "a new token (printed once, on stdout)");
+  token_create->add_option("pool", pool.name, "the pool")->required();
+  token_create->add_option("--description", pool.description, "which runner or host it is for");
+  token_create->callback(run([&](const Client& c) { return PoolTokenCreate(c, opts, pool); }));
+  auto* token_revoke = token_cmd->add_subcommand("revoke", "revoke a token (its runners are disconnected)");
+  token_revoke->add_option("id", pool.id, "the token's id (rtk-...)")->required();
+  token_revoke->callback(run([&](const Client& c) { return PoolTokenRevoke(c, opts, pool); }));
+  auto* pool_bind = pool_cmd->add_subcommand("bind", "run the work of an org, an env or labelled resources on a pool");
+  pool_bind->add_option("pool", pool.name, "the pool")->required();
+  pool_bind->add_option("--org", pool.org, "the org")->required();
+  pool_bind->add_option("--env", pool.env, "only this env");
+  pool_bind->add_option("--selector", pool.selector, "only resources with these labels (needs --env)");
+  pool_bind->callback(run([&](const Client& c) { return RunnerPoolBind(c, opts, pool); }));
+  auto* pool_unbind = pool_cmd->add_subcommand("unbind", "remove a binding");
+  pool_unbind->add_option("id", pool.id, "the binding's id (rpb-...)")->required();
+  pool_unbind->callback(run([&](const Client& c) { return RunnerPoolUnbind(c, opts, pool); }));
+  auto* runner_cmd = app.add_subcommand("runner", "plinth-runner agents");
+  runner_cmd->require_subcommand(1);
+  std::string runner_pool;
+  auto* runner_list = runner_cmd->add_subcommand("list", "runners: pool, heartbeat, running work, version");
+  runner_list->add_option("--pool", runner_pool, "only this pool");
+  runner_list->callback(run([&](const Client& c) { return RunnerList(c, opts, runner_pool); }));
 
   try {
     app.parse(argc, argv);

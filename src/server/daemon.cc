@@ -225,11 +225,17 @@ absl::Status Daemon::Start() {
   infra_pipeline_service_ = std::make_unique<api::InfraPipelineServiceImpl>(env, scheduler_.get(), pipelines_.get(),
                                                                             projects_.get());
   flow_control_service_ = std::make_unique<api::FlowControlServiceImpl>(env, policies_.get());
+  runner_pools_ = std::make_unique<store::RunnerPoolStore>(db_.get(), core::SystemClock());
+  connected_runners_ = std::make_unique<api::ConnectedRunners>();
+  runner_pool_service_ = std::make_unique<api::RunnerPoolServiceImpl>(env, runner_pools_.get(), connected_runners_.get());
+  runner_service_ = std::make_unique<api::RunnerServiceImpl>(workers_.get(), runner_pools_.get(),
+                                                             connected_runners_.get(), api::RunnerSettings{});
 
   static const std::vector<std::string> kServices = {
       "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",
       "plinth.v1.StackJobService",      "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
-      "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService"};
+      "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService", "plinth.v1.RunnerPoolService",
+      "plinth.v1.RunnerService"};
   std::vector<std::string> listed = kServices;
   listed.push_back("grpc.health.v1.Health");
   reflection_service_ = std::make_unique<api::ReflectionService>(env, catalog_.get(), std::move(listed));
@@ -251,6 +257,8 @@ absl::Status Daemon::Start() {
   builder.RegisterService(infra_project_service_.get());
   builder.RegisterService(infra_pipeline_service_.get());
   builder.RegisterService(flow_control_service_.get());
+  builder.RegisterService(runner_pool_service_.get());
+  builder.RegisterService(runner_service_.get());
   builder.RegisterCallbackGenericService(reflection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
@@ -324,6 +332,11 @@ void Daemon::DefineMetrics() {
 void Daemon::Shutdown() {
   http_.reset();      // no scrapes or webhooks while parts are torn down
   webhooks_.reset();  // finishes the deliveries being acted on
+  // Runner streams never end by themselves: closed first, so that the
+  // server's shutdown does not wait for them.
+  if (connected_runners_) {
+    connected_runners_->CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "plinthd is shutting down"));
+  }
   if (server_) {
     core::Logger("server")->info("shutting down: finishing in-flight calls");
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(30));

@@ -306,6 +306,53 @@ CREATE TABLE plinth_meta (
   value TEXT NOT NULL
 );
 )sql"},
+      {9, "Runner pools, their tokens (hashes only) and bindings, and the runners that registered", R"sql(
+CREATE TABLE runner_pools (
+  name        TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL
+);
+-- secret_hash: SHA-256 hex of the token's secret part; the secret itself is
+-- shown once, when the token is created, and stored nowhere.
+CREATE TABLE runner_pool_tokens (
+  id          TEXT PRIMARY KEY,
+  pool        TEXT NOT NULL REFERENCES runner_pools (name),
+  description TEXT NOT NULL DEFAULT '',
+  secret_hash TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  revoked_at  INTEGER,
+  revoked_by  TEXT
+);
+CREATE INDEX runner_pool_tokens_by_pool ON runner_pool_tokens (pool);
+CREATE TABLE runner_pool_bindings (
+  id             TEXT PRIMARY KEY,
+  pool           TEXT NOT NULL REFERENCES runner_pools (name),
+  org            TEXT NOT NULL,
+  env            TEXT NOT NULL DEFAULT '',
+  label_selector TEXT NOT NULL DEFAULT '',
+  created_at     INTEGER NOT NULL,
+  created_by     TEXT NOT NULL,
+  UNIQUE (org, env, label_selector)
+);
+CREATE TABLE runners (
+  id             TEXT PRIMARY KEY,
+  pool           TEXT NOT NULL,
+  name           TEXT NOT NULL,
+  version        TEXT NOT NULL DEFAULT '',
+  max_jobs       INTEGER NOT NULL DEFAULT 0,
+  engines        TEXT NOT NULL DEFAULT '[]',
+  connections    TEXT NOT NULL DEFAULT '[]',
+  address        TEXT NOT NULL DEFAULT '',
+  token_id       TEXT NOT NULL DEFAULT '',
+  connected_at   INTEGER,
+  last_heartbeat INTEGER,
+  UNIQUE (pool, name)
+);
+INSERT INTO runner_pools (name, description, created_at, created_by)
+  VALUES ('local', 'the runner built into plinthd', 0, 'plinthd');
+)sql"},
   };
   return *migrations;
 }

@@ -19,6 +19,7 @@
 #include "plinth/api/infra_project_service.h"
 #include "plinth/api/kind_service.h"
 #include "plinth/api/reflection_service.h"
+#include "plinth/api/runner_service.h"
 #include "plinth/api/stack_job_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
@@ -100,6 +101,10 @@ class Daemon {
   std::unique_ptr<api::InfraPipelineServiceImpl> infra_pipeline_service_;
   std::unique_ptr<api::ReflectionService> reflection_service_;
   std::unique_ptr<api::FlowControlServiceImpl> flow_control_service_;
+  std::unique_ptr<store::RunnerPoolStore> runner_pools_;
+  std::unique_ptr<api::ConnectedRunners> connected_runners_;
+  std::unique_ptr<api::RunnerPoolServiceImpl> runner_pool_service_;
+  std::unique_ptr<api::RunnerServiceImpl> runner_service_;
   std::unique_ptr<grpc::Server> server_;
   core::Metrics metrics_;
   std::unique_ptr<HttpServer> http_;
