@@ -7,6 +7,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "plinth/api/paging.h"
+#include "plinth/api/work_wire.h"
+#include "plinth/engine/wire.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/manifest/names.h"
@@ -15,6 +17,7 @@ namespace plinth::api {
 namespace {
 
 namespace pb = plinth::v1;
+using nlohmann::json;
 
 void ToProto(const store::PoolTokenRecord& t, pb::PoolToken* out) {
   out->set_id(t.id);
@@ -84,11 +87,47 @@ absl::StatusOr<store::RunnerRecord> FromHello(const pb::RunnerHello& hello) {
 // The object lives while gRPC uses it or a worker holds it (self_).
 class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb::ControlMessage>,
                            public ConnectedRunners::Connection,
+                           public orchestrator::RunnerChannel,
                            public std::enable_shared_from_this<RunnerStream> {
  public:
   RunnerStream(grpc::CallbackServerContext* ctx, core::ThreadPool* workers, store::RunnerPoolStore* pools,
-               ConnectedRunners* connected, RunnerSettings settings)
-      : ctx_(ctx), workers_(workers), pools_(pools), connected_(connected), settings_(settings) {}
+               ConnectedRunners* connected, orchestrator::RunnerHub* hub, RunnerSettings settings)
+      : ctx_(ctx), workers_(workers), pools_(pools), connected_(connected), hub_(hub), settings_(settings) {}
+
+  // RunnerChannel: what the hub sends this runner.
+  void OfferStackJob(const orchestrator::WorkLease& lease, const engine::JobSpec& spec, bool require_approval,
+                     const std::map<std::string, std::string>& state_files) override {
+    pb::ControlMessage m;
+    SetLease(lease, m.mutable_offer()->mutable_lease());
+    absl::Status s = ToWork(spec, require_approval, state_files, m.mutable_offer()->mutable_stack_job());
+    if (!s.ok()) {
+      // Nothing a runner could run: the hub hears it as declined.
+      hub_->Declined(runner_id_, lease, std::string(s.message()));
+      return;
+    }
+    Send(std::move(m));
+  }
+  void CancelWork(const orchestrator::WorkLease& lease, const std::string& reason) override {
+    pb::ControlMessage m;
+    SetLease(lease, m.mutable_cancel()->mutable_lease());
+    m.mutable_cancel()->set_reason(reason);
+    Send(std::move(m));
+  }
+  void LoseLease(const orchestrator::WorkLease& lease, const std::string& reason) override {
+    pb::ControlMessage m;
+    SetLease(lease, m.mutable_lease_lost()->mutable_lease());
+    m.mutable_lease_lost()->set_reason(reason);
+    Send(std::move(m));
+  }
+  void Decide(const orchestrator::WorkLease& lease, bool approved, const std::string& actor,
+              const std::string& comment) override {
+    pb::ControlMessage m;
+    SetLease(lease, m.mutable_approval()->mutable_lease());
+    m.mutable_approval()->set_approved(approved);
+    m.mutable_approval()->set_actor(actor);
+    m.mutable_approval()->set_comment(comment);
+    Send(std::move(m));
+  }
 
   void Begin(std::shared_ptr<RunnerStream> self) {
     self_ = std::move(self);
@@ -122,7 +161,10 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
   }
 
   void OnDone() override {
-    if (!runner_id_.empty()) connected_->Remove(runner_id_, this);
+    if (!runner_id_.empty()) {
+      connected_->Remove(runner_id_, this);
+      hub_->Detach(runner_id_, this);
+    }
     core::Logger("runners")->info("runner {} disconnected", name_.empty() ? ctx_->peer() : name_);
     self_.reset();  // the last worker holding it frees it
   }
@@ -185,19 +227,84 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
       case pb::RunnerMessage::kHello:
         return absl::InvalidArgumentError("hello: sent twice on one stream");
       case pb::RunnerMessage::kHeartbeat:
-        return pools_->RecordHeartbeat(runner_id_);
+        hub_->Heartbeat(runner_id_);
+        // The stored heartbeat is for `plinth runner list`: once in a while.
+        if (absl::Now() - stored_heartbeat_ > absl::Seconds(settings_.heartbeat_seconds * 2)) {
+          stored_heartbeat_ = absl::Now();
+          return pools_->RecordHeartbeat(runner_id_);
+        }
+        return absl::OkStatus();
       case pb::RunnerMessage::kEvents:
       case pb::RunnerMessage::kResult:
-      case pb::RunnerMessage::kDeclined:
-        // No work is leased to this runner: a report about a lease it does
-        // not hold is refused without ending anything.
-        core::Logger("runners")->warn("runner {}: report about lease {} (generation {}) it does not hold: refused",
-                                      name_, LeaseOf(msg).work_id(), LeaseOf(msg).generation());
+      case pb::RunnerMessage::kDeclined: {
+        const orchestrator::WorkLease lease = FromLease(LeaseOf(msg));
+        bool current = false;
+        if (msg.has_events()) {
+          current = hub_->Report(runner_id_, lease, Reports(msg.events()));
+        } else if (msg.has_result()) {
+          engine::JobOutcome outcome;
+          json parsed = json::parse(msg.result().outcome_json(), nullptr, false);
+          if (!parsed.is_object()) {
+            // A malformed report is refused; the job goes on (and ends by
+            // its lease if no good result comes).
+            core::Logger("runners")->warn("runner {}: result for {}: outcome_json is not a JSON object: refused",
+                                          name_, lease.work_id);
+            return absl::OkStatus();
+          }
+          outcome = engine::OutcomeFromJson(parsed);
+          std::optional<std::map<std::string, std::string>> state;
+          if (msg.result().state_returned()) {
+            state.emplace(msg.result().state_files().begin(), msg.result().state_files().end());
+          }
+          current = hub_->Result(runner_id_, lease, std::move(outcome), std::move(state));
+        } else {
+          current = hub_->Declined(runner_id_, lease, msg.declined().reason());
+        }
+        if (!current) {
+          // Fencing: not this runner's lease (any more). It stops the work.
+          core::Logger("runners")->warn("runner {}: report about lease {} (generation {}) it does not hold: refused",
+                                        name_, lease.work_id, lease.generation);
+          LoseLease(lease, "this lease is not yours (it expired or went to another runner)");
+        }
         return absl::OkStatus();
+      }
       case pb::RunnerMessage::BODY_NOT_SET:
         return absl::InvalidArgumentError("message: empty (no body set)");
     }
     return absl::OkStatus();
+  }
+
+  static void SetLease(const orchestrator::WorkLease& lease, pb::Lease* out) {
+    out->set_work_id(lease.work_id);
+    out->set_generation(lease.generation);
+  }
+  static orchestrator::WorkLease FromLease(const pb::Lease& l) { return {l.work_id(), l.generation()}; }
+
+  static std::vector<orchestrator::WorkReport> Reports(const pb::WorkEvents& events) {
+    std::vector<orchestrator::WorkReport> out;
+    for (const auto& e : events.events()) {
+      orchestrator::WorkReport r;
+      r.step = e.step();
+      r.text = e.text();
+      if (e.type() == "stdout" || e.type() == "stderr" || e.type() == "system") {
+        r.type = orchestrator::WorkReport::Type::kLine;
+        r.stream = e.type() == "stdout"   ? engine::JobListener::Stream::kStdout
+                   : e.type() == "stderr" ? engine::JobListener::Stream::kStderr
+                                          : engine::JobListener::Stream::kSystem;
+      } else if (e.type() == "event") {
+        r.type = orchestrator::WorkReport::Type::kEvent;
+        r.event = engine::EventFromJson(json::parse(e.data_json(), nullptr, false));
+      } else if (e.type() == "process") {
+        r.type = orchestrator::WorkReport::Type::kStepStarted;
+      } else if (e.type() == "awaiting_approval") {
+        r.type = orchestrator::WorkReport::Type::kAwaitingApproval;
+        r.planned = engine::OutcomeFromJson(json::parse(e.awaiting_approval_json(), nullptr, false));
+      } else {
+        continue;  // a newer runner's kind of report
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
   }
 
   static const pb::Lease& LeaseOf(const pb::RunnerMessage& msg) {
@@ -220,6 +327,8 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
     runner_id_ = r.id;
     name_ = r.name;
     connected_->Add(runner_id_, token.id, shared_from_this());
+    orchestrator::RunnerInfo info{r.id, r.name, r.pool, r.max_jobs, {r.engines.begin(), r.engines.end()}};
+    hub_->Attach(info, shared_from_this());
     core::Logger("runners")->info("runner {} ({}) connected to pool {} from {}: version {}, {} jobs at once", r.name,
                                   r.id, r.pool, r.address, r.version, r.max_jobs);
     pb::ControlMessage welcome;
@@ -234,8 +343,10 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
   core::ThreadPool* const workers_;
   store::RunnerPoolStore* const pools_;
   ConnectedRunners* const connected_;
+  orchestrator::RunnerHub* const hub_;
   const RunnerSettings settings_;
   std::shared_ptr<RunnerStream> self_;
+  absl::Time stored_heartbeat_ = absl::Now();
   pb::RunnerMessage in_;
   // Set by the handler of hello; read by later handlers (one at a time).
   std::string runner_id_, name_;
@@ -405,6 +516,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::ListRunners(grpc::CallbackServe
       out->set_max_jobs(r->max_jobs);
       for (const auto& e : r->engines) out->add_engines(e);
       out->set_connected(connected_->Connected(r->id));
+      for (const auto& work : hub_->Leased(r->id)) out->add_running(work);
       if (r->connected_at) ToTimestamp(*r->connected_at, out->mutable_connect_time());
       if (r->last_heartbeat) ToTimestamp(*r->last_heartbeat, out->mutable_last_heartbeat());
       out->set_address(r->address);
@@ -416,7 +528,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::ListRunners(grpc::CallbackServe
 
 grpc::ServerBidiReactor<pb::RunnerMessage, pb::ControlMessage>* RunnerServiceImpl::Connect(
     grpc::CallbackServerContext* ctx) {
-  auto stream = std::make_shared<RunnerStream>(ctx, workers_, pools_, connected_, settings_);
+  auto stream = std::make_shared<RunnerStream>(ctx, workers_, pools_, connected_, hub_, settings_);
   RunnerStream* raw = stream.get();
   raw->Begin(std::move(stream));
   return raw;

@@ -16,6 +16,7 @@
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
+#include "plinth/engine/wire.h"
 #include "plinth/manifest/module_variables.h"
 #include "plinth/manifest/names.h"
 
@@ -147,6 +148,8 @@ class StoringListener : public engine::JobListener {
   void OnProcess(const std::string&, pid_t pgid) override {
     if (pgid > 0) Flush(pgid);
   }
+
+  void Sync() override { Flush(); }
 
   void Flush(int64_t pgid = -1) {
     if (pending_.empty() && pgid < 0) return;
@@ -756,18 +759,55 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
                                    secrets_->Seal(json(spec.secrets).dump()));
     if (!s.ok()) return finish("failed", std::string(s.message()));
   }
+  // Where it runs: the pool bound to the resource's scope, else local.
+  std::string pool = store::kLocalPool;
+  if (settings_.runner_hub != nullptr && settings_.runner_pools != nullptr) {
+    std::map<std::string, std::string> labels;
+    const json& l = resource->manifest.value("metadata", json::object()).value("labels", json::object());
+    for (const auto& [k, v] : l.items()) {
+      if (v.is_string()) labels[k] = v.get<std::string>();
+    }
+    auto bound = settings_.runner_pools->PoolFor(job.key.org, job.key.env, labels);
+    if (!bound.ok()) return finish("failed", absl::StrCat("runner pool: ", bound.status().message()));
+    pool = *bound;
+  }
   engine::JobOutcome out;
   {
     StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes),
                              std::move(preamble));
     preamble.clear();
-    std::unique_ptr<engine::StackRunner> runner;
-    if (job.engine == "pulumi") {
-      runner = std::make_unique<engine::PulumiRunner>(launcher_);
+    if (pool != store::kLocalPool) {
+      // The runner works on a copy of the resource's state directory and
+      // sends it back: state stays in plinthd's data dir.
+      const std::set<std::string> skip = {".terraform", ".pulumi-home"};
+      std::map<std::string, std::string> state_out;
+      if (spec.backend_type.empty()) {
+        auto tree = engine::ReadTree(spec.state_dir, skip);
+        if (!tree.ok()) return finish("failed", std::string(tree.status().message()));
+        state_out = std::move(tree->files);
+      }
+      std::optional<std::map<std::string, std::string>> state_back;
+      out = settings_.runner_hub->Run(pool, spec, cancel.get(), &listener, state_out, &state_back);
+      if (state_back && spec.backend_type.empty()) {
+        for (const auto& [rel, content] : state_out) {
+          if (!state_back->count(rel)) fs::remove(fs::path(spec.state_dir) / rel, ec);
+        }
+        absl::Status written = engine::WriteTree(spec.state_dir, {std::move(*state_back), {}});
+        if (!written.ok()) {
+          log->error("job={} cannot store the state its runner sent back: {}", job.id, written.message());
+          out.state = engine::JobOutcome::State::kFailed;
+          out.error = absl::StrCat("the state the runner sent back could not be stored: ", written.message());
+        }
+      }
     } else {
-      runner = std::make_unique<engine::TerraformRunner>(launcher_);
+      std::unique_ptr<engine::StackRunner> runner;
+      if (job.engine == "pulumi") {
+        runner = std::make_unique<engine::PulumiRunner>(launcher_);
+      } else {
+        runner = std::make_unique<engine::TerraformRunner>(launcher_);
+      }
+      out = runner->Run(spec, cancel.get(), &listener);
     }
-    out = runner->Run(spec, cancel.get(), &listener);
   }
   fs::remove_all(spec.workspace_dir, ec);  // holds resolved values; never kept
 
@@ -798,6 +838,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     case engine::JobOutcome::State::kSucceeded: return finish("succeeded", "");
     case engine::JobOutcome::State::kCancelled: return finish("cancelled", out.error);
     case engine::JobOutcome::State::kFailed: return finish("failed", out.error);
+    case engine::JobOutcome::State::kInterrupted: return finish("interrupted", out.error);
   }
 }
 

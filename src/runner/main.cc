@@ -30,11 +30,17 @@
 
 #include "CLI/CLI.hpp"
 #include "grpcpp/grpcpp.h"
+#include "plinth/api/work_wire.h"
+#include "plinth/engine/process.h"
+#include "plinth/engine/stack_job.h"
+#include "plinth/engine/wire.h"
 #include "plinth/v1/runner.grpc.pb.h"
 
 namespace {
 
 namespace pb = plinth::v1;
+namespace api = plinth::api;
+namespace engine = plinth::engine;
 
 constexpr char kVersion[] = "0.13.0";
 
@@ -75,6 +81,238 @@ struct Options {
   std::string token;
 };
 
+
+class Session;
+// Sends a message on the current session, if there is one (work outlives
+// a reconnect; what it reports while no stream is up is dropped).
+bool SendToPlinthd(const pb::RunnerMessage& m);
+
+// The work this runner holds, by work id.
+class WorkSet {
+ public:
+  struct Item {
+    int64_t generation = 0;
+    engine::CancelToken cancel;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<bool> approved;
+    std::string decided_by;
+  };
+
+  explicit WorkSet(const Options& opts) : opts_(opts) {
+    std::string step = (std::filesystem::path(SelfDir()) / "plinth-step").string();
+    launcher_ = std::make_unique<engine::PosixProcessLauncher>(::access(step.c_str(), X_OK) == 0 ? step : "");
+  }
+
+  int Running() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(items_.size());
+  }
+
+  // Takes an offer, or declines it (full, engine missing, malformed).
+  void Offer(const pb::WorkOffer& offer) {
+    const pb::Lease lease = offer.lease();
+    auto decline = [&](const std::string& why) {
+      pb::RunnerMessage m;
+      *m.mutable_declined()->mutable_lease() = lease;
+      m.mutable_declined()->set_reason(why);
+      SendToPlinthd(m);
+      Log("declined " + lease.work_id() + ": " + why);
+    };
+    if (!offer.has_stack_job()) return decline(std::string("plinth-runner ") + kVersion + " does not run this kind of work");
+    auto spec = api::FromWork(offer.stack_job());
+    if (!spec.ok()) return decline(std::string(spec.status().message()));
+    auto engine = opts_.engines.find(spec->engine);
+    if (engine == opts_.engines.end()) return decline("this runner has no " + spec->engine);
+    std::shared_ptr<Item> item = std::make_shared<Item>();
+    item->generation = lease.generation();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (static_cast<int>(items_.size()) >= opts_.max_jobs) return decline("this runner is running as many jobs as it may");
+      if (items_.count(lease.work_id())) return decline("this runner already runs that work");
+      items_[lease.work_id()] = item;
+    }
+    spec->engine_binary = engine->second;
+    std::thread([this, lease, item, spec = std::move(*spec), work = offer.stack_job()]() mutable {
+      Execute(lease, item, std::move(spec), work);
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = items_.find(lease.work_id());
+      if (it != items_.end() && it->second == item) items_.erase(it);
+    }).detach();
+  }
+
+  // Cancel and lease loss both stop the work's processes.
+  void Stop(const pb::Lease& lease, const std::string& why) {
+    std::shared_ptr<Item> item = Find(lease);
+    if (item == nullptr) return;
+    Log("stopping " + lease.work_id() + ": " + why);
+    item->cancel.Cancel();
+    item->cv.notify_all();
+  }
+
+  void Decide(const pb::ApprovalDecision& d) {
+    std::shared_ptr<Item> item = Find(d.lease());
+    if (item == nullptr) return;
+    std::lock_guard<std::mutex> lock(item->mu);
+    item->approved = d.approved();
+    item->decided_by = d.comment();
+    item->cv.notify_all();
+  }
+
+ private:
+  static std::string SelfDir() {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
+  }
+
+  std::shared_ptr<Item> Find(const pb::Lease& lease) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = items_.find(lease.work_id());
+    if (it == items_.end() || it->second->generation != lease.generation()) return nullptr;
+    return it->second;
+  }
+
+  // Reports a job's progress to plinthd in batches.
+  class Reporter : public engine::JobListener {
+   public:
+    explicit Reporter(pb::Lease lease) : lease_(std::move(lease)) {}
+    ~Reporter() override { Flush(); }
+    void OnLine(Stream stream, const std::string& step, const std::string& text) override {
+      pb::WorkEvent* e = Add();
+      e->set_type(stream == Stream::kStdout ? "stdout" : stream == Stream::kStderr ? "stderr" : "system");
+      e->set_step(step);
+      e->set_text(text);
+      MaybeFlush();
+    }
+    void OnEvent(const std::string& step, const engine::EngineEvent& event) override {
+      if (!event.resource && !event.summary && !event.diagnostic) return;
+      pb::WorkEvent* e = Add();
+      e->set_type("event");
+      e->set_step(step);
+      e->set_text(event.message);
+      e->set_data_json(engine::EventToJson(event).dump());
+      MaybeFlush();
+    }
+    void OnProcess(const std::string& step, pid_t pgid) override {
+      if (pgid > 0) {
+        pb::WorkEvent* e = Add();
+        e->set_type("process");
+        e->set_step(step);
+      }
+      Flush();
+    }
+    void Awaiting(const engine::JobOutcome& planned) {
+      pb::WorkEvent* e = Add();
+      e->set_type("awaiting_approval");
+      e->set_awaiting_approval_json(engine::OutcomeToJson(planned).dump());
+      Flush();
+    }
+    void Flush() {
+      if (pending_.events_size() == 0) return;
+      pb::RunnerMessage m;
+      *m.mutable_events() = std::move(pending_);
+      *m.mutable_events()->mutable_lease() = lease_;
+      pending_.Clear();
+      bytes_ = 0;
+      last_ = std::chrono::steady_clock::now();
+      SendToPlinthd(m);
+    }
+
+   private:
+    pb::WorkEvent* Add() { return pending_.add_events(); }
+    void MaybeFlush() {
+      bytes_ += pending_.events(pending_.events_size() - 1).text().size() + 32;
+      if (pending_.events_size() >= 256 || bytes_ >= (1 << 20) ||
+          std::chrono::steady_clock::now() - last_ > std::chrono::milliseconds(100)) {
+        Flush();
+      }
+    }
+    pb::Lease lease_;
+    pb::WorkEvents pending_;
+    size_t bytes_ = 0;
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  };
+
+  void Execute(const pb::Lease& lease, std::shared_ptr<Item> item, engine::JobSpec spec, const pb::StackJobWork& work) {
+    namespace fs = std::filesystem;
+    const std::string tag = lease.work_id() + "-" + std::to_string(lease.generation());
+    Log("running " + lease.work_id() + " (" + work.operation() + " of " + work.kind() + " with " + spec.engine + ")");
+    engine::JobOutcome out;
+    std::error_code ec;
+    const fs::path root(opts_.work_dir);
+    spec.workspace_dir = (root / "jobs" / tag).string();
+    spec.state_dir = (root / "state" / tag).string();
+    spec.plugin_cache_dir = (root / "plugin-cache").string();
+    fs::create_directories(spec.plugin_cache_dir, ec);
+    // The module, unpacked once per content hash.
+    const std::string digest = work.module().archive_sha256();
+    bool ok_digest = digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos;
+    engine::FileTree module;
+    for (const auto& [rel, content] : work.module().archive_files()) module.files[rel] = content;
+    for (const auto& rel : work.module().executable()) module.executable.insert(rel);
+    absl::Status prepared = ok_digest && engine::TreeDigest(module) == digest
+                                ? absl::OkStatus()
+                                : absl::InvalidArgumentError("stack_job.module: the files do not match archive_sha256");
+    spec.module_dir = (root / "modules" / digest).string();
+    if (prepared.ok() && !fs::exists(spec.module_dir, ec)) {
+      std::string staging = spec.module_dir + ".tmp-" + tag;
+      prepared = engine::WriteTree(staging, module);
+      if (prepared.ok()) fs::rename(staging, spec.module_dir, ec);
+      if (ec && !fs::exists(spec.module_dir)) prepared = absl::InternalError("cannot place the module: " + ec.message());
+      fs::remove_all(staging, ec);
+    }
+    engine::FileTree state;
+    for (const auto& [rel, content] : work.state_files()) state.files[rel] = content;
+    if (prepared.ok()) prepared = engine::WriteTree(spec.state_dir, state);
+    Reporter reporter(lease);
+    if (work.require_approval()) {
+      spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
+        reporter.Awaiting(planned);
+        std::unique_lock<std::mutex> lock(item->mu);
+        item->cv.wait(lock, [&] { return item->approved.has_value() || item->cancel.cancelled(); });
+        if (item->approved.value_or(false)) return absl::OkStatus();
+        return absl::CancelledError(item->decided_by.empty() ? "the plan was not approved" : item->decided_by);
+      };
+    }
+    if (!prepared.ok()) {
+      out.state = engine::JobOutcome::State::kFailed;
+      out.error = std::string(prepared.message());
+    } else if (spec.engine == "pulumi") {
+      out = engine::PulumiRunner(launcher_.get()).Run(spec, &item->cancel, &reporter);
+    } else {
+      out = engine::TerraformRunner(launcher_.get()).Run(spec, &item->cancel, &reporter);
+    }
+    reporter.Flush();
+    pb::RunnerMessage result;
+    *result.mutable_result()->mutable_lease() = lease;
+    const char* state_name = out.state == engine::JobOutcome::State::kSucceeded   ? "succeeded"
+                             : out.state == engine::JobOutcome::State::kCancelled ? "cancelled"
+                                                                                  : "failed";
+    result.mutable_result()->set_state(state_name);
+    result.mutable_result()->set_error(out.error);
+    result.mutable_result()->set_outcome_json(engine::OutcomeToJson(out).dump());
+    if (spec.backend_type.empty() && prepared.ok()) {
+      auto after = engine::ReadTree(spec.state_dir, {".terraform", ".pulumi-home"});
+      if (after.ok()) {
+        for (auto& [rel, content] : after->files) (*result.mutable_result()->mutable_state_files())[rel] = content;
+        result.mutable_result()->set_state_returned(true);
+      }
+    }
+    SendToPlinthd(result);
+    // Nothing of the job stays here: not its workspace, not its state.
+    fs::remove_all(spec.workspace_dir, ec);
+    fs::remove_all(spec.state_dir, ec);
+    Log("finished " + lease.work_id() + ": " + state_name + (out.error.empty() ? "" : " (" + out.error + ")"));
+  }
+
+  const Options& opts_;
+  std::unique_ptr<engine::PosixProcessLauncher> launcher_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Item>> items_;
+};
+
+WorkSet* g_work = nullptr;
+
 // One connection to plinthd, from hello to the stream's end.
 class Session {
  public:
@@ -106,20 +344,19 @@ class Session {
           cv_.notify_all();
           break;
         }
-        case pb::ControlMessage::kOffer: {
-          // Work this runner does not know how to do is declined, never
-          // silently dropped: plinthd offers it elsewhere.
-          pb::RunnerMessage declined;
-          *declined.mutable_declined()->mutable_lease() = msg.offer().lease();
-          declined.mutable_declined()->set_reason(std::string("plinth-runner ") + kVersion +
-                                                  " does not run this kind of work");
-          Write(declined);
+        case pb::ControlMessage::kOffer:
+          // Work this runner cannot do is declined, never silently
+          // dropped: plinthd offers it elsewhere.
+          g_work->Offer(msg.offer());
           break;
-        }
         case pb::ControlMessage::kCancel:
+          g_work->Stop(msg.cancel().lease(), "cancelled: " + msg.cancel().reason());
+          break;
         case pb::ControlMessage::kLeaseLost:
+          g_work->Stop(msg.lease_lost().lease(), "lease lost: " + msg.lease_lost().reason());
+          break;
         case pb::ControlMessage::kApproval:
-          // Nothing is leased to this runner, so nothing to stop.
+          g_work->Decide(msg.approval());
           break;
         case pb::ControlMessage::BODY_NOT_SET:
           break;
@@ -143,12 +380,13 @@ class Session {
     ctx_.TryCancel();
   }
 
- private:
+ public:
   bool Write(const pb::RunnerMessage& m) {
     std::lock_guard<std::mutex> lock(write_mu_);
     return stream_->Write(m);
   }
 
+ private:
   void HeartbeatLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -182,6 +420,11 @@ Session* g_session = nullptr;  // guarded by g_session_mu
 void SetSession(Session* s) {
   std::lock_guard<std::mutex> lock(g_session_mu);
   g_session = s;
+}
+
+bool SendToPlinthd(const pb::RunnerMessage& m) {
+  std::lock_guard<std::mutex> lock(g_session_mu);
+  return g_session != nullptr && g_session->Write(m);
 }
 
 }  // namespace
@@ -261,7 +504,12 @@ int main(int argc, char** argv) {
   for (const auto& [engine, binary] : opts.engines) engines += (engines.empty() ? "" : ", ") + engine + "=" + binary;
   Log("serving " + (opts.pool.empty() ? std::string("the token's pool") : "pool " + opts.pool) + " as " + opts.name +
       " for " + opts.server + "; engines: " + (engines.empty() ? "none found" : engines));
-  auto channel = grpc::CreateChannel(opts.server, grpc::InsecureChannelCredentials());
+  WorkSet work(opts);
+  g_work = &work;
+  grpc::ChannelArguments channel_args;
+  channel_args.SetMaxReceiveMessageSize(256 << 20);
+  channel_args.SetMaxSendMessageSize(256 << 20);
+  auto channel = grpc::CreateCustomChannel(opts.server, grpc::InsecureChannelCredentials(), channel_args);
   auto stub = pb::RunnerService::NewStub(channel);
   std::mt19937 rng(std::random_device{}());
   double backoff = 1.0;

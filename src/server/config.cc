@@ -152,6 +152,21 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
         else if (k == "max_log_bytes") config.max_log_bytes = static_cast<size_t>(n);
         else return unknown(full);
       }
+    } else if (key == "runners") {
+      if (!v.is_object()) return wrong(key, "a mapping");
+      for (const auto& [k, rv] : v.items()) {
+        std::string full = "runners." + k;
+        if (!rv.is_number_integer() || rv.get<int64_t>() < 1 || rv.get<int64_t>() > 3600) {
+          return wrong(full, "a whole number of seconds, 1 to 3600");
+        }
+        int n = static_cast<int>(rv.get<int64_t>());
+        if (k == "heartbeat_seconds") config.runner_heartbeat_seconds = n;
+        else if (k == "lease_seconds") config.runner_lease_seconds = n;
+        else return unknown(full);
+      }
+      if (config.runner_lease_seconds <= config.runner_heartbeat_seconds) {
+        return wrong("runners.lease_seconds", "longer than runners.heartbeat_seconds");
+      }
     } else if (key == "git_fetch_timeout_seconds") {
       if (!v.is_number_integer() || v.get<int64_t>() < 1) return wrong(key, "a whole number of seconds, 1 or more");
       config.git_fetch_timeout_seconds = static_cast<int>(std::min<int64_t>(v.get<int64_t>(), 86400));

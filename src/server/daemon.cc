@@ -169,6 +169,10 @@ absl::Status Daemon::Start() {
   settings.max_log_bytes = config_.max_log_bytes;
   settings.data_dir = std::filesystem::absolute(config_.data_dir).string();
   settings.metrics = &metrics_;
+  runner_pools_ = std::make_unique<store::RunnerPoolStore>(db_.get(), core::SystemClock());
+  runner_hub_ = std::make_unique<orchestrator::RunnerHub>(absl::Seconds(config_.runner_lease_seconds));
+  settings.runner_hub = runner_hub_.get();
+  settings.runner_pools = runner_pools_.get();
   git_cache_ = std::make_unique<gitsource::GitCache>((std::filesystem::path(settings.data_dir) / "modules").string(),
                                                      absl::Seconds(config_.git_fetch_timeout_seconds));
   settings.module_fetcher = git_cache_.get();
@@ -225,11 +229,12 @@ absl::Status Daemon::Start() {
   infra_pipeline_service_ = std::make_unique<api::InfraPipelineServiceImpl>(env, scheduler_.get(), pipelines_.get(),
                                                                             projects_.get());
   flow_control_service_ = std::make_unique<api::FlowControlServiceImpl>(env, policies_.get());
-  runner_pools_ = std::make_unique<store::RunnerPoolStore>(db_.get(), core::SystemClock());
   connected_runners_ = std::make_unique<api::ConnectedRunners>();
-  runner_pool_service_ = std::make_unique<api::RunnerPoolServiceImpl>(env, runner_pools_.get(), connected_runners_.get());
-  runner_service_ = std::make_unique<api::RunnerServiceImpl>(workers_.get(), runner_pools_.get(),
-                                                             connected_runners_.get(), api::RunnerSettings{});
+  runner_pool_service_ = std::make_unique<api::RunnerPoolServiceImpl>(env, runner_pools_.get(), connected_runners_.get(),
+                                                                      runner_hub_.get());
+  runner_service_ = std::make_unique<api::RunnerServiceImpl>(
+      workers_.get(), runner_pools_.get(), connected_runners_.get(), runner_hub_.get(),
+      api::RunnerSettings{config_.runner_heartbeat_seconds, config_.runner_lease_seconds});
 
   static const std::vector<std::string> kServices = {
       "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",

@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "plinth/v1/cloud_resource.grpc.pb.h"
 #include "plinth/v1/runner.grpc.pb.h"
+#include "plinth/v1/stack_job.grpc.pb.h"
 #include "test_paths.h"
 
 namespace plinth::testing {
@@ -73,8 +76,45 @@ class RunnerProcess {
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+    config_ = dir_.path() + "/plinthd.yaml";
+    std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
+                           << "modules: {default: {engine: tofu, source: " << PLINTH_SOURCE_DIR << "/examples/modules/sim}}\n"
+                           << "runners: {heartbeat_seconds: 1, lease_seconds: 3}\n";
+    ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
     pools_ = pb::RunnerPoolService::NewStub(daemon_.Channel());
+    jobs_ = pb::StackJobService::NewStub(daemon_.Channel());
+    resources_ = pb::CloudResourceService::NewStub(daemon_.Channel());
+  }
+
+  void ApplyNamespace(const std::string& env, const std::string& name) {
+    pb::ApplyCloudResourcesRequest req;
+    req.add_sources()->set_content("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " +
+                                   name + "}\nspec: {name: " + name + "}\n");
+    req.set_org("acme");
+    req.set_env(env);
+    pb::ApplyCloudResourcesResponse resp;
+    grpc::Status s = resources_->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  pb::StackJob RunJob(const std::string& env, const std::string& name, const std::string& op) {
+    pb::CreateStackJobRequest req;
+    req.mutable_key()->set_org("acme");
+    req.mutable_key()->set_env(env);
+    req.mutable_key()->set_kind("KubernetesNamespace");
+    req.mutable_key()->set_name(name);
+    req.set_operation(op);
+    pb::StackJob job;
+    grpc::Status s = jobs_->CreateStackJob(DaemonProcess::Context().get(), req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    for (int i = 0; i < 600; ++i) {
+      pb::GetStackJobRequest get;
+      get.set_id(job.id());
+      EXPECT_TRUE(jobs_->GetStackJob(DaemonProcess::Context().get(), get, &job).ok());
+      if (job.state() != "queued" && job.state() != "running" && job.state() != "awaiting_approval") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return job;
   }
 
   std::string CreateToken(const std::string& pool, std::string* id = nullptr) {
@@ -124,9 +164,12 @@ class RunnerTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string config_;
   int files_ = 0;
   DaemonProcess daemon_;
   std::unique_ptr<pb::RunnerPoolService::Stub> pools_;
+  std::unique_ptr<pb::StackJobService::Stub> jobs_;
+  std::unique_ptr<pb::CloudResourceService::Stub> resources_;
 };
 
 TEST_F(RunnerTest, ARunnerRegistersHeartbeatsAndIsListedUntilItStops) {
@@ -239,6 +282,104 @@ TEST_F(RunnerTest, PoolsBindingsAndTokensFromTheCli) {
   CommandResult busy = daemon_.Cli({"runner-pool", "delete", "edge"});
   EXPECT_NE(busy.exit_code, 0);
   EXPECT_THAT(busy.err, HasSubstr("unbind"));
+}
+
+// A job of a bound env runs on a runner of the pool, its state comes back to
+// plinthd's data dir, and nothing of it stays on the runner; an unbound env
+// runs locally.
+TEST_F(RunnerTest, AJobOfABoundScopeRunsOnARunnerOfItsPool) {
+  std::string secret = CreateToken("edge");
+  CommandResult bind = daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"});
+  ASSERT_EQ(bind.exit_code, 0) << bind.err;
+  ApplyNamespace("prod", "remote-ns");
+  ApplyNamespace("dev", "local-ns");
+  // No runner yet: the job waits and says why; it runs once one connects.
+  pb::CreateStackJobRequest early;
+  early.mutable_key()->set_org("acme");
+  early.mutable_key()->set_env("prod");
+  early.mutable_key()->set_kind("KubernetesNamespace");
+  early.mutable_key()->set_name("remote-ns");
+  early.set_operation("update");
+  pb::StackJob waiting;
+  ASSERT_TRUE(jobs_->CreateStackJob(DaemonProcess::Context().get(), early, &waiting).ok());
+  std::string logs;
+  for (int i = 0; i < 100 && logs.find("waiting for a runner") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    logs = daemon_.Cli({"job", "logs", waiting.id()}).out;
+  }
+  EXPECT_THAT(logs, HasSubstr("waiting for a runner: no runner of pool edge is connected"));
+  const std::string work_dir = dir_.path() + "/w-rack-a";
+  RunnerProcess runner(dir_.path(), RunnerArgs(TokenFile(secret), "rack-a"));
+  pb::StackJob first;
+  for (int i = 0; i < 600; ++i) {
+    pb::GetStackJobRequest get;
+    get.set_id(waiting.id());
+    ASSERT_TRUE(jobs_->GetStackJob(DaemonProcess::Context().get(), get, &first).ok());
+    if (first.state() == "succeeded" || first.state() == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(first.state(), "succeeded") << first.error() << runner.Log() << daemon_.Stderr();
+  logs = daemon_.Cli({"job", "logs", waiting.id()}).out;
+  EXPECT_THAT(logs, HasSubstr("runner: rack-a of pool edge"));
+  EXPECT_THAT(logs, HasSubstr("Creation complete"));
+  EXPECT_THAT(runner.Log(), HasSubstr("finished " + waiting.id() + ": succeeded"));
+  bool applied = false;
+  for (const auto& step : first.steps()) applied |= step.name() == "apply" && step.exit_code() == 0;
+  EXPECT_TRUE(applied) << first.DebugString();
+  // The state is plinthd's; the runner kept nothing of the job.
+  EXPECT_TRUE(std::filesystem::exists(daemon_.data_dir() + "/state/" + first.resource_id() + "/terraform.tfstate"));
+  EXPECT_TRUE(std::filesystem::is_empty(work_dir + "/jobs"));
+  EXPECT_TRUE(std::filesystem::is_empty(work_dir + "/state"));
+  // Its state travelled back: the next update has nothing to apply.
+  pb::StackJob again = RunJob("prod", "remote-ns", "update");
+  EXPECT_EQ(again.state(), "succeeded") << again.error();
+  for (const auto& step : again.steps()) EXPECT_NE(step.name(), "apply");
+  // An env bound to nothing runs here.
+  pb::StackJob local = RunJob("dev", "local-ns", "update");
+  EXPECT_EQ(local.state(), "succeeded") << local.error();
+  EXPECT_THAT(daemon_.Cli({"job", "logs", local.id()}).out, ::testing::Not(HasSubstr("runner:")));
+}
+
+// A runner killed mid-job: the job ends interrupted (it runs again from a
+// fresh plan), and its lease does not outlive the lease time.
+TEST_F(RunnerTest, ARunnerKilledMidJobInterruptsItsJob) {
+  std::string secret = CreateToken("edge");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
+  pb::ApplyCloudResourcesRequest req;
+  req.add_sources()->set_content(
+      "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: slow, annotations: "
+      "{sim.plinth.dev/sleep-seconds: '30'}}\nspec: {name: slow}\n");
+  req.set_org("acme");
+  req.set_env("prod");
+  pb::ApplyCloudResourcesResponse resp;
+  ASSERT_TRUE(resources_->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp).ok());
+  RunnerProcess runner(dir_.path(), RunnerArgs(TokenFile(secret), "doomed"));
+  ASSERT_TRUE(WaitConnected("doomed", true)) << runner.Log();
+  auto start = std::chrono::steady_clock::now();
+  pb::CreateStackJobRequest create;
+  create.mutable_key()->set_org("acme");
+  create.mutable_key()->set_env("prod");
+  create.mutable_key()->set_kind("KubernetesNamespace");
+  create.mutable_key()->set_name("slow");
+  create.set_operation("update");
+  pb::StackJob job;
+  ASSERT_TRUE(jobs_->CreateStackJob(DaemonProcess::Context().get(), create, &job).ok());
+  for (int i = 0; i < 200 && runner.Log().find("running " + job.id()) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // its plan step has started
+  runner.Signal(SIGKILL);
+  pb::StackJob ended;
+  for (int i = 0; i < 400; ++i) {
+    pb::GetStackJobRequest get;
+    get.set_id(job.id());
+    ASSERT_TRUE(jobs_->GetStackJob(DaemonProcess::Context().get(), get, &ended).ok());
+    if (ended.state() != "running" && ended.state() != "queued") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(ended.state(), "interrupted") << ended.error();
+  EXPECT_THAT(ended.error(), HasSubstr("fresh plan"));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "plinth/api/call.h"
+#include "plinth/orchestrator/runner_hub.h"
 #include "plinth/store/runner_pool_store.h"
 #include "plinth/v1/runner.grpc.pb.h"
 
@@ -52,8 +53,9 @@ struct RunnerSettings {
 
 class RunnerPoolServiceImpl final : public plinth::v1::RunnerPoolService::CallbackService {
  public:
-  RunnerPoolServiceImpl(CallEnv env, store::RunnerPoolStore* pools, ConnectedRunners* connected)
-      : env_(env), pools_(pools), connected_(connected) {}
+  RunnerPoolServiceImpl(CallEnv env, store::RunnerPoolStore* pools, ConnectedRunners* connected,
+                        const orchestrator::RunnerHub* hub)
+      : env_(env), pools_(pools), connected_(connected), hub_(hub) {}
 
   grpc::ServerUnaryReactor* CreateRunnerPool(grpc::CallbackServerContext* ctx, const plinth::v1::CreateRunnerPoolRequest* req,
                                              plinth::v1::RunnerPool* resp) override;
@@ -76,6 +78,7 @@ class RunnerPoolServiceImpl final : public plinth::v1::RunnerPoolService::Callba
   const CallEnv env_;
   store::RunnerPoolStore* const pools_;
   ConnectedRunners* const connected_;
+  const orchestrator::RunnerHub* const hub_;
 };
 
 // The runner's stream. Authenticated by the pool token in the first
@@ -83,8 +86,8 @@ class RunnerPoolServiceImpl final : public plinth::v1::RunnerPoolService::Callba
 class RunnerServiceImpl final : public plinth::v1::RunnerService::CallbackService {
  public:
   RunnerServiceImpl(core::ThreadPool* workers, store::RunnerPoolStore* pools, ConnectedRunners* connected,
-                    RunnerSettings settings)
-      : workers_(workers), pools_(pools), connected_(connected), settings_(settings) {}
+                    orchestrator::RunnerHub* hub, RunnerSettings settings)
+      : workers_(workers), pools_(pools), connected_(connected), hub_(hub), settings_(settings) {}
 
   grpc::ServerBidiReactor<plinth::v1::RunnerMessage, plinth::v1::ControlMessage>* Connect(
       grpc::CallbackServerContext* ctx) override;
@@ -93,6 +96,7 @@ class RunnerServiceImpl final : public plinth::v1::RunnerService::CallbackServic
   core::ThreadPool* const workers_;
   store::RunnerPoolStore* const pools_;
   ConnectedRunners* const connected_;
+  orchestrator::RunnerHub* const hub_;
   const RunnerSettings settings_;
 };
 

@@ -84,7 +84,9 @@ struct StepRecord {
 };
 
 struct JobOutcome {
-  enum class State { kSucceeded, kFailed, kCancelled };
+  // kInterrupted: the job was cut short outside the engine's control (its
+  // runner was lost); it runs again from a fresh plan.
+  enum class State { kSucceeded, kFailed, kCancelled, kInterrupted };
   State state = State::kFailed;
   std::string error;  // why it failed, for people
   std::string engine_version;
@@ -110,6 +112,8 @@ class JobListener {
   virtual void OnEvent(const std::string& step, const EngineEvent& event) = 0;
   // The process group of the step now running (0 when it ended).
   virtual void OnProcess(const std::string& step, pid_t pgid) = 0;
+  // Makes what was reported so far visible now (it may be buffered).
+  virtual void Sync() {}
 };
 
 class StackRunner {

@@ -31,6 +31,8 @@
 #include "plinth/engine/process.h"
 #include "plinth/engine/stack_job.h"
 #include "plinth/manifest/kind_catalog.h"
+#include "plinth/orchestrator/runner_hub.h"
+#include "plinth/store/runner_pool_store.h"
 #include "plinth/store/connection_store.h"
 #include "plinth/store/stack_job_store.h"
 
@@ -64,6 +66,10 @@ struct EngineSettings {
   engine::ModuleFetcher* module_fetcher = nullptr;
   // Job durations by operation and ends by state (null: not recorded).
   core::Metrics* metrics = nullptr;
+  // Runners: jobs whose scope is bound to a pool other than `local` run on
+  // a runner of that pool (both null: every job runs here).
+  RunnerHub* runner_hub = nullptr;
+  const store::RunnerPoolStore* runner_pools = nullptr;
 };
 
 class StackJobRunner {

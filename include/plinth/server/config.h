@@ -17,6 +17,7 @@
 //     prod: {type: s3, config: {bucket: acme-tfstate, region: us-east-1}}
 //   jobs: {max_concurrent_jobs: 4, max_jobs_per_pipeline: 4, step_timeout_seconds: 7200,
 //          cancel_grace_seconds: 30, max_log_bytes: 67108864}
+//   runners: {heartbeat_seconds: 5, lease_seconds: 30}   # plinth-runner agents
 //
 // Relative paths in the file are taken from the file's directory.
 #ifndef PLINTH_SERVER_CONFIG_H_
@@ -82,6 +83,9 @@ struct Config {
   int step_timeout_seconds = 7200;
   int cancel_grace_seconds = 30;
   size_t max_log_bytes = 64 << 20;
+  // Runners heartbeat this often; a lease lasts this long without one.
+  int runner_heartbeat_seconds = 5;
+  int runner_lease_seconds = 30;
 };
 
 // Reads `path` over the defaults in `base`. INVALID_ARGUMENT naming the file

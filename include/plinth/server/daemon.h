@@ -102,6 +102,7 @@ class Daemon {
   std::unique_ptr<api::ReflectionService> reflection_service_;
   std::unique_ptr<api::FlowControlServiceImpl> flow_control_service_;
   std::unique_ptr<store::RunnerPoolStore> runner_pools_;
+  std::unique_ptr<orchestrator::RunnerHub> runner_hub_;
   std::unique_ptr<api::ConnectedRunners> connected_runners_;
   std::unique_ptr<api::RunnerPoolServiceImpl> runner_pool_service_;
   std::unique_ptr<api::RunnerServiceImpl> runner_service_;
