@@ -23,6 +23,7 @@ void ToProto(const store::ConnectionRecord& r, pb::Connection* out) {
   out->set_created_by(r.created_by);
   ToTimestamp(r.updated_at, out->mutable_update_time());
   out->set_updated_by(r.updated_by);
+  out->set_runner_held(r.runner_held);
 }
 
 std::map<std::string, std::string> ToMap(const google::protobuf::Map<std::string, std::string>& m) {
@@ -43,8 +44,25 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::CreateConnection(grpc::Callback
     PLINTH_RETURN_IF_ERROR(CheckOrgName(req->org(), req->name()));
     auto fields = ToMap(req->fields());
     auto secrets = ToMap(req->secret_fields());
-    PLINTH_RETURN_IF_ERROR(engine::CheckConnectionFields(req->provider(), fields, secrets, /*complete=*/true));
+    if (req->runner_held()) {
+      // Its secrets come from the runners' runner.yaml; only the
+      // non-secret fields are checked here (the runner checks the rest).
+      if (!secrets.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("secret_fields.", secrets.begin()->first,
+                                                       ": a runner-held connection keeps its secrets on its runners "
+                                                       "(runner.yaml); plinthd takes none"));
+      }
+      PLINTH_RETURN_IF_ERROR(engine::CheckConnectionFields(req->provider(), fields, {}, /*complete=*/false));
+      for (const auto& f : engine::FindProvider(req->provider())->fields) {
+        if (f.required && !f.secret && (!fields.count(f.name) || fields.at(f.name).empty())) {
+          return absl::InvalidArgumentError(absl::StrCat("fields.", f.name, ": required for ", req->provider(), " connections"));
+        }
+      }
+    } else {
+      PLINTH_RETURN_IF_ERROR(engine::CheckConnectionFields(req->provider(), fields, secrets, /*complete=*/true));
+    }
     store::ConnectionRecord r;
+    r.runner_held = req->runner_held();
     r.org = req->org();
     r.name = req->name();
     r.provider = req->provider();
@@ -91,6 +109,11 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::UpdateConnection(grpc::Callback
     PLINTH_ASSIGN_OR_RETURN(auto existing, connections_->Get(req->org(), req->name()));
     auto fields = ToMap(req->fields());
     auto secrets = ToMap(req->secret_fields());
+    if (existing.runner_held && !secrets.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("secret_fields.", secrets.begin()->first, ": connection ", req->org(),
+                                                     "/", req->name(), " is runner-held: its secrets are set in its "
+                                                     "runners' runner.yaml, never in plinthd"));
+    }
     PLINTH_RETURN_IF_ERROR(engine::CheckConnectionFields(existing.provider, fields, secrets, /*complete=*/false));
     PLINTH_ASSIGN_OR_RETURN(auto r, connections_->Update(req->org(), req->name(), fields, secrets, actor));
     ToProto(r, resp);

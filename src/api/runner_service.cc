@@ -76,9 +76,23 @@ absl::StatusOr<store::RunnerRecord> FromHello(const pb::RunnerHello& hello) {
     r.engines.push_back(e);
   }
   for (int i = 0; i < hello.connections_size(); ++i) {
-    PLINTH_RETURN_IF_ERROR(manifest::CheckName(absl::StrCat("hello.connections[", i, "]"), hello.connections(i)));
-    r.connections.push_back(hello.connections(i));
+    const std::string field = absl::StrCat("hello.connections[", i, "]");
+    const std::string& c = hello.connections(i);
+    size_t slash = c.find('/');
+    if (slash == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": \"", absl::CEscape(c.substr(0, 64)), "\" is not ORG/NAME"));
+    }
+    PLINTH_RETURN_IF_ERROR(manifest::CheckName(field + " (org)", c.substr(0, slash)));
+    PLINTH_RETURN_IF_ERROR(manifest::CheckName(field + " (name)", c.substr(slash + 1)));
+    r.connections.push_back(c);
   }
+  for (int i = 0; i < hello.cached_modules_size(); ++i) {
+    const std::string& d = hello.cached_modules(i);
+    if (d.size() != 64 || d.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("hello.cached_modules[", i, "]: not a SHA-256 in hex"));
+    }
+  }
+  if (hello.cached_modules_size() > 100000) return absl::InvalidArgumentError("hello.cached_modules: more than 100000");
   return r;
 }
 
@@ -95,17 +109,20 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
       : ctx_(ctx), workers_(workers), pools_(pools), connected_(connected), hub_(hub), settings_(settings) {}
 
   // RunnerChannel: what the hub sends this runner.
-  void OfferStackJob(const orchestrator::WorkLease& lease, const engine::JobSpec& spec, bool require_approval,
-                     const std::map<std::string, std::string>& state_files) override {
+  std::string OfferStackJob(const orchestrator::WorkLease& lease, const engine::JobSpec& spec, bool require_approval,
+                            const std::map<std::string, std::string>& state_files,
+                            const std::set<std::string>& cached_modules) override {
     pb::ControlMessage m;
     SetLease(lease, m.mutable_offer()->mutable_lease());
-    absl::Status s = ToWork(spec, require_approval, state_files, m.mutable_offer()->mutable_stack_job());
+    absl::Status s = ToWork(spec, require_approval, state_files, cached_modules, m.mutable_offer()->mutable_stack_job());
     if (!s.ok()) {
       // Nothing a runner could run: the hub hears it as declined.
       hub_->Declined(runner_id_, lease, std::string(s.message()));
-      return;
+      return "";
     }
+    std::string digest = m.offer().stack_job().module().archive_sha256();
     Send(std::move(m));
+    return digest;
   }
   void CancelWork(const orchestrator::WorkLease& lease, const std::string& reason) override {
     pb::ControlMessage m;
@@ -296,6 +313,9 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
         r.event = engine::EventFromJson(json::parse(e.data_json(), nullptr, false));
       } else if (e.type() == "process") {
         r.type = orchestrator::WorkReport::Type::kStepStarted;
+      } else if (e.type() == "checkpoint") {
+        r.type = orchestrator::WorkReport::Type::kCheckpoint;
+        r.files.insert(e.files().begin(), e.files().end());
       } else if (e.type() == "awaiting_approval") {
         r.type = orchestrator::WorkReport::Type::kAwaitingApproval;
         r.planned = engine::OutcomeFromJson(json::parse(e.awaiting_approval_json(), nullptr, false));
@@ -327,8 +347,12 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
     runner_id_ = r.id;
     name_ = r.name;
     connected_->Add(runner_id_, token.id, shared_from_this());
-    orchestrator::RunnerInfo info{r.id, r.name, r.pool, r.max_jobs, {r.engines.begin(), r.engines.end()}};
-    hub_->Attach(info, shared_from_this());
+    orchestrator::RunnerInfo info{r.id, r.name, r.pool, r.max_jobs, {r.engines.begin(), r.engines.end()},
+                                  {r.connections.begin(), r.connections.end()},
+                                  {hello.cached_modules().begin(), hello.cached_modules().end()}};
+    std::vector<orchestrator::WorkLease> held;
+    for (const auto& l : hello.leases()) held.push_back(FromLease(l));
+    std::vector<orchestrator::WorkLease> stale = hub_->Attach(info, shared_from_this(), held);
     core::Logger("runners")->info("runner {} ({}) connected to pool {} from {}: version {}, {} jobs at once", r.name,
                                   r.id, r.pool, r.address, r.version, r.max_jobs);
     pb::ControlMessage welcome;
@@ -336,6 +360,11 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
     welcome.mutable_welcome()->set_heartbeat_seconds(settings_.heartbeat_seconds);
     welcome.mutable_welcome()->set_lease_seconds(settings_.lease_seconds);
     Send(std::move(welcome));
+    for (const auto& lease : stale) {
+      core::Logger("runners")->warn("runner {} reconnected holding {} (generation {}), which is no longer its lease",
+                                    r.name, lease.work_id, lease.generation);
+      LoseLease(lease, "this lease is not yours any more (it expired, or the work ended without you)");
+    }
     return absl::OkStatus();
   }
 

@@ -28,6 +28,8 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
   out->set_state_enum(EnumOf<pb::StackJobState>(j.state));
   out->set_engine(j.engine);
   out->set_engine_version(j.engine_version);
+  out->set_runner(j.runner_name);
+  out->set_runner_pool(j.runner_pool);
   out->set_module_source(j.module_source);
   out->set_module_revision(j.module_revision);
   out->set_connection_id(j.connection_id);

@@ -38,6 +38,7 @@ void Print(const pb::Connection& c) {
   std::cout << "CONNECTION:  " << c.org() << "/" << c.name() << " (" << c.id() << ")\nPROVIDER:    " << c.provider() << "\n";
   for (const auto& [k, v] : c.fields()) std::cout << "  " << k << ": " << v << "\n";
   for (const auto& s : c.secret_fields()) std::cout << "  " << s << ": (secret, set)\n";
+  if (c.runner_held()) std::cout << "SECRETS:     held by the runners that serve it (runner.yaml), never by plinthd\n";
   if (!c.default_for().empty()) std::cout << "DEFAULT FOR: " << absl::StrJoin(c.default_for(), ", ") << "\n";
 }
 
@@ -50,6 +51,7 @@ int ConnectionCreate(const Client& client, const ClientOptions& opts, const Conn
   req.set_org(org);
   req.set_name(name);
   req.set_provider(args.provider);
+  req.set_runner_held(args.runner_held);
   for (const auto& f : args.fields) {
     if (!SplitKv(f, &k, &v)) return Usage("--field: expected name=value");
     (*req.mutable_fields())[k] = v;
@@ -77,8 +79,13 @@ int ConnectionCreate(const Client& client, const ClientOptions& opts, const Conn
   auto ctx = client.Context();
   grpc::Status s = stub->CreateConnection(ctx.get(), req, &c);
   if (!s.ok()) return Fail(s, opts.server);
-  std::cout << "connection " << c.org() << "/" << c.name() << " created (" << c.provider() << ", "
-            << c.secret_fields_size() << " secret fields stored encrypted)\n";
+  if (c.runner_held()) {
+    std::cout << "connection " << c.org() << "/" << c.name() << " created (" << c.provider()
+              << ", runner-held: its secrets come from the runner.yaml of the runners that serve it)\n";
+  } else {
+    std::cout << "connection " << c.org() << "/" << c.name() << " created (" << c.provider() << ", "
+              << c.secret_fields_size() << " secret fields stored encrypted)\n";
+  }
   return 0;
 }
 
@@ -113,10 +120,10 @@ int ConnectionList(const Client& client, const ClientOptions& opts, const std::s
     if (page.next_page_token().empty()) break;
     req.set_page_token(page.next_page_token());
   }
-  std::vector<std::vector<std::string>> rows = {{"ORG", "NAME", "PROVIDER", "DEFAULT FOR", "UPDATED", "BY"}};
+  std::vector<std::vector<std::string>> rows = {{"ORG", "NAME", "PROVIDER", "SECRETS", "DEFAULT FOR", "UPDATED", "BY"}};
   for (const auto& c : resp.connections()) {
-    rows.push_back({c.org(), c.name(), c.provider(), absl::StrJoin(c.default_for(), ","), FormatTime(c.update_time()),
-                    c.updated_by()});
+    rows.push_back({c.org(), c.name(), c.provider(), c.runner_held() ? "runner-held" : "plinthd",
+                    absl::StrJoin(c.default_for(), ","), FormatTime(c.update_time()), c.updated_by()});
   }
   PrintTable(std::cout, rows);
   return 0;

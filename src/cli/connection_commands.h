@@ -16,6 +16,7 @@ struct ConnectionArgs {
   std::vector<std::string> secrets;       // k=v, or k=- to read the value from stdin
   std::vector<std::string> secret_files;  // k=path
   std::string env;                        // set-default: "" for the org default
+  bool runner_held = false;               // secrets on the runners (runner.yaml)
 };
 
 int ConnectionCreate(const Client& client, const ClientOptions& opts, const ConnectionArgs& args);

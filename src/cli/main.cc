@@ -371,6 +371,9 @@ int main(int argc, char** argv) {
   conn_create->add_option("--field", conn.fields, "name=value (region, tenant_id ...); repeatable");
   conn_create->add_option("--secret", conn.secrets, "name=value, or name=- to read stdin; repeatable");
   conn_create->add_option("--secret-file", conn.secret_files, "name=path: the file's content; repeatable");
+  conn_create->add_flag("--runner-held", conn.runner_held,
+                        "the secrets stay on the runners serving this connection (their runner.yaml); plinthd "
+                        "stores only the name, provider and --field values");
   conn_create->callback(run([&](const Client& c) { return ConnectionCreate(c, opts, conn); }));
   auto* conn_get = conn_cmd->add_subcommand("get", "a connection (secret values are never shown)");
   conn_get->add_option("ref", conn.ref, "ORG/NAME")->required();

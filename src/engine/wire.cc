@@ -129,6 +129,7 @@ json OutcomeToJson(const JobOutcome& o) {
             {"resources", resources},  {"outputChanges", outputs},
             {"diagnostics", diagnostics}, {"outputs", o.outputs},
             {"outputsChanged", o.outputs_changed}};
+  if (!o.module_revision.empty()) j["moduleRevision"] = o.module_revision;
   if (o.has_summary) j["summary"] = SummaryToJson(o.summary);
   return j;
 }
@@ -142,6 +143,7 @@ JobOutcome OutcomeFromJson(const json& j) {
                                      : JobOutcome::State::kFailed;
   o.error = Get<std::string>(j, "error", "");
   o.engine_version = Get<std::string>(j, "engineVersion", "");
+  o.module_revision = Get<std::string>(j, "moduleRevision", "");
   for (const auto& s : Get<json>(j, "steps", json::array())) {
     o.steps.push_back({Get<std::string>(s, "name", ""), Get<int>(s, "exitCode", -1),
                        absl::FromUnixMicros(Get<int64_t>(s, "start", 0)), absl::FromUnixMicros(Get<int64_t>(s, "end", 0))});

@@ -83,7 +83,7 @@ absl::Status PipelineScheduler::Recover() {
       if (!n.job_id.empty()) {
         unrecorded.erase({p.id, n.idx});
         auto job = jobs_->Get(n.job_id);
-        if (job.ok() && (job->state == "queued" || (job->state == "running" && runner_->Adopting(job->id)))) {
+        if (job.ok() && (job->state == "queued" || ((job->state == "running" || job->state == "awaiting_approval") && runner_->Adopting(job->id)))) {
           // Queued again, or its step outlived the previous plinthd and is
           // followed to its end: the node waits for the job's end.
           job_nodes_[job->id] = {p.id, n.idx};

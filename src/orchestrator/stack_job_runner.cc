@@ -228,6 +228,18 @@ absl::Status StackJobRunner::Recover() {
         continue;
       }
     }
+    if (!job.runner_id.empty() && job.runner_pool != store::kLocalPool && settings_.runner_hub != nullptr) {
+      // It runs on a runner, which goes on with it: the job is followed
+      // again when that runner reconnects, or interrupted when it does not
+      // within the lease time.
+      absl::MutexLock lock(&mu_);
+      busy_resources_.insert(job.resource_id);
+      cancels_[job.id] = std::make_shared<engine::CancelToken>();
+      adopting_.insert(job.id);
+      settings_.runner_hub->Expect({job.id, job.lease_generation}, job.runner_id);
+      to_resume_.push_back(job);
+      continue;
+    }
     // No supervisor is left (a step started without one, or the machine
     // rebooted): whatever still runs of the job is stopped.
     if (job.pgid > 0 && ProcessBelongsToJob(job.pgid, job.id)) ::kill(-static_cast<pid_t>(job.pgid), SIGKILL);
@@ -271,6 +283,17 @@ void StackJobRunner::Start() {
     });
   }
   to_adopt_.clear();
+  for (auto& job : to_resume_) {
+    workers_.emplace_back([this, job = std::move(job)]() mutable {
+      const std::string id = job.id, resource_id = job.resource_id;
+      Execute(std::move(job), /*resume=*/true);
+      absl::MutexLock lock(&mu_);
+      busy_resources_.erase(resource_id);
+      cancels_.erase(id);
+      adopting_.erase(id);
+    });
+  }
+  to_resume_.clear();
   for (int i = 0; i < std::max(1, settings_.max_concurrent_jobs); ++i) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
@@ -466,7 +489,7 @@ void StackJobRunner::WorkerLoop() {
 absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord& job,
                                                           const store::CloudResourceRecord* resource,
                                                           const ModuleConfig& module, const std::string& binary,
-                                                          std::vector<store::JobEvent>* preamble,
+                                                          bool remote, std::vector<store::JobEvent>* preamble,
                                                           std::string* digest) {
   const bool git = engine::IsGitUrl(module.source);
   // References resolve from the stored outputs of the resources they name.
@@ -547,7 +570,19 @@ absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord&
     auto resolved = connections_->Resolve(job.key.org, job.key.env, provider, job.options.value("connection", ""));
     if (!resolved.ok()) return absl::FailedPreconditionError(absl::StrCat("connection: ", resolved.status().message()));
     job.connection_reason = resolved->reason;
-    if (resolved->connection) {
+    if (resolved->connection && resolved->connection->runner_held) {
+      const store::ConnectionRecord& c = *resolved->connection;
+      if (!remote) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "connection ", c.org, "/", c.name, " is runner-held: its secrets are only on runners, and this job's scope "
+            "runs on plinthd itself (pool local); bind a runner pool whose runners hold it to ", job.key.org, "/",
+            job.key.env, " (plinth runner-pool bind)"));
+      }
+      job.connection_id = c.id;
+      spec.runner_connection = absl::StrCat(c.org, "/", c.name);
+      spec.runner_connection_provider = provider;
+      spec.runner_connection_fields = c.fields;
+    } else if (resolved->connection) {
       job.connection_id = resolved->connection->id;
       engine::ConnectionEnv cenv = engine::BuildConnectionEnv(provider, resolved->connection->fields,
                                                               resolved->connection->secrets, spec.workspace_dir);
@@ -575,15 +610,24 @@ absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord&
         }
       }
     }
-    if (settings_.module_fetcher == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat("module source ", module.source, " is a Git repository, and this plinthd "
-                                           "has no Git fetcher"));
+    if (remote) {
+      // The runner fetches it (and reports the commit it ran).
+      spec.git_module = std::move(source);
+      spec.module_dir.clear();
+      preamble->push_back({0, clock_->Now(), "system", "",
+                           absl::StrCat("module: ", job.module_source, " (fetched by the runner)"), nullptr});
+    } else {
+      if (settings_.module_fetcher == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat("module source ", module.source, " is a Git repository, and "
+                                                          "this plinthd has no Git fetcher"));
+      }
+      auto fetched = settings_.module_fetcher->Fetch(source);
+      if (!fetched.ok()) return fetched.status();
+      spec.module_dir = fetched->dir;
+      job.module_revision = fetched->commit;
+      preamble->push_back({0, clock_->Now(), "system", "",
+                           absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr});
     }
-    auto fetched = settings_.module_fetcher->Fetch(source);
-    if (!fetched.ok()) return fetched.status();
-    spec.module_dir = fetched->dir;
-    job.module_revision = fetched->commit;
-    preamble->push_back({0, clock_->Now(), "system", "", absl::StrCat("module: ", job.module_source, " at ", fetched->commit), nullptr});
   }
   // Remote state: the env's backend, else the default one, else local.
   auto backend = settings_.backends.find(job.key.env);
@@ -620,7 +664,17 @@ absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord&
   return spec;
 }
 
-void StackJobRunner::Execute(store::StackJobRecord job) {
+absl::StatusOr<std::string> StackJobRunner::PoolOf(const store::CloudResourceRecord& resource) const {
+  if (settings_.runner_hub == nullptr || settings_.runner_pools == nullptr) return std::string(store::kLocalPool);
+  std::map<std::string, std::string> labels;
+  const json& l = resource.manifest.value("metadata", json::object()).value("labels", json::object());
+  for (const auto& [k, v] : l.items()) {
+    if (v.is_string()) labels[k] = v.get<std::string>();
+  }
+  return settings_.runner_pools->PoolFor(resource.key.org, resource.key.env, labels);
+}
+
+void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
   auto log = core::Logger("jobs");
   std::shared_ptr<engine::CancelToken> cancel;
   {
@@ -628,7 +682,7 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     cancel = cancels_[job.id];
   }
   job.state = "running";
-  job.started_at = clock_->Now();
+  if (!resume || !job.started_at) job.started_at = clock_->Now();
   // plinth's own lines before the engine starts: stored with the first
   // output (one write fewer per job), or with the job's end.
   std::vector<store::JobEvent> preamble;
@@ -694,16 +748,36 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
     return finish("failed", absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
                                          ".binary in the daemon config)"));
   }
-  if (cancel->cancelled()) return finish("cancelled", "cancelled before it started");
-  absl::Status s = jobs_->Save(job, absl::StrCat("running: ", job.operation, " with ", job.engine));
+  if (cancel->cancelled() && !resume) return finish("cancelled", "cancelled before it started");
+  // Where it runs: the pool bound to the resource's scope, else local. A
+  // resumed job stays where it was.
+  std::string pool = job.runner_pool;
+  if (!resume) {
+    auto bound = PoolOf(*resource);
+    if (!bound.ok()) return finish("failed", absl::StrCat("runner pool: ", bound.status().message()));
+    pool = *bound;
+  }
+  const bool remote = pool != store::kLocalPool;
+  absl::Status s = jobs_->Save(
+      job, resume ? absl::StrCat("running: plinthd restarted; following the job on runner ", job.runner_name, " again")
+                  : absl::StrCat("running: ", job.operation, " with ", job.engine));
   if (!s.ok()) return finish("failed", std::string(s.message()));
   if (observer_) observer_(job);
-  log->info("job={} resource={} op={} started", job.id, job.key.ToString(), job.operation);
+  log->info("job={} resource={} op={} {}", job.id, job.key.ToString(), job.operation,
+            resume ? absl::StrCat("resumed on runner ", job.runner_name) : std::string("started"));
 
   std::string digest;
-  auto built = BuildSpec(job, &*resource, mod->second, bin->second, &preamble, &digest);
+  auto built = BuildSpec(job, &*resource, mod->second, bin->second, remote, &preamble, &digest);
   if (!built.ok()) return finish("failed", std::string(built.status().message()));
   engine::JobSpec spec = std::move(*built);
+  if (resume) {
+    // Its first lines are in the log already.
+    preamble.clear();
+    preamble.push_back({0, clock_->Now(), "system", "",
+                        absl::StrCat("plinthd restarted during the job; waiting for runner ", job.runner_name,
+                                     " to reconnect and go on with it (lease ", job.lease_generation, ")"),
+                        nullptr});
+  }
   std::error_code ec;
   // Flow control: with require_approval the job stops after the plan, in
   // awaiting_approval, until someone approves (the saved plan is applied)
@@ -759,35 +833,49 @@ void StackJobRunner::Execute(store::StackJobRecord job) {
                                    secrets_->Seal(json(spec.secrets).dump()));
     if (!s.ok()) return finish("failed", std::string(s.message()));
   }
-  // Where it runs: the pool bound to the resource's scope, else local.
-  std::string pool = store::kLocalPool;
-  if (settings_.runner_hub != nullptr && settings_.runner_pools != nullptr) {
-    std::map<std::string, std::string> labels;
-    const json& l = resource->manifest.value("metadata", json::object()).value("labels", json::object());
-    for (const auto& [k, v] : l.items()) {
-      if (v.is_string()) labels[k] = v.get<std::string>();
-    }
-    auto bound = settings_.runner_pools->PoolFor(job.key.org, job.key.env, labels);
-    if (!bound.ok()) return finish("failed", absl::StrCat("runner pool: ", bound.status().message()));
-    pool = *bound;
-  }
   engine::JobOutcome out;
   {
     StoringListener listener(jobs_, job.id, settings_.max_log_bytes, static_cast<size_t>(job.log_bytes),
                              std::move(preamble));
     preamble.clear();
-    if (pool != store::kLocalPool) {
+    if (remote) {
       // The runner works on a copy of the resource's state directory and
       // sends it back: state stays in plinthd's data dir.
       const std::set<std::string> skip = {".terraform", ".pulumi-home"};
-      std::map<std::string, std::string> state_out;
+      RemoteRun run;
+      run.pool = pool;
+      run.spec = &spec;
+      run.cancel = cancel.get();
+      run.listener = &listener;
       if (spec.backend_type.empty()) {
         auto tree = engine::ReadTree(spec.state_dir, skip);
         if (!tree.ok()) return finish("failed", std::string(tree.status().message()));
-        state_out = std::move(tree->files);
+        run.state_out = std::move(tree->files);
       }
-      std::optional<std::map<std::string, std::string>> state_back;
-      out = settings_.runner_hub->Run(pool, spec, cancel.get(), &listener, state_out, &state_back);
+      run.on_leased = [&](const std::string& runner_id, const std::string& runner_name, int64_t generation) {
+        job.runner_id = runner_id;
+        job.runner_name = runner_name;
+        job.runner_pool = pool;
+        job.lease_generation = generation;
+        absl::Status leased = jobs_->SetLease(job.id, runner_id, runner_name, pool, generation);
+        if (!leased.ok()) log->error("job={} cannot record its lease: {}", job.id, leased.message());
+      };
+      run.on_checkpoint = [&](std::map<std::string, std::string> files) {
+        // Pulumi's stack after a step: kept at once, so a lost runner
+        // loses no more than the step it was in.
+        absl::Status kept = engine::WriteTree(spec.state_dir, {std::move(files), {}});
+        if (!kept.ok()) log->error("job={} cannot keep the checkpoint its runner sent: {}", job.id, kept.message());
+      };
+      if (resume) {
+        run.resume = WorkLease{job.id, job.lease_generation};
+        run.resume_runner_id = job.runner_id;
+        run.resume_runner_name = job.runner_name;
+      }
+      RemoteResult remote_result = settings_.runner_hub->Run(run);
+      out = std::move(remote_result.outcome);
+      if (!out.module_revision.empty()) job.module_revision = out.module_revision;
+      std::optional<std::map<std::string, std::string>> state_back = std::move(remote_result.state_back);
+      const auto& state_out = run.state_out;
       if (state_back && spec.backend_type.empty()) {
         for (const auto& [rel, content] : state_out) {
           if (!state_back->count(rel)) fs::remove(fs::path(spec.state_dir) / rel, ec);

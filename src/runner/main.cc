@@ -6,6 +6,25 @@
 //
 //   plinth-runner --server plinth.example.org:7443 --token-file /etc/plinth/runner.token \
 //                 [--pool NAME] [--name NAME] [--max-jobs N] [--work-dir DIR] [--engine tofu=/usr/bin/tofu]
+//                 [--config /etc/plinth/runner.yaml]
+//
+// runner.yaml holds the same settings (flags win) and the secrets of
+// runner-held connections, which never leave this host:
+//
+//   server: plinth.example.org:7443
+//   token_file: /etc/plinth/runner.token
+//   engines: {tofu: /usr/bin/tofu}
+//   connections:
+//     - name: acme/aws-prod           # ORG/NAME of a connection created with --runner-held
+//       provider: aws
+//       secrets:
+//         access_key_id: {env: AWS_ACCESS_KEY_ID}
+//         secret_access_key: {file: /etc/plinth/aws-prod.key}
+//
+// What the runner reports while its stream is down is kept (up to 64 MiB
+// of lines; results always) and sent after it reconnects; it names the
+// leases it holds in its hello, so a reconnect within the lease time loses
+// nothing, also across a restart of plinthd.
 //
 // Exit codes: 0 after SIGTERM/SIGINT, 2 for bad flags or a refused hello
 // (INVALID_ARGUMENT), 3 when plinthd refuses the token (UNAUTHENTICATED,
@@ -16,6 +35,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -31,9 +51,12 @@
 #include "CLI/CLI.hpp"
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/work_wire.h"
+#include "plinth/engine/connection_env.h"
 #include "plinth/engine/process.h"
 #include "plinth/engine/stack_job.h"
 #include "plinth/engine/wire.h"
+#include "plinth/gitsource/git_cache.h"
+#include "plinth/manifest/yaml.h"
 #include "plinth/v1/runner.grpc.pb.h"
 
 namespace {
@@ -73,19 +96,125 @@ std::string FindOnPath(const std::string& name) {
   return "";
 }
 
+// A secret of a runner-held connection: read from a file or the
+// environment when a job needs it (so a rotated file is picked up).
+struct SecretSource {
+  std::string file, env;
+};
+
+struct HeldConnection {
+  std::string provider;
+  std::map<std::string, SecretSource> secrets;
+};
+
 struct Options {
-  std::string server, token_file, pool, name, work_dir;
+  std::string server, token_file, pool, name, work_dir, config_file;
   int max_jobs = 4;
   std::vector<std::string> engine_flags;  // engine=binary
   std::map<std::string, std::string> engines;
+  std::map<std::string, HeldConnection> connections;  // "ORG/NAME"
   std::string token;
 };
 
+// The secret's value, or an error naming the runner.yaml field.
+absl::StatusOr<std::string> ReadSecret(const std::string& where, const SecretSource& source) {
+  if (!source.env.empty()) {
+    const char* v = std::getenv(source.env.c_str());
+    if (v == nullptr || *v == '\0') return absl::FailedPreconditionError(where + ": $" + source.env + " is not set");
+    return std::string(v);
+  }
+  std::ifstream in(source.file, std::ios::binary);
+  if (!in) return absl::FailedPreconditionError(where + ": cannot read " + source.file);
+  std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+  if (value.empty()) return absl::FailedPreconditionError(where + ": " + source.file + " is empty");
+  return value;
+}
+
+// Reads runner.yaml into `opts` (flags given on the command line win:
+// they are applied after). An error names the field.
+absl::Status LoadConfig(const std::string& path, Options* opts, std::map<std::string, std::string>* settings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError("--config " + path + ": cannot read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto docs = plinth::manifest::ParseYamlDocuments(text, path, 1);
+  if (!docs.ok()) return docs.status();
+  if (docs->empty() || docs->front().value.is_null()) return absl::OkStatus();
+  const nlohmann::json& c = docs->front().value;
+  if (!c.is_object()) return absl::InvalidArgumentError(path + ": expected a mapping of settings");
+  for (const auto& [key, value] : c.items()) {
+    const std::string field = path + ": " + key;
+    if (key == "server" || key == "token_file" || key == "pool" || key == "name" || key == "work_dir") {
+      if (!value.is_string()) return absl::InvalidArgumentError(field + ": expected a string");
+      (*settings)[key] = value.get<std::string>();
+    } else if (key == "max_jobs") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1 || value.get<int64_t>() > 10000) {
+        return absl::InvalidArgumentError(field + ": expected a whole number from 1 to 10000");
+      }
+      (*settings)[key] = std::to_string(value.get<int64_t>());
+    } else if (key == "engines") {
+      if (!value.is_object()) return absl::InvalidArgumentError(field + ": expected ENGINE: BINARY entries");
+      for (const auto& [engine, binary] : value.items()) {
+        if (!binary.is_string()) return absl::InvalidArgumentError(field + "." + engine + ": expected a path");
+        (*settings)["engine:" + engine] = binary.get<std::string>();
+      }
+    } else if (key == "connections") {
+      if (!value.is_array()) return absl::InvalidArgumentError(field + ": expected a list");
+      for (size_t i = 0; i < value.size(); ++i) {
+        const nlohmann::json& e = value[i];
+        const std::string at = field + "[" + std::to_string(i) + "]";
+        if (!e.is_object()) return absl::InvalidArgumentError(at + ": expected name, provider and secrets");
+        std::string name = e.value("name", nlohmann::json()).is_string() ? e["name"].get<std::string>() : "";
+        size_t slash = name.find('/');
+        if (slash == std::string::npos || slash == 0 || slash + 1 == name.size() || name.find('/', slash + 1) != std::string::npos) {
+          return absl::InvalidArgumentError(at + ".name: expected ORG/NAME of a runner-held connection");
+        }
+        HeldConnection held;
+        held.provider = e.value("provider", nlohmann::json()).is_string() ? e["provider"].get<std::string>() : "";
+        if (engine::FindProvider(held.provider) == nullptr) {
+          return absl::InvalidArgumentError(at + ".provider: \"" + held.provider + "\" is not a provider");
+        }
+        const nlohmann::json secrets = e.value("secrets", nlohmann::json::object());
+        if (!secrets.is_object()) return absl::InvalidArgumentError(at + ".secrets: expected FIELD: {file: PATH} or {env: NAME}");
+        std::map<std::string, std::string> names;
+        for (const auto& [field_name, src] : secrets.items()) {
+          const std::string sat = at + ".secrets." + field_name;
+          SecretSource source;
+          if (src.is_object() && src.size() == 1 && src.contains("file") && src["file"].is_string()) {
+            source.file = src["file"].get<std::string>();
+          } else if (src.is_object() && src.size() == 1 && src.contains("env") && src["env"].is_string()) {
+            source.env = src["env"].get<std::string>();
+          } else {
+            return absl::InvalidArgumentError(sat + ": expected {file: PATH} or {env: NAME}");
+          }
+          // Readable now, so a typo shows at start rather than in a job.
+          absl::StatusOr<std::string> v = ReadSecret(sat, source);
+          if (!v.ok()) return absl::InvalidArgumentError(std::string(v.status().message()));
+          names[field_name] = "x";
+          held.secrets[field_name] = source;
+        }
+        absl::Status fields_ok = engine::CheckConnectionFields(held.provider, {}, names, /*complete=*/false);
+        if (!fields_ok.ok()) return absl::InvalidArgumentError(at + ": " + std::string(fields_ok.message()));
+        if (opts->connections.count(name)) return absl::InvalidArgumentError(at + ".name: " + name + " is listed twice");
+        opts->connections[name] = std::move(held);
+      }
+    } else {
+      return absl::InvalidArgumentError(field + ": unknown setting (server, token_file, pool, name, max_jobs, work_dir, "
+                                        "engines, connections)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 
 class Session;
-// Sends a message on the current session, if there is one (work outlives
-// a reconnect; what it reports while no stream is up is dropped).
-bool SendToPlinthd(const pb::RunnerMessage& m);
+// Sends a message on the current session; while no stream is up (or it
+// breaks) the message waits for the next session (work outlives a
+// reconnect).
+void SendToPlinthd(pb::RunnerMessage m);
+// A session was welcomed: kept reports go out, pending approvals are asked
+// again.
+void SessionWelcomed(Session* s);
 
 // The work this runner holds, by work id.
 class WorkSet {
@@ -97,6 +226,9 @@ class WorkSet {
     std::condition_variable cv;
     std::optional<bool> approved;
     std::string decided_by;
+    // The approval request while it waits: asked again after a reconnect
+    // (a restarted plinthd opens the gate anew).
+    std::optional<pb::RunnerMessage> awaiting;
   };
 
   explicit WorkSet(const Options& opts) : opts_(opts) {
@@ -107,6 +239,46 @@ class WorkSet {
   int Running() {
     std::lock_guard<std::mutex> lock(mu_);
     return static_cast<int>(items_.size());
+  }
+
+  // The leases held now, for hello and heartbeats.
+  std::vector<pb::Lease> Leases() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<pb::Lease> out;
+    for (const auto& [id, item] : items_) {
+      pb::Lease l;
+      l.set_work_id(id);
+      l.set_generation(item->generation);
+      out.push_back(std::move(l));
+    }
+    return out;
+  }
+
+  // Module archives unpacked here.
+  std::vector<std::string> CachedModules() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(std::filesystem::path(opts_.work_dir) / "modules", ec), end;
+         !ec && it != end; it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) out.push_back(name);
+    }
+    return out;
+  }
+
+  // Asks again for the decisions a new session does not know about.
+  std::vector<pb::RunnerMessage> PendingApprovals() {
+    std::vector<std::shared_ptr<Item>> items;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, item] : items_) items.push_back(item);
+    }
+    std::vector<pb::RunnerMessage> out;
+    for (const auto& item : items) {
+      std::lock_guard<std::mutex> lock(item->mu);
+      if (item->awaiting && !item->approved) out.push_back(*item->awaiting);
+    }
+    return out;
   }
 
   // Takes an offer, or declines it (full, engine missing, malformed).
@@ -124,6 +296,14 @@ class WorkSet {
     if (!spec.ok()) return decline(std::string(spec.status().message()));
     auto engine = opts_.engines.find(spec->engine);
     if (engine == opts_.engines.end()) return decline("this runner has no " + spec->engine);
+    if (!spec->runner_connection.empty() && !opts_.connections.count(spec->runner_connection)) {
+      return decline("this runner does not hold connection " + spec->runner_connection);
+    }
+    const pb::ModuleSource& module = offer.stack_job().module();
+    if (!module.has_git() && module.archive_files().empty() &&
+        !std::filesystem::exists(std::filesystem::path(opts_.work_dir) / "modules" / module.archive_sha256())) {
+      return decline("module not cached: " + module.archive_sha256());
+    }
     std::shared_ptr<Item> item = std::make_shared<Item>();
     item->generation = lease.generation();
     {
@@ -175,7 +355,9 @@ class WorkSet {
   // Reports a job's progress to plinthd in batches.
   class Reporter : public engine::JobListener {
    public:
-    explicit Reporter(pb::Lease lease) : lease_(std::move(lease)) {}
+    // `checkpoint_dir`: Pulumi's file backend, sent after every step.
+    Reporter(pb::Lease lease, std::string checkpoint_dir)
+        : lease_(std::move(lease)), checkpoint_dir_(std::move(checkpoint_dir)) {}
     ~Reporter() override { Flush(); }
     void OnLine(Stream stream, const std::string& step, const std::string& text) override {
       pb::WorkEvent* e = Add();
@@ -198,14 +380,28 @@ class WorkSet {
         pb::WorkEvent* e = Add();
         e->set_type("process");
         e->set_step(step);
+      } else if (!checkpoint_dir_.empty()) {
+        // The step ended: its stack goes to plinthd now.
+        auto tree = engine::ReadTree(checkpoint_dir_, {".pulumi-home"});
+        if (tree.ok()) {
+          pb::WorkEvent* e = Add();
+          e->set_type("checkpoint");
+          e->set_step(step);
+          for (auto& [rel, content] : tree->files) (*e->mutable_files())[rel] = std::move(content);
+        }
       }
       Flush();
     }
-    void Awaiting(const engine::JobOutcome& planned) {
-      pb::WorkEvent* e = Add();
+    // The approval request, sent; kept in case it must be sent again.
+    pb::RunnerMessage Awaiting(const engine::JobOutcome& planned) {
+      Flush();
+      pb::RunnerMessage m;
+      pb::WorkEvent* e = m.mutable_events()->add_events();
       e->set_type("awaiting_approval");
       e->set_awaiting_approval_json(engine::OutcomeToJson(planned).dump());
-      Flush();
+      *m.mutable_events()->mutable_lease() = lease_;
+      SendToPlinthd(m);
+      return m;
     }
     void Flush() {
       if (pending_.events_size() == 0) return;
@@ -215,7 +411,7 @@ class WorkSet {
       pending_.Clear();
       bytes_ = 0;
       last_ = std::chrono::steady_clock::now();
-      SendToPlinthd(m);
+      SendToPlinthd(std::move(m));
     }
 
    private:
@@ -228,6 +424,7 @@ class WorkSet {
       }
     }
     pb::Lease lease_;
+    const std::string checkpoint_dir_;
     pb::WorkEvents pending_;
     size_t bytes_ = 0;
     std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
@@ -244,36 +441,58 @@ class WorkSet {
     spec.state_dir = (root / "state" / tag).string();
     spec.plugin_cache_dir = (root / "plugin-cache").string();
     fs::create_directories(spec.plugin_cache_dir, ec);
-    // The module, unpacked once per content hash.
-    const std::string digest = work.module().archive_sha256();
-    bool ok_digest = digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos;
-    engine::FileTree module;
-    for (const auto& [rel, content] : work.module().archive_files()) module.files[rel] = content;
-    for (const auto& rel : work.module().executable()) module.executable.insert(rel);
-    absl::Status prepared = ok_digest && engine::TreeDigest(module) == digest
-                                ? absl::OkStatus()
-                                : absl::InvalidArgumentError("stack_job.module: the files do not match archive_sha256");
-    spec.module_dir = (root / "modules" / digest).string();
-    if (prepared.ok() && !fs::exists(spec.module_dir, ec)) {
-      std::string staging = spec.module_dir + ".tmp-" + tag;
-      prepared = engine::WriteTree(staging, module);
-      if (prepared.ok()) fs::rename(staging, spec.module_dir, ec);
-      if (ec && !fs::exists(spec.module_dir)) prepared = absl::InternalError("cannot place the module: " + ec.message());
-      fs::remove_all(staging, ec);
+    absl::Status prepared = absl::OkStatus();
+    if (spec.git_module) {
+      // A Git module: fetched here, with the credentials of the offer.
+      auto fetched = git_.Fetch(*spec.git_module);
+      if (fetched.ok()) {
+        spec.module_dir = fetched->dir;
+        out.module_revision = fetched->commit;
+      } else {
+        prepared = absl::Status(fetched.status().code(), "module: " + std::string(fetched.status().message()));
+      }
+      for (const std::string* secret : {&spec.git_module->token, &spec.git_module->ssh_key, &spec.git_module->ssh_passphrase}) {
+        if (!secret->empty()) spec.secrets.push_back(*secret);
+      }
+    } else {
+      // The module, unpacked once per content hash.
+      const std::string digest = work.module().archive_sha256();
+      bool ok_digest = digest.size() == 64 && digest.find_first_not_of("0123456789abcdef") == std::string::npos;
+      spec.module_dir = (root / "modules" / digest).string();
+      if (!ok_digest) {
+        prepared = absl::InvalidArgumentError("stack_job.module.archive_sha256: not a SHA-256 in hex");
+      } else if (!fs::exists(spec.module_dir, ec)) {
+        engine::FileTree module;
+        for (const auto& [rel, content] : work.module().archive_files()) module.files[rel] = content;
+        for (const auto& rel : work.module().executable()) module.executable.insert(rel);
+        if (engine::TreeDigest(module) != digest) {
+          prepared = absl::InvalidArgumentError("stack_job.module: the files do not match archive_sha256");
+        } else {
+          std::string staging = spec.module_dir + ".tmp-" + tag;
+          prepared = engine::WriteTree(staging, module);
+          if (prepared.ok()) fs::rename(staging, spec.module_dir, ec);
+          if (ec && !fs::exists(spec.module_dir)) prepared = absl::InternalError("cannot place the module: " + ec.message());
+          fs::remove_all(staging, ec);
+        }
+      }
     }
+    // A runner-held connection: its secrets, from this host only.
+    if (prepared.ok() && !spec.runner_connection.empty()) prepared = AddHeldConnection(&spec);
     engine::FileTree state;
     for (const auto& [rel, content] : work.state_files()) state.files[rel] = content;
     if (prepared.ok()) prepared = engine::WriteTree(spec.state_dir, state);
-    Reporter reporter(lease);
+    Reporter reporter(lease, spec.engine == "pulumi" && spec.backend_type.empty() ? spec.state_dir : "");
     if (work.require_approval()) {
       spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
-        reporter.Awaiting(planned);
+        pb::RunnerMessage asked = reporter.Awaiting(planned);
         std::unique_lock<std::mutex> lock(item->mu);
+        item->awaiting = std::move(asked);
         item->cv.wait(lock, [&] { return item->approved.has_value() || item->cancel.cancelled(); });
         if (item->approved.value_or(false)) return absl::OkStatus();
         return absl::CancelledError(item->decided_by.empty() ? "the plan was not approved" : item->decided_by);
       };
     }
+    const std::string module_revision = out.module_revision;
     if (!prepared.ok()) {
       out.state = engine::JobOutcome::State::kFailed;
       out.error = std::string(prepared.message());
@@ -282,6 +501,7 @@ class WorkSet {
     } else {
       out = engine::TerraformRunner(launcher_.get()).Run(spec, &item->cancel, &reporter);
     }
+    out.module_revision = module_revision;
     reporter.Flush();
     pb::RunnerMessage result;
     *result.mutable_result()->mutable_lease() = lease;
@@ -298,15 +518,52 @@ class WorkSet {
         result.mutable_result()->set_state_returned(true);
       }
     }
-    SendToPlinthd(result);
+    SendToPlinthd(std::move(result));
     // Nothing of the job stays here: not its workspace, not its state.
     fs::remove_all(spec.workspace_dir, ec);
     fs::remove_all(spec.state_dir, ec);
     Log("finished " + lease.work_id() + ": " + state_name + (out.error.empty() ? "" : " (" + out.error + ")"));
   }
 
+  // Adds a runner-held connection's environment, files and redaction to
+  // `spec`, from runner.yaml; no value of it is ever sent to plinthd.
+  absl::Status AddHeldConnection(engine::JobSpec* spec) {
+    const auto it = opts_.connections.find(spec->runner_connection);
+    if (it == opts_.connections.end()) {
+      return absl::FailedPreconditionError("this runner does not hold connection " + spec->runner_connection);
+    }
+    const HeldConnection& held = it->second;
+    if (held.provider != spec->runner_connection_provider) {
+      return absl::FailedPreconditionError("connection " + spec->runner_connection + " is a " +
+                                           spec->runner_connection_provider + " connection in plinthd, and a " +
+                                           held.provider + " connection in this runner's runner.yaml");
+    }
+    std::map<std::string, std::string> secrets;
+    for (const auto& [name, source] : held.secrets) {
+      auto v = ReadSecret("runner.yaml connections[" + spec->runner_connection + "].secrets." + name, source);
+      if (!v.ok()) return v.status();
+      secrets[name] = *v;
+    }
+    absl::Status complete = engine::CheckConnectionFields(held.provider, spec->runner_connection_fields, secrets, true);
+    if (!complete.ok()) {
+      return absl::FailedPreconditionError("connection " + spec->runner_connection + " (runner-held): " +
+                                           std::string(complete.message()));
+    }
+    engine::ConnectionEnv cenv =
+        engine::BuildConnectionEnv(held.provider, spec->runner_connection_fields, secrets, spec->workspace_dir);
+    spec->env.insert(spec->env.end(), cenv.env.begin(), cenv.env.end());
+    spec->files.insert(spec->files.end(), cenv.files.begin(), cenv.files.end());
+    spec->secrets.insert(spec->secrets.end(), cenv.redact.begin(), cenv.redact.end());
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [k, v] : spec->runner_connection_fields) config[k] = v;
+    for (const auto& [k, v] : secrets) config[k] = v;
+    spec->provider_config = std::move(config);
+    return absl::OkStatus();
+  }
+
   const Options& opts_;
   std::unique_ptr<engine::PosixProcessLauncher> launcher_;
+  plinth::gitsource::GitCache git_{(std::filesystem::path(opts_.work_dir) / "git").string()};
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Item>> items_;
 };
@@ -330,6 +587,9 @@ class Session {
     h->set_version(kVersion);
     h->set_max_jobs(opts_.max_jobs);
     for (const auto& [engine, binary] : opts_.engines) h->add_engines(engine);
+    for (const auto& [name, held] : opts_.connections) h->add_connections(name);
+    for (auto& lease : g_work->Leases()) *h->add_leases() = std::move(lease);
+    for (auto& digest : g_work->CachedModules()) h->add_cached_modules(std::move(digest));
     if (!Write(hello)) return stream_->Finish();
     std::thread heartbeat([this] { HeartbeatLoop(); });
     pb::ControlMessage msg;
@@ -337,11 +597,15 @@ class Session {
       switch (msg.body_case()) {
         case pb::ControlMessage::kWelcome: {
           *welcomed = true;
-          std::lock_guard<std::mutex> lock(mu_);
-          runner_id_ = msg.welcome().runner_id();
-          heartbeat_seconds_ = std::max(1, msg.welcome().heartbeat_seconds());
-          Log("registered as " + runner_id_ + " (heartbeat every " + std::to_string(heartbeat_seconds_) + " s)");
-          cv_.notify_all();
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            runner_id_ = msg.welcome().runner_id();
+            heartbeat_seconds_ = std::max(1, msg.welcome().heartbeat_seconds());
+            Log("registered as " + runner_id_ + " (heartbeat every " + std::to_string(heartbeat_seconds_) + " s)");
+            welcomed_ = true;
+            cv_.notify_all();
+          }
+          SessionWelcomed(this);
           break;
         }
         case pb::ControlMessage::kOffer:
@@ -395,7 +659,7 @@ class Session {
       if (runner_id_.empty()) continue;
       lock.unlock();
       pb::RunnerMessage beat;
-      beat.mutable_heartbeat();
+      for (auto& lease : g_work->Leases()) *beat.mutable_heartbeat()->add_leases() = std::move(lease);
       bool ok = Write(beat);
       lock.lock();
       if (!ok) return;
@@ -412,19 +676,82 @@ class Session {
   std::string runner_id_;
   int heartbeat_seconds_ = 5;
   bool ended_ = false;
+  bool welcomed_ = false;  // for debugging; the outbox attaches on welcome
 };
 
+// What goes to plinthd: on the current session once it is welcomed, else
+// kept in order for the next one. Lines are dropped past 64 MiB kept (the
+// log says so); results, declines and approval requests are always kept.
+class Outbox {
+ public:
+  void Send(pb::RunnerMessage m) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (session_ != nullptr && pending_.empty()) {
+      if (session_->Write(m)) return;
+      session_ = nullptr;  // broken: kept for the next session
+    }
+    Keep(std::move(m));
+  }
+
+  // A session was welcomed: what waited goes first, in order.
+  void Attach(Session* s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    session_ = s;
+    if (dropped_ > 0) Log("dropped " + std::to_string(dropped_) + " report batches while disconnected (over 64 MiB)");
+    dropped_ = 0;
+    size_t sent = 0;
+    while (!pending_.empty()) {
+      if (!session_->Write(pending_.front())) {
+        session_ = nullptr;
+        break;
+      }
+      bytes_ -= pending_.front().ByteSizeLong();
+      pending_.pop_front();
+      ++sent;
+    }
+    if (sent > 0) Log("sent " + std::to_string(sent) + " reports kept while disconnected");
+  }
+
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    session_ = nullptr;
+  }
+
+ private:
+  void Keep(pb::RunnerMessage m) {
+    const size_t size = m.ByteSizeLong();
+    const bool must = !m.has_events() || (m.events().events_size() > 0 &&
+                                          m.events().events(0).type() != "stdout" && m.events().events(0).type() != "stderr");
+    if (!must && bytes_ + size > (64u << 20)) {
+      ++dropped_;
+      return;
+    }
+    bytes_ += size;
+    pending_.push_back(std::move(m));
+  }
+
+  std::mutex mu_;
+  Session* session_ = nullptr;
+  std::deque<pb::RunnerMessage> pending_;
+  size_t bytes_ = 0;
+  size_t dropped_ = 0;
+};
+
+Outbox g_outbox;
 std::mutex g_session_mu;
-Session* g_session = nullptr;  // guarded by g_session_mu
+Session* g_session = nullptr;  // guarded by g_session_mu: the session being run (for Stop)
 
 void SetSession(Session* s) {
   std::lock_guard<std::mutex> lock(g_session_mu);
   g_session = s;
+  if (s == nullptr) g_outbox.Detach();
 }
 
-bool SendToPlinthd(const pb::RunnerMessage& m) {
-  std::lock_guard<std::mutex> lock(g_session_mu);
-  return g_session != nullptr && g_session->Write(m);
+void SendToPlinthd(pb::RunnerMessage m) { g_outbox.Send(std::move(m)); }
+
+void SessionWelcomed(Session* s) {
+  g_outbox.Attach(s);
+  for (auto& m : g_work->PendingApprovals()) g_outbox.Send(std::move(m));
 }
 
 }  // namespace
@@ -432,15 +759,48 @@ bool SendToPlinthd(const pb::RunnerMessage& m) {
 int main(int argc, char** argv) {
   CLI::App app{"plinth-runner: runs plinth's work in your infrastructure, over one outbound connection to plinthd"};
   Options opts;
-  app.add_option("--server", opts.server, "plinthd's gRPC address, HOST:PORT")->required();
-  app.add_option("--token-file", opts.token_file, "a file holding the pool token (plinth runner-pool token create)")
-      ->required();
-  app.add_option("--pool", opts.pool, "the pool to serve (default: the token's; another pool is refused)");
-  app.add_option("--name", opts.name, "this runner's name (default: the host name)");
-  app.add_option("--max-jobs", opts.max_jobs, "work items at once")->check(CLI::Range(1, 10000));
-  app.add_option("--work-dir", opts.work_dir, "where jobs' workspaces live (default: $TMPDIR/plinth-runner)");
+  auto* server_flag = app.add_option("--server", opts.server, "plinthd's gRPC address, HOST:PORT");
+  auto* token_flag =
+      app.add_option("--token-file", opts.token_file, "a file holding the pool token (plinth runner-pool token create)");
+  auto* pool_flag = app.add_option("--pool", opts.pool, "the pool to serve (default: the token's; another pool is refused)");
+  auto* name_flag = app.add_option("--name", opts.name, "this runner's name (default: the host name)");
+  auto* jobs_flag = app.add_option("--max-jobs", opts.max_jobs, "work items at once")->check(CLI::Range(1, 10000));
+  auto* dir_flag = app.add_option("--work-dir", opts.work_dir, "where jobs' workspaces live (default: $TMPDIR/plinth-runner)");
   app.add_option("--engine", opts.engine_flags, "ENGINE=BINARY (tofu, terraform, pulumi); default: found on PATH");
+  app.add_option("--config", opts.config_file,
+                 "runner.yaml: these settings (flags win) and the secrets of runner-held connections");
   CLI11_PARSE(app, argc, argv);
+
+  if (!opts.config_file.empty()) {
+    std::map<std::string, std::string> settings;
+    absl::Status loaded = LoadConfig(opts.config_file, &opts, &settings);
+    if (!loaded.ok()) {
+      std::cerr << "plinth-runner: " << loaded.message() << "\n";
+      return 2;
+    }
+    auto take = [&](CLI::Option* flag, const std::string& key, std::string* into) {
+      if (flag->count() == 0 && settings.count(key)) *into = settings[key];
+    };
+    take(server_flag, "server", &opts.server);
+    take(token_flag, "token_file", &opts.token_file);
+    take(pool_flag, "pool", &opts.pool);
+    take(name_flag, "name", &opts.name);
+    take(dir_flag, "work_dir", &opts.work_dir);
+    if (jobs_flag->count() == 0 && settings.count("max_jobs")) opts.max_jobs = std::stoi(settings["max_jobs"]);
+    if (opts.engine_flags.empty()) {
+      for (const auto& [key, binary] : settings) {
+        if (key.rfind("engine:", 0) == 0) opts.engine_flags.push_back(key.substr(7) + "=" + binary);
+      }
+    }
+  }
+  if (opts.server.empty()) {
+    std::cerr << "plinth-runner: --server (or server: in --config) is required\n";
+    return 2;
+  }
+  if (opts.token_file.empty()) {
+    std::cerr << "plinth-runner: --token-file (or token_file: in --config) is required\n";
+    return 2;
+  }
 
   std::ifstream in(opts.token_file);
   if (!in) {
@@ -502,8 +862,11 @@ int main(int argc, char** argv) {
 
   std::string engines;
   for (const auto& [engine, binary] : opts.engines) engines += (engines.empty() ? "" : ", ") + engine + "=" + binary;
+  std::string held;
+  for (const auto& [name, c] : opts.connections) held += (held.empty() ? "" : ", ") + name;
   Log("serving " + (opts.pool.empty() ? std::string("the token's pool") : "pool " + opts.pool) + " as " + opts.name +
-      " for " + opts.server + "; engines: " + (engines.empty() ? "none found" : engines));
+      " for " + opts.server + "; engines: " + (engines.empty() ? "none found" : engines) +
+      (held.empty() ? "" : "; runner-held connections: " + held));
   WorkSet work(opts);
   g_work = &work;
   grpc::ChannelArguments channel_args;

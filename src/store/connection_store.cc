@@ -11,7 +11,8 @@ namespace {
 using nlohmann::json;
 
 constexpr char kColumns[] =
-    "id, org, name, provider, fields, secrets, secret_names, created_at, created_by, updated_at, updated_by";
+    "id, org, name, provider, fields, secrets, secret_names, created_at, created_by, updated_at, updated_by, "
+    "runner_held";
 
 ConnectionRecord ReadRow(const Statement& st, std::string* sealed) {
   ConnectionRecord r;
@@ -28,6 +29,7 @@ ConnectionRecord ReadRow(const Statement& st, std::string* sealed) {
   r.created_by = st.ColumnText(8);
   r.updated_at = absl::FromUnixMicros(st.ColumnInt64(9));
   r.updated_by = st.ColumnText(10);
+  r.runner_held = st.ColumnInt64(11) != 0;
   return r;
 }
 
@@ -86,7 +88,7 @@ absl::StatusOr<ConnectionRecord> ConnectionStore::Create(ConnectionRecord r, con
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(
         "INSERT INTO connections (id, org, name, provider, fields, secrets, secret_names, created_at, created_by, "
-        "updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "updated_at, updated_by, runner_held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.Bind(1, r.id);
     st.Bind(2, r.org);
     st.Bind(3, r.name);
@@ -98,6 +100,7 @@ absl::StatusOr<ConnectionRecord> ConnectionStore::Create(ConnectionRecord r, con
     st.Bind(9, actor);
     st.Bind(10, absl::ToUnixMicros(r.updated_at));
     st.Bind(11, actor);
+    st.Bind(12, static_cast<int64_t>(r.runner_held ? 1 : 0));
     absl::Status s = st.Run();
     if (s.code() == absl::StatusCode::kAlreadyExists) {
       return absl::AlreadyExistsError(absl::StrCat("connection ", r.org, "/", r.name, " already exists"));

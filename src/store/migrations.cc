@@ -353,6 +353,33 @@ CREATE TABLE runners (
 INSERT INTO runner_pools (name, description, created_at, created_by)
   VALUES ('local', 'the runner built into plinthd', 0, 'plinthd');
 )sql"},
+      {10, "runner-held connections, the runner a job is leased to, and engine state kept by plinthd", R"sql(
+ALTER TABLE connections ADD COLUMN runner_held INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stack_jobs ADD COLUMN runner_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE stack_jobs ADD COLUMN runner_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE stack_jobs ADD COLUMN runner_pool TEXT NOT NULL DEFAULT '';
+ALTER TABLE stack_jobs ADD COLUMN lease_generation INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE state_versions (
+  resource_id TEXT NOT NULL,
+  version     INTEGER NOT NULL,
+  format      TEXT NOT NULL,
+  serial      INTEGER NOT NULL DEFAULT 0,
+  lineage     TEXT NOT NULL DEFAULT '',
+  size_bytes  INTEGER NOT NULL,
+  sha256      TEXT NOT NULL,
+  sealed      BLOB NOT NULL,
+  job_id      TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (resource_id, version)
+);
+CREATE TABLE state_locks (
+  resource_id TEXT PRIMARY KEY,
+  lock_id     TEXT NOT NULL,
+  info        TEXT NOT NULL,
+  job_id      TEXT NOT NULL DEFAULT '',
+  created_at  INTEGER NOT NULL
+);
+)sql"},
   };
   return *migrations;
 }

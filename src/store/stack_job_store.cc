@@ -15,7 +15,8 @@ using nlohmann::json;
 constexpr char kColumns[] =
     "id, seq, resource_id, org, env, kind, name, operation, state, options, engine, engine_version, "
     "module_source, module_revision, connection_id, connection_reason, steps, summary, resources, diagnostics, "
-    "outputs, error, pgid, cancel_requested, log_bytes, created_at, created_by, started_at, ended_at";
+    "outputs, error, pgid, cancel_requested, log_bytes, created_at, created_by, started_at, ended_at, "
+    "runner_id, runner_name, runner_pool, lease_generation";
 
 json ParseOr(const std::string& text, json fallback) {
   if (text.empty()) return fallback;
@@ -51,6 +52,10 @@ StackJobRecord ReadJob(const Statement& st) {
   j.created_by = st.ColumnText(26);
   if (!st.ColumnIsNull(27)) j.started_at = absl::FromUnixMicros(st.ColumnInt64(27));
   if (!st.ColumnIsNull(28)) j.ended_at = absl::FromUnixMicros(st.ColumnInt64(28));
+  j.runner_id = st.ColumnText(29);
+  j.runner_name = st.ColumnText(30);
+  j.runner_pool = st.ColumnText(31);
+  j.lease_generation = st.ColumnInt64(32);
   return j;
 }
 
@@ -286,6 +291,22 @@ absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& sta
     absl::Time now = clock_->Now();
     std::vector<JobEvent> ev = {{0, now, "state", "", state_event, json{{"state", j.state}}}};
     return InsertEvents(c, j.id, ev, now);
+  });
+}
+
+absl::Status StackJobStore::SetLease(const std::string& id, const std::string& runner_id,
+                                     const std::string& runner_name, const std::string& pool, int64_t generation) {
+  return db_->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare(
+        "UPDATE stack_jobs SET runner_id = ?, runner_name = ?, runner_pool = ?, lease_generation = ? WHERE id = ?");
+    st.Bind(1, runner_id);
+    st.Bind(2, runner_name);
+    st.Bind(3, pool);
+    st.Bind(4, generation);
+    st.Bind(5, id);
+    PLINTH_RETURN_IF_ERROR(st.Run());
+    if (c.Changes() != 1) return absl::NotFoundError(absl::StrCat("stack job ", id, " not found"));
+    return absl::OkStatus();
   });
 }
 

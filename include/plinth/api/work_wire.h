@@ -6,6 +6,7 @@
 #define PLINTH_API_WORK_WIRE_H_
 
 #include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,10 +15,13 @@
 
 namespace plinth::api {
 
-// plinthd: the job for a runner. The module directory travels as files;
+// plinthd: the job for a runner. A Git module travels as its URL, ref and
+// credentials; a module directory as files named by their SHA-256, left
+// out when `cached_modules` (what the runner has unpacked) holds that hash.
 // `state_files` is the resource's state directory.
 absl::Status ToWork(const engine::JobSpec& spec, bool require_approval,
-                    const std::map<std::string, std::string>& state_files, plinth::v1::StackJobWork* out);
+                    const std::map<std::string, std::string>& state_files,
+                    const std::set<std::string>& cached_modules, plinth::v1::StackJobWork* out);
 // The runner: the job to execute, with workspace, state and module paths
 // left for the runner to fill in. INVALID_ARGUMENT naming the field for a
 // malformed offer.

@@ -14,6 +14,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "plinth/engine/engine_events.h"
+#include "plinth/engine/module_source.h"
 #include "plinth/engine/process.h"
 #include "plinth/engine/redactor.h"
 
@@ -59,6 +61,14 @@ struct JobSpec {
   std::vector<std::string> secrets;  // redacted from every line
   // Files the connection needs in the workspace (a kubeconfig), written 0600.
   std::vector<std::pair<std::string, std::string>> files;
+  // A runner-held connection ("ORG/NAME"): plinthd knows its provider and
+  // non-secret fields; the runner running the job adds its secrets (env,
+  // files, redaction, provider_config) from its own runner.yaml.
+  std::string runner_connection;
+  std::string runner_connection_provider;
+  std::map<std::string, std::string> runner_connection_fields;
+  // A Git module the runner fetches itself (module_dir empty until then).
+  std::optional<GitModuleSource> git_module;
   bool skip_refresh = false;
   // Terraform/OpenTofu update and destroy: `apply -auto-approve` without a
   // saved plan (flow control's preview_before_update_or_destroy off).
@@ -90,6 +100,7 @@ struct JobOutcome {
   State state = State::kFailed;
   std::string error;  // why it failed, for people
   std::string engine_version;
+  std::string module_revision;  // the commit of a Git module fetched by a runner
   std::vector<StepRecord> steps;
   bool has_summary = false;
   ChangeSummary summary;

@@ -17,6 +17,7 @@
 #define PLINTH_ORCHESTRATOR_RUNNER_HUB_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,8 +40,12 @@ struct WorkLease {
 class RunnerChannel {
  public:
   virtual ~RunnerChannel() = default;
-  virtual void OfferStackJob(const WorkLease& lease, const engine::JobSpec& spec, bool require_approval,
-                             const std::map<std::string, std::string>& state_files) = 0;
+  // `cached_modules`: module archives the runner has (their files stay
+  // home). Returns the SHA-256 of the module archive offered ("" for a Git
+  // module, or when the offer could not be built: then it is declined).
+  virtual std::string OfferStackJob(const WorkLease& lease, const engine::JobSpec& spec, bool require_approval,
+                             const std::map<std::string, std::string>& state_files,
+                             const std::set<std::string>& cached_modules) = 0;
   virtual void CancelWork(const WorkLease& lease, const std::string& reason) = 0;
   virtual void LoseLease(const WorkLease& lease, const std::string& reason) = 0;
   virtual void Decide(const WorkLease& lease, bool approved, const std::string& actor, const std::string& comment) = 0;
@@ -50,25 +55,56 @@ struct RunnerInfo {
   std::string id, name, pool;
   int max_jobs = 1;
   std::set<std::string> engines;
+  std::set<std::string> connections;     // runner-held connections it has: "ORG/NAME"
+  std::set<std::string> cached_modules;  // module archives it has unpacked
 };
 
 // One report of a runner about its work.
 struct WorkReport {
-  enum class Type { kLine, kEvent, kStepStarted, kAwaitingApproval };
+  enum class Type { kLine, kEvent, kStepStarted, kAwaitingApproval, kCheckpoint };
   Type type = Type::kLine;
   engine::JobListener::Stream stream = engine::JobListener::Stream::kStdout;
   std::string step, text;
   engine::EngineEvent event;    // kEvent
   engine::JobOutcome planned;   // kAwaitingApproval: the plan so far
+  std::map<std::string, std::string> files;  // kCheckpoint: Pulumi's file backend after a step
+};
+
+// How a job runs on a runner (RunnerHub::Run).
+struct RemoteRun {
+  std::string pool;
+  const engine::JobSpec* spec = nullptr;
+  engine::CancelToken* cancel = nullptr;
+  engine::JobListener* listener = nullptr;
+  // The resource's state directory, sent with the job.
+  std::map<std::string, std::string> state_out;
+  // Called once a runner holds the lease (to record it on the job).
+  std::function<void(const std::string& runner_id, const std::string& runner_name, int64_t generation)> on_leased;
+  // A Pulumi checkpoint sent after a step.
+  std::function<void(std::map<std::string, std::string> files)> on_checkpoint;
+  // After a plinthd restart: the lease the job held, and its runner,
+  // waited for (lease time) to reconnect and go on.
+  std::optional<WorkLease> resume;
+  std::string resume_runner_id, resume_runner_name;
+};
+
+struct RemoteResult {
+  engine::JobOutcome outcome;
+  // What the runner sent back of the state directory (nullopt: nothing).
+  std::optional<std::map<std::string, std::string>> state_back;
 };
 
 class RunnerHub {
  public:
-  explicit RunnerHub(absl::Duration lease_time = absl::Seconds(30)) : lease_time_(lease_time) {}
+  explicit RunnerHub(absl::Duration lease_time = absl::Seconds(30));
 
-  // The runner side (its stream).
-  void Attach(const RunnerInfo& runner, std::shared_ptr<RunnerChannel> channel);
-  // Its stream ended: its leases are lost.
+  // The runner side (its stream). `held`: the leases the runner says it
+  // holds (hello.leases). Returns those that are not current here: the
+  // caller tells the runner to stop them. Leases of this runner it does not
+  // name are lost (it restarted without them).
+  std::vector<WorkLease> Attach(const RunnerInfo& runner, std::shared_ptr<RunnerChannel> channel,
+                                const std::vector<WorkLease>& held);
+  // Its stream ended: its leases last until they expire.
   void Detach(const std::string& runner_id, const RunnerChannel* channel);
   void Heartbeat(const std::string& runner_id);
   // False when the lease is not this runner's current one (the report is
@@ -76,16 +112,19 @@ class RunnerHub {
   bool Report(const std::string& runner_id, const WorkLease& lease, std::vector<WorkReport> reports);
   bool Result(const std::string& runner_id, const WorkLease& lease, engine::JobOutcome outcome,
               std::optional<std::map<std::string, std::string>> state_files);
+  // A reason "module not cached: <sha256>" makes the hub forget that the
+  // runner has it; the next offer carries the files.
   bool Declined(const std::string& runner_id, const WorkLease& lease, const std::string& reason);
+  // After a restart, before any runner connects: `lease` of `runner_id` is
+  // still current (the job is resumed with Run), so the runner's hello that
+  // names it keeps it.
+  void Expect(const WorkLease& lease, const std::string& runner_id);
   // Work ids leased to the runner now.
   std::vector<std::string> Leased(const std::string& runner_id) const;
 
-  // The plinthd side: runs the job on a runner of `pool`. `state_out`: the
-  // resource's state directory, sent with the job; `state_back` gets what
-  // the runner sends back after it (nullopt when it sent none).
-  engine::JobOutcome Run(const std::string& pool, const engine::JobSpec& spec, engine::CancelToken* cancel,
-                         engine::JobListener* listener, const std::map<std::string, std::string>& state_out,
-                         std::optional<std::map<std::string, std::string>>* state_back);
+  // The plinthd side: runs the job on a runner of `run.pool`, or goes on
+  // with `run.resume`.
+  RemoteResult Run(const RemoteRun& run);
 
  private:
   struct Runner {
@@ -98,6 +137,7 @@ class RunnerHub {
     WorkLease lease;
     std::string runner_id;
     bool started = false;  // a step began: losing it now interrupts the job
+    absl::Time since;      // leased (or resumed) at: its lease counts from here while the runner is away
     std::deque<WorkReport> reports;
     bool done = false;
     bool lost = false;
@@ -107,16 +147,18 @@ class RunnerHub {
     engine::JobOutcome outcome;
     std::optional<std::map<std::string, std::string>> state_files;
   };
-  // A runner of `pool` with the engine and a free slot, not in `exclude`;
-  // else "" and why not in `why`.
-  std::string PickLocked(const std::string& pool, const std::string& engine, const std::set<std::string>& exclude,
+  std::string PickLocked(const std::string& pool, const engine::JobSpec& spec, const std::set<std::string>& exclude,
                          std::string* why) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LoseLocked(Work& work, const std::string& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<RunnerChannel> ChannelLocked(const Work& work) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Relays the work's reports until it ends. *retry: offer it again.
+  RemoteResult Watch(const RemoteRun& run, std::shared_ptr<Work> work, const std::string& runner_name, bool* retry);
 
   const absl::Duration lease_time_;
   mutable absl::Mutex mu_;
   std::map<std::string, Runner> runners_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Work>> work_ ABSL_GUARDED_BY(mu_);
+  // Starts at the clock's microseconds, so generations grow across restarts.
   int64_t next_generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -128,14 +128,19 @@ class StackJobRunner {
 
  private:
   void WorkerLoop();
-  void Execute(store::StackJobRecord job);
+  // `resume`: a job a previous plinthd left running on a runner; its runner
+  // goes on with it once it reconnects (within the lease time).
+  void Execute(store::StackJobRecord job, bool resume = false);
+  // The pool bound to the resource's scope (its org, env and labels), else
+  // `local`.
+  absl::StatusOr<std::string> PoolOf(const store::CloudResourceRecord& resource) const;
   // Everything the engine needs for `job` (references resolved, module,
   // connection, backend, what to redact), the job's engine-related fields
   // filled in; lines for the log before the engine starts go to `preamble`,
   // and the deployed manifest's digest to `digest`. An error ends the job
   // failed with its message.
   absl::StatusOr<engine::JobSpec> BuildSpec(store::StackJobRecord& job, const store::CloudResourceRecord* resource,
-                                            const ModuleConfig& module, const std::string& binary,
+                                            const ModuleConfig& module, const std::string& binary, bool remote,
                                             std::vector<store::JobEvent>* preamble, std::string* digest);
   // Follows the steps a previous plinthd left running for `job`, then ends it.
   void Adopt(store::StackJobRecord job, std::vector<engine::LeftStep> steps);
@@ -177,6 +182,8 @@ class StackJobRunner {
   // Jobs Recover found with a live step, followed from Start().
   std::vector<std::pair<store::StackJobRecord, std::vector<engine::LeftStep>>> to_adopt_;
   std::set<std::string> adopting_ ABSL_GUARDED_BY(mu_);
+  // Jobs Recover found leased to a runner, resumed from Start().
+  std::vector<store::StackJobRecord> to_resume_;
   std::vector<std::thread> workers_;
 };
 

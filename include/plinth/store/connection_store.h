@@ -28,6 +28,8 @@ struct ConnectionRecord {
   // Only filled by methods that say so; never returned by the API.
   std::map<std::string, std::string> secrets;
   std::vector<std::string> default_for;  // "org", "env:<env>"
+  // Its secrets are on runners (runner.yaml); plinthd stores none.
+  bool runner_held = false;
   absl::Time created_at, updated_at;
   std::string created_by, updated_by;
 };

@@ -39,6 +39,9 @@ struct StackJobRecord {
   int64_t pgid = 0;
   bool cancel_requested = false;
   int64_t log_bytes = 0;
+  // The runner holding (or last holding) the job's lease; "" for local.
+  std::string runner_id, runner_name, runner_pool;
+  int64_t lease_generation = 0;
   absl::Time created_at;
   std::string created_by;
   std::optional<absl::Time> started_at, ended_at;
@@ -99,6 +102,10 @@ class StackJobStore {
   // one transaction.
   absl::Status Save(const StackJobRecord& job, const std::string& state_event = "",
                     const ResourceOutputs* outputs = nullptr);
+  // The runner a job is leased to (RunnerHub), kept so that a restarted
+  // plinthd goes on with the job when that runner reconnects.
+  absl::Status SetLease(const std::string& id, const std::string& runner_id, const std::string& runner_name,
+                        const std::string& pool, int64_t generation);
   absl::Status SetPgid(const std::string& id, int64_t pgid);
   // Marks a cancel request; returns the job as it is.
   absl::StatusOr<StackJobRecord> RequestCancel(const std::string& id);
