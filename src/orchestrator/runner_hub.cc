@@ -119,6 +119,11 @@ bool RunnerHub::Declined(const std::string& runner_id, const WorkLease& lease, c
   return true;
 }
 
+void RunnerHub::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  shutdown_ = true;
+}
+
 void RunnerHub::Expect(const WorkLease& lease, const std::string& runner_id) {
   absl::MutexLock lock(&mu_);
   auto work = std::make_shared<Work>();
@@ -214,12 +219,18 @@ RemoteResult RunnerHub::Run(const RemoteRun& run) {
     std::set<std::string> cached;
     {
       absl::MutexLock lock(&mu_);
+      if (shutdown_) {
+        RemoteResult result;
+        result.outcome.state = engine::JobOutcome::State::kCancelled;
+        result.outcome.error = "plinthd shut down before a runner took the job";
+        return result;
+      }
       std::string why;
       std::string id = PickLocked(run.pool, spec, exclude, &why);
-      if (id.empty() && !exclude.empty() && why.find("busy") == std::string::npos) {
-        // Every runner declined it once: let them try again.
+      if (id.empty() && !exclude.empty()) {
+        // Every runner that could take it declined it once: they may now
+        // (next round).
         exclude.clear();
-        id = PickLocked(run.pool, spec, exclude, &why);
       }
       if (!id.empty()) {
         Runner& r = runners_[id];
@@ -267,6 +278,7 @@ RemoteResult RunnerHub::Run(const RemoteRun& run) {
     RemoteResult result = Watch(run, work, runner_name, &retry);
     if (!retry) return result;
     if (work->declined && !absl::StartsWith(work->declined_why, kNotCached)) exclude.insert(work->runner_id);
+    if (work->declined && exclude.size() == 1) absl::SleepFor(absl::Milliseconds(50));  // not in a tight loop
     said_why.clear();
   }
 }
@@ -290,14 +302,15 @@ RemoteResult RunnerHub::Watch(const RemoteRun& run, std::shared_ptr<Work> work, 
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
       auto r = runners_.find(work->runner_id);
       const bool gone = r == runners_.end() || r->second.channel == nullptr;
-      if (!work->done && !work->lost && !work->declined && gone && cancel != nullptr && cancel->cancelled()) {
+      if (!work->done && !work->lost && !work->declined && gone && cancel != nullptr && cancel->cancelled() &&
+          !shutdown_) {
         // Cancelled (or plinthd stopping) while its runner is away: not
         // worth waiting out the lease.
         LoseLocked(*work, absl::StrCat("runner ", runner_name, " is not connected and the job was cancelled"));
       }
       r = runners_.find(work->runner_id);  // LoseLocked may have removed it
       const absl::Time seen = r == runners_.end() ? work->since : std::max(work->since, r->second.last_heartbeat);
-      if (!work->done && !work->lost && !work->declined && absl::Now() - seen > lease_time_) {
+      if (!work->done && !work->lost && !work->declined && !shutdown_ && absl::Now() - seen > lease_time_) {
         LoseLocked(*work, absl::StrCat("runner ", runner_name, " sent nothing for ", absl::FormatDuration(lease_time_),
                                        " (its lease expired)"));
       }
@@ -336,6 +349,18 @@ RemoteResult RunnerHub::Watch(const RemoteRun& run, std::shared_ptr<Work> work, 
       }
     }
     if (!reports.empty()) listener->Sync();
+    if (!done && !lost && !declined) {
+      // plinthd is stopping: the work stays the runner's, and its lease
+      // is kept for the next plinthd (recorded on the job).
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) {
+        if (auto it = work_.find(spec.job_id); it != work_.end() && it->second == work) work_.erase(it);
+        auto r = runners_.find(work->runner_id);
+        if (r != runners_.end()) r->second.leased.erase(spec.job_id);
+        result.detached = true;
+        return result;
+      }
+    }
     if (cancel != nullptr && cancel->cancelled() && !cancel_sent && !done && !lost && channel) {
       cancel_sent = true;
       channel->CancelWork(work->lease, "cancelled");
@@ -352,7 +377,8 @@ RemoteResult RunnerHub::Watch(const RemoteRun& run, std::shared_ptr<Work> work, 
         absl::MutexLock lock(&mu_);
         if (auto it = work_.find(spec.job_id); it != work_.end() && it->second == work) work_.erase(it);
       }
-      if (!absl::StartsWith(work->declined_why, kNotCached)) {
+      if (!absl::StartsWith(work->declined_why, kNotCached) && work->declined_why != run.last_decline) {
+        run.last_decline = work->declined_why;
         listener->OnLine(Stream::kSystem, "", absl::StrCat("runner ", runner_name, " declined the job: ",
                                                            work->declined_why));
       }

@@ -871,7 +871,16 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
         run.resume_runner_id = job.runner_id;
         run.resume_runner_name = job.runner_name;
       }
+      if (resume && job.cancel_requested) cancel->Cancel();  // asked for while plinthd was down
       RemoteResult remote_result = settings_.runner_hub->Run(run);
+      if (remote_result.detached) {
+        log->info("job={} resource={}: plinthd is stopping; runner {} goes on with the job, and the next plinthd "
+                  "follows it", job.id, job.key.ToString(), job.runner_name);
+        listener.OnLine(engine::JobListener::Stream::kSystem, "",
+                        absl::StrCat("plinthd is stopping; runner ", job.runner_name, " goes on with the job"));
+        listener.Flush();
+        return;
+      }
       out = std::move(remote_result.outcome);
       if (!out.module_revision.empty()) job.module_revision = out.module_revision;
       std::optional<std::map<std::string, std::string>> state_back = std::move(remote_result.state_back);

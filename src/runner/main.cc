@@ -68,6 +68,9 @@ namespace engine = plinth::engine;
 constexpr char kVersion[] = "0.13.0";
 
 std::atomic<bool> g_stop{false};
+// The lease time plinthd last announced: while this runner holds work, it
+// retries at least four times within it.
+std::atomic<int> g_lease_seconds{30};
 
 void Log(const std::string& line) {
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -215,6 +218,9 @@ void SendToPlinthd(pb::RunnerMessage m);
 // A session was welcomed: kept reports go out, pending approvals are asked
 // again.
 void SessionWelcomed(Session* s);
+// The leases this runner holds: work running, and work whose result waits
+// to be delivered (named in hello and heartbeats, so plinthd keeps them).
+std::vector<pb::Lease> HeldLeases();
 
 // The work this runner holds, by work id.
 class WorkSet {
@@ -518,7 +524,16 @@ class WorkSet {
         result.mutable_result()->set_state_returned(true);
       }
     }
-    SendToPlinthd(std::move(result));
+    // Its slot is free once the result is out (plinthd offers the next job
+    // as soon as it has it); until delivered, the outbox holds its lease.
+    {
+      // Under the lock, so a hello being built names the lease either as
+      // running or as a result waiting in the outbox.
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = items_.find(lease.work_id());
+      if (it != items_.end() && it->second == item) items_.erase(it);
+      SendToPlinthd(std::move(result));
+    }
     // Nothing of the job stays here: not its workspace, not its state.
     fs::remove_all(spec.workspace_dir, ec);
     fs::remove_all(spec.state_dir, ec);
@@ -588,7 +603,7 @@ class Session {
     h->set_max_jobs(opts_.max_jobs);
     for (const auto& [engine, binary] : opts_.engines) h->add_engines(engine);
     for (const auto& [name, held] : opts_.connections) h->add_connections(name);
-    for (auto& lease : g_work->Leases()) *h->add_leases() = std::move(lease);
+    for (auto& lease : HeldLeases()) *h->add_leases() = std::move(lease);
     for (auto& digest : g_work->CachedModules()) h->add_cached_modules(std::move(digest));
     if (!Write(hello)) return stream_->Finish();
     std::thread heartbeat([this] { HeartbeatLoop(); });
@@ -601,6 +616,7 @@ class Session {
             std::lock_guard<std::mutex> lock(mu_);
             runner_id_ = msg.welcome().runner_id();
             heartbeat_seconds_ = std::max(1, msg.welcome().heartbeat_seconds());
+            if (msg.welcome().lease_seconds() > 0) g_lease_seconds.store(msg.welcome().lease_seconds());
             Log("registered as " + runner_id_ + " (heartbeat every " + std::to_string(heartbeat_seconds_) + " s)");
             welcomed_ = true;
             cv_.notify_all();
@@ -659,7 +675,7 @@ class Session {
       if (runner_id_.empty()) continue;
       lock.unlock();
       pb::RunnerMessage beat;
-      for (auto& lease : g_work->Leases()) *beat.mutable_heartbeat()->add_leases() = std::move(lease);
+      for (auto& lease : HeldLeases()) *beat.mutable_heartbeat()->add_leases() = std::move(lease);
       bool ok = Write(beat);
       lock.lock();
       if (!ok) return;
@@ -717,6 +733,16 @@ class Outbox {
     session_ = nullptr;
   }
 
+  // Leases of results and declines not delivered yet.
+  std::vector<pb::Lease> PendingLeases() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<pb::Lease> out;
+    for (const auto& m : pending_) {
+      if (m.has_result()) out.push_back(m.result().lease());
+    }
+    return out;
+  }
+
  private:
   void Keep(pb::RunnerMessage m) {
     const size_t size = m.ByteSizeLong();
@@ -748,6 +774,16 @@ void SetSession(Session* s) {
 }
 
 void SendToPlinthd(pb::RunnerMessage m) { g_outbox.Send(std::move(m)); }
+
+std::vector<pb::Lease> HeldLeases() {
+  std::vector<pb::Lease> out = g_work->Leases();
+  for (auto& lease : g_outbox.PendingLeases()) {
+    bool known = false;
+    for (const auto& l : out) known = known || l.work_id() == lease.work_id();
+    if (!known) out.push_back(std::move(lease));
+  }
+  return out;
+}
 
 void SessionWelcomed(Session* s) {
   g_outbox.Attach(s);
@@ -872,14 +908,21 @@ int main(int argc, char** argv) {
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(256 << 20);
   channel_args.SetMaxSendMessageSize(256 << 20);
-  auto channel = grpc::CreateCustomChannel(opts.server, grpc::InsecureChannelCredentials(), channel_args);
-  auto stub = pb::RunnerService::NewStub(channel);
+  // The runner paces its own reconnects (below); gRPC's own backoff (up to
+  // two minutes) would keep it away from a restarted plinthd past its lease.
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   std::mt19937 rng(std::random_device{}());
   double backoff = 1.0;
   while (!g_stop.load()) {
     bool welcomed = false;
     grpc::Status status;
     {
+      // A new channel each time: one that failed keeps its subchannel's
+      // state (and backoff) for seconds after plinthd is back.
+      auto channel = grpc::CreateCustomChannel(opts.server, grpc::InsecureChannelCredentials(), channel_args);
+      auto stub = pb::RunnerService::NewStub(channel);
       Session session(opts, stub.get());
       SetSession(&session);
       if (!g_stop.load()) status = session.Run(&welcomed);
@@ -901,6 +944,7 @@ int main(int argc, char** argv) {
     // Full jitter: many runners of a restarted plinthd do not reconnect in
     // one wave.
     double wait = std::uniform_real_distribution<double>(0.5, 1.0)(rng) * backoff;
+    if (!HeldLeases().empty()) wait = std::min(wait, std::max(0.25, g_lease_seconds.load() / 4.0));
     Log("connection ended (" + std::to_string(static_cast<int>(status.error_code())) + ": " + status.error_message() +
         "); reconnecting in " + std::to_string(static_cast<int>(wait * 1000)) + " ms");
     for (auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(wait * 1000));

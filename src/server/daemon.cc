@@ -340,6 +340,8 @@ void Daemon::Shutdown() {
   // Runner streams never end by themselves: closed first, so that the
   // server's shutdown does not wait for them.
   if (connected_runners_) {
+    // Work on runners stays theirs: the next plinthd follows it.
+    if (runner_hub_) runner_hub_->Shutdown();
     connected_runners_->CloseAll(grpc::Status(grpc::StatusCode::UNAVAILABLE, "plinthd is shutting down"));
   }
   if (server_) {

@@ -13,6 +13,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "plinth/v1/cloud_resource.grpc.pb.h"
+#include "plinth/v1/connection.grpc.pb.h"
+#include "plinth/v1/infra_pipeline.grpc.pb.h"
+#include "plinth/v1/infra_project.grpc.pb.h"
 #include "plinth/v1/runner.grpc.pb.h"
 #include "plinth/v1/stack_job.grpc.pb.h"
 #include "test_paths.h"
@@ -79,11 +82,77 @@ class RunnerTest : public ::testing::Test {
     config_ = dir_.path() + "/plinthd.yaml";
     std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
                            << "modules: {default: {engine: tofu, source: " << PLINTH_SOURCE_DIR << "/examples/modules/sim}}\n"
-                           << "runners: {heartbeat_seconds: 1, lease_seconds: 3}\n";
+                           << "runners: {heartbeat_seconds: 1, lease_seconds: 3}\n"
+                           << "jobs: {max_concurrent_jobs: 16}\n";
     ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
+    Connect();
+  }
+
+  void Connect() {
     pools_ = pb::RunnerPoolService::NewStub(daemon_.Channel());
     jobs_ = pb::StackJobService::NewStub(daemon_.Channel());
     resources_ = pb::CloudResourceService::NewStub(daemon_.Channel());
+  }
+
+  void Apply(const std::string& env, const std::string& yaml) {
+    pb::ApplyCloudResourcesRequest req;
+    req.add_sources()->set_content(yaml);
+    req.set_org("acme");
+    req.set_env(env);
+    pb::ApplyCloudResourcesResponse resp;
+    grpc::Status s = resources_->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  pb::StackJob StartJob(const std::string& env, const std::string& kind, const std::string& name,
+                        const std::string& op = "update") {
+    pb::CreateStackJobRequest req;
+    req.mutable_key()->set_org("acme");
+    req.mutable_key()->set_env(env);
+    req.mutable_key()->set_kind(kind);
+    req.mutable_key()->set_name(name);
+    req.set_operation(op);
+    pb::StackJob job;
+    grpc::Status s = jobs_->CreateStackJob(DaemonProcess::Context().get(), req, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  pb::StackJob GetJob(const std::string& id) {
+    pb::GetStackJobRequest get;
+    get.set_id(id);
+    pb::StackJob job;
+    grpc::Status s = jobs_->GetStackJob(DaemonProcess::Context().get(), get, &job);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return job;
+  }
+
+  pb::StackJob WaitJob(const std::string& id, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    pb::StackJob job;
+    for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
+      job = GetJob(id);
+      if (job.state() != "queued" && job.state() != "running" && job.state() != "awaiting_approval") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return job;
+  }
+
+  // Processes (anywhere on this host) started for the job: their
+  // environment names it.
+  static std::vector<pid_t> ProcessesOfJob(const std::string& job_id) {
+    std::vector<pid_t> out;
+    const std::string needle = "PLINTH_JOB_ID=" + job_id;
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(e.path() / "environ", std::ios::binary);
+      std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (env.find(needle + std::string(1, '\0')) != std::string::npos || env.size() >= needle.size() &&
+          env.compare(env.size() - needle.size(), needle.size(), needle) == 0) {
+        out.push_back(std::stoi(name));
+      }
+    }
+    return out;
   }
 
   void ApplyNamespace(const std::string& env, const std::string& name) {
@@ -380,6 +449,261 @@ TEST_F(RunnerTest, ARunnerKilledMidJobInterruptsItsJob) {
   EXPECT_EQ(ended.state(), "interrupted") << ended.error();
   EXPECT_THAT(ended.error(), HasSubstr("fresh plan"));
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+}
+
+// A runner-held connection: plinthd stores its name, provider and
+// non-secret fields; the secret comes from the runner's runner.yaml, reaches
+// the engine there, and appears nowhere on plinthd's side.
+TEST_F(RunnerTest, ARunnerHeldConnectionsSecretNeverReachesPlinthd) {
+  const std::string canary = "canary-5e1f0c9a7d3b42e8";
+  auto connections = pb::ConnectionService::NewStub(daemon_.Channel());
+  pb::CreateConnectionRequest create;
+  create.set_org("acme");
+  create.set_name("aws-prod");
+  create.set_provider("aws");
+  create.set_runner_held(true);
+  (*create.mutable_fields())["access_key_id"] = "AKIAEXAMPLE";
+  (*create.mutable_fields())["region"] = "eu-west-1";
+  (*create.mutable_secret_fields())["secret_access_key"] = "no";
+  pb::Connection made;
+  grpc::Status s = connections->CreateConnection(DaemonProcess::Context().get(), create, &made);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("secret_fields.secret_access_key: a runner-held connection"));
+  create.clear_secret_fields();
+  s = connections->CreateConnection(DaemonProcess::Context().get(), create, &made);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(made.runner_held());
+  pb::SetDefaultConnectionRequest def;
+  def.set_org("acme");
+  def.set_provider("aws");
+  def.set_name("aws-prod");
+  pb::SetDefaultConnectionResponse set;
+  ASSERT_TRUE(connections->SetDefaultConnection(DaemonProcess::Context().get(), def, &set).ok());
+  // Its secrets cannot be given to plinthd later either.
+  pb::UpdateConnectionRequest update;
+  update.set_org("acme");
+  update.set_name("aws-prod");
+  (*update.mutable_secret_fields())["secret_access_key"] = canary;
+  s = connections->UpdateConnection(DaemonProcess::Context().get(), update, &made);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("runner-held"));
+  CommandResult shown = daemon_.Cli({"connection", "get", "acme/aws-prod"});
+  EXPECT_THAT(shown.out, HasSubstr("held by the runners"));
+
+  std::string secret = CreateToken("edge");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
+  const std::string key_file = dir_.path() + "/aws-prod.key";
+  std::ofstream(key_file) << canary << "\n";
+  const std::string runner_yaml = dir_.path() + "/runner.yaml";
+  std::ofstream(runner_yaml) << "server: " << daemon_.address() << "\ntoken_file: " << TokenFile(secret) << "\n"
+                             << "engines: {tofu: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}\n"
+                             << "connections:\n  - name: acme/aws-prod\n    provider: aws\n"
+                             << "    secrets:\n      secret_access_key: {file: " << key_file << "}\n";
+  // A runner of the pool without the connection is never offered the job.
+  RunnerProcess plain(dir_.path(), RunnerArgs(TokenFile(secret), "plain"));
+  ASSERT_TRUE(WaitConnected("plain", true)) << plain.Log();
+  Apply("prod", "apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata:\n  name: logs\n  annotations:\n"
+                "    sim.plinth.dev/print-env: AWS_SECRET_ACCESS_KEY\nspec: {region: us-east-1}\n");
+  pb::StackJob job = StartJob("prod", "AwsS3Bucket", "logs");
+  std::string logs;
+  for (int i = 0; i < 100 && logs.find("holds connection") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    logs = daemon_.Cli({"job", "logs", job.id()}).out;
+  }
+  EXPECT_THAT(logs, HasSubstr("no connected runner of pool edge with tofu holds connection acme/aws-prod"));
+  RunnerProcess holder(dir_.path(), {"--config", runner_yaml, "--name", "holder", "--work-dir", dir_.path() + "/w-holder"});
+  pb::StackJob done = WaitJob(job.id());
+  ASSERT_EQ(done.state(), "succeeded") << done.error() << holder.Log() << daemon_.Stderr();
+  EXPECT_EQ(done.runner(), "holder");
+  EXPECT_EQ(done.runner_pool(), "edge");
+  logs = daemon_.Cli({"job", "logs", job.id()}).out;
+  // The engine got it (the simulated engine printed it), and it was
+  // redacted on the runner before the line left.
+  EXPECT_THAT(logs, HasSubstr("debug: credential is "));
+  EXPECT_THAT(logs, ::testing::Not(HasSubstr("(unset)")));
+  EXPECT_THAT(logs, ::testing::Not(HasSubstr(canary)));
+  EXPECT_THAT(plain.Log(), ::testing::Not(HasSubstr(job.id())));
+  // Nowhere on plinthd's side: data dir (database, WAL, state) and its log.
+  CommandResult grep = RunCommand({"grep", "-r", "-l", "-a", canary, daemon_.data_dir()});
+  EXPECT_NE(grep.exit_code, 0) << grep.out;
+  EXPECT_THAT(daemon_.Stderr(), ::testing::Not(HasSubstr(canary)));
+  // An env bound to no pool cannot use it: the job says what to do.
+  Apply("dev", "apiVersion: aws.planton.dev/v1\nkind: AwsS3Bucket\nmetadata: {name: logs}\nspec: {region: us-east-1}\n");
+  pb::StackJob local = WaitJob(StartJob("dev", "AwsS3Bucket", "logs").id());
+  EXPECT_EQ(local.state(), "failed");
+  EXPECT_THAT(local.error(), HasSubstr("connection acme/aws-prod is runner-held"));
+  EXPECT_THAT(local.error(), HasSubstr("plinth runner-pool bind"));
+  // A runner.yaml naming an unreadable secret does not start.
+  const std::string bad_yaml = dir_.path() + "/bad-runner.yaml";
+  std::ofstream(bad_yaml) << "server: " << daemon_.address() << "\ntoken_file: " << TokenFile(secret) << "\n"
+                          << "connections:\n  - name: acme/aws-prod\n    provider: aws\n"
+                          << "    secrets:\n      secret_access_key: {file: /nonexistent/key}\n";
+  RunnerProcess bad(dir_.path(), {"--config", bad_yaml});
+  EXPECT_EQ(bad.WaitExit(), 2);
+  EXPECT_THAT(bad.Log(), HasSubstr("connections[0].secrets.secret_access_key: cannot read /nonexistent/key"));
+}
+
+// plinthd stops (cleanly, then by a crash) while runners hold jobs: the
+// runners go on, reconnect to the next plinthd, and their jobs end
+// succeeded with their whole logs; nothing runs twice.
+TEST_F(RunnerTest, JobsOnRunnersOutliveAPlinthdRestart) {
+  std::string secret = CreateToken("edge");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
+  const std::string address = daemon_.address();
+  RunnerProcess a(dir_.path(), RunnerArgs(TokenFile(secret), "ra"));
+  RunnerProcess b(dir_.path(), RunnerArgs(TokenFile(secret), "rb"));
+  ASSERT_TRUE(WaitConnected("ra", true) && WaitConnected("rb", true)) << a.Log() << b.Log();
+  for (int round = 0; round < 2; ++round) {
+    const bool crash = round == 1;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+      std::string name = "held-" + std::to_string(round) + "-" + std::to_string(i);
+      Apply("prod", "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + name +
+                        ", annotations: {sim.plinth.dev/sleep-seconds: '2'}}\nspec: {name: " + name + "}\n");
+      ids.push_back(StartJob("prod", "KubernetesNamespace", name).id());
+    }
+    for (const auto& id : ids) {
+      for (int i = 0; i < 200 && (a.Log() + b.Log()).find("running " + id) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    if (crash) {
+      daemon_.Kill();
+    } else {
+      EXPECT_EQ(daemon_.Stop(), 0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the runners go on alone
+    ASSERT_TRUE(daemon_.Start({"--config", config_, "--listen", address}).ok()) << daemon_.Stderr();
+    Connect();
+    for (const auto& id : ids) {
+      pb::StackJob job = WaitJob(id);
+      EXPECT_EQ(job.state(), "succeeded") << (crash ? "crash: " : "stop: ") << job.error() << "\n" << a.Log() << b.Log()
+                                          << daemon_.Stderr();
+      int applies = 0;
+      for (const auto& step : job.steps()) applies += step.name() == "apply" ? 1 : 0;
+      EXPECT_EQ(applies, 1) << job.DebugString();
+      std::string logs = daemon_.Cli({"job", "logs", id}).out;
+      EXPECT_THAT(logs, HasSubstr("waiting for runner"));
+      EXPECT_THAT(logs, HasSubstr("Apply complete"));
+    }
+  }
+}
+
+// A runner stopped (SIGSTOP) past its lease: the job ends interrupted; once
+// it runs again (SIGCONT) its late reports are refused and it stops the
+// job's processes.
+TEST_F(RunnerTest, ARunnerFrozenPastItsLeaseIsFencedOff) {
+  std::string secret = CreateToken("edge");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
+  Apply("prod", "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: frozen, "
+                "annotations: {sim.plinth.dev/sleep-seconds: '6'}}\nspec: {name: frozen}\n");
+  RunnerProcess runner(dir_.path(), RunnerArgs(TokenFile(secret), "sleepy"));
+  ASSERT_TRUE(WaitConnected("sleepy", true)) << runner.Log();
+  pb::StackJob job = StartJob("prod", "KubernetesNamespace", "frozen");
+  for (int i = 0; i < 200 && ProcessesOfJob(job.id()).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_FALSE(ProcessesOfJob(job.id()).empty()) << runner.Log();
+  runner.Signal(SIGSTOP);
+  pb::StackJob ended = WaitJob(job.id(), std::chrono::seconds(20));
+  EXPECT_EQ(ended.state(), "interrupted") << ended.error();
+  EXPECT_THAT(ended.error(), HasSubstr("lease expired"));
+  const std::string log_before = daemon_.Cli({"job", "logs", job.id()}).out;
+  runner.Signal(SIGCONT);
+  // It hears that the lease is gone and stops the job's processes.
+  bool stopped = false;
+  for (int i = 0; i < 200 && !stopped; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stopped = runner.Log().find("stopping " + job.id() + ": lease lost") != std::string::npos &&
+              ProcessesOfJob(job.id()).empty();
+  }
+  EXPECT_TRUE(stopped) << runner.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Its late reports were refused: the job is as it ended.
+  pb::StackJob after = GetJob(job.id());
+  EXPECT_EQ(after.state(), "interrupted");
+  EXPECT_EQ(daemon_.Cli({"job", "logs", job.id()}).out, log_before);
+  EXPECT_THAT(daemon_.Stderr(), HasSubstr("does not hold: refused"));
+  for (const auto& step : after.steps()) EXPECT_NE(step.name(), "apply");
+  // And the runner takes new work afterwards.
+  pb::StackJob next = WaitJob(StartJob("prod", "KubernetesNamespace", "frozen").id());
+  EXPECT_EQ(next.state(), "succeeded") << next.error() << runner.Log();
+}
+
+// Three runners in two pools, a 200-node project: every node runs on a
+// runner of the pool bound to it, and the work spreads over the pool.
+TEST_F(RunnerTest, ATwoHundredNodePipelineSpreadsOverThreeRunnersInTwoPools) {
+  std::string edge = CreateToken("edge");
+  std::string db = CreateToken("db");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "dev"}).exit_code, 0);
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "db", "--org", "acme", "--env", "dev", "--selector", "tier=db"}).exit_code, 0);
+  RunnerProcess e1(dir_.path(), RunnerArgs(TokenFile(edge), "edge-1"));
+  RunnerProcess e2(dir_.path(), RunnerArgs(TokenFile(edge), "edge-2"));
+  RunnerProcess d1(dir_.path(), RunnerArgs(TokenFile(db), "db-1"));
+  ASSERT_TRUE(WaitConnected("edge-1", true) && WaitConnected("edge-2", true) && WaitConnected("db-1", true));
+  const char* tmpl = R"({%- for i in range(100) %}
+---
+apiVersion: kubernetes.planton.dev/v1
+kind: KubernetesNamespace
+metadata: {name: ns-{{ i }}}
+spec: {name: ns-{{ i }}}
+---
+apiVersion: kubernetes.planton.dev/v1
+kind: KubernetesPostgres
+metadata: {name: db-{{ i }}, labels: {tier: db}}
+spec:
+  namespace: {valueFrom: {kind: KubernetesNamespace, name: ns-{{ i }}, fieldPath: status.outputs.namespace}}
+  container: {replicas: 1}
+{%- endfor %}
+)";
+  auto projects = pb::InfraProjectService::NewStub(daemon_.Channel());
+  auto pipelines = pb::InfraPipelineService::NewStub(daemon_.Channel());
+  pb::CreateInfraProjectRequest req;
+  req.set_org("acme");
+  req.set_env("dev");
+  req.set_name("wide");
+  for (auto [path, content] : std::vector<std::pair<std::string, std::string>>{
+           {"Chart.yaml", "apiVersion: infra-hub.planton.dev/v1\nkind: InfraChart\nmetadata: {name: wide, version: 1.0.0}\n"},
+           {"values.yaml", "params: []\n"},
+           {"templates/all.yaml", tmpl}}) {
+    auto* f = req.mutable_inline_()->add_files();
+    f->set_path(path);
+    f->set_content(content);
+  }
+  pb::InfraProjectResponse created;
+  grpc::Status s = projects->CreateInfraProject(DaemonProcess::Context().get(), req, &created);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(created.has_pipeline());
+  pb::InfraPipeline p;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120); std::chrono::steady_clock::now() < until;) {
+    pb::GetInfraPipelineRequest get;
+    get.set_id(created.pipeline().id());
+    ASSERT_TRUE(pipelines->GetInfraPipeline(DaemonProcess::Context().get(), get, &p).ok());
+    if (p.state() == "succeeded" || p.state() == "failed" || p.state() == "cancelled") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (p.state() != "succeeded") {
+    std::map<std::string, int> states;
+    for (const auto& n : p.nodes()) ++states[n.state()];
+    for (const auto& [st, count] : states) ADD_FAILURE() << st << ": " << count;
+    for (const auto& n : p.nodes()) {
+      if (n.state() == "running") ADD_FAILURE() << n.stack_job_id() << ": " << daemon_.Cli({"job", "logs", n.stack_job_id()}).out;
+    }
+    std::string log = d1.Log();
+    ADD_FAILURE() << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  }
+  ASSERT_EQ(p.state(), "succeeded");
+  ASSERT_EQ(p.nodes_size(), 200);
+  std::map<std::string, int> by_runner;
+  for (const auto& n : p.nodes()) {
+    pb::StackJob job = GetJob(n.stack_job_id());
+    ASSERT_EQ(job.state(), "succeeded");
+    const bool is_db = job.kind() == "KubernetesPostgres";
+    EXPECT_EQ(job.runner_pool(), is_db ? "db" : "edge") << job.kind() << "/" << job.name();
+    ++by_runner[job.runner()];
+  }
+  EXPECT_EQ(by_runner["db-1"], 100);
+  EXPECT_EQ(by_runner["edge-1"] + by_runner["edge-2"], 100);
+  EXPECT_GT(by_runner["edge-1"], 10);
+  EXPECT_GT(by_runner["edge-2"], 10);
 }
 
 }  // namespace

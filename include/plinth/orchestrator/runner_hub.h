@@ -86,12 +86,17 @@ struct RemoteRun {
   // waited for (lease time) to reconnect and go on.
   std::optional<WorkLease> resume;
   std::string resume_runner_id, resume_runner_name;
+  // The last decline logged (the same one is not logged again).
+  mutable std::string last_decline;
 };
 
 struct RemoteResult {
   engine::JobOutcome outcome;
   // What the runner sent back of the state directory (nullopt: nothing).
   std::optional<std::map<std::string, std::string>> state_back;
+  // plinthd is stopping (Shutdown): the runner goes on with the job, whose
+  // lease stays recorded; the next plinthd resumes it.
+  bool detached = false;
 };
 
 class RunnerHub {
@@ -119,6 +124,9 @@ class RunnerHub {
   // still current (the job is resumed with Run), so the runner's hello that
   // names it keeps it.
   void Expect(const WorkLease& lease, const std::string& runner_id);
+  // plinthd is stopping: every Run returns `detached` (the work stays with
+  // its runner), and nothing new is offered.
+  void Shutdown();
   // Work ids leased to the runner now.
   std::vector<std::string> Leased(const std::string& runner_id) const;
 
@@ -160,6 +168,7 @@ class RunnerHub {
   std::map<std::string, std::shared_ptr<Work>> work_ ABSL_GUARDED_BY(mu_);
   // Starts at the clock's microseconds, so generations grow across restarts.
   int64_t next_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace plinth::orchestrator
