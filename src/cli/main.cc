@@ -10,6 +10,7 @@
 #include "kustomize_commands.h"
 #include "project_commands.h"
 #include "runner_commands.h"
+#include "state_commands.h"
 
 int main(int argc, char** argv) {
   using namespace plinth::cli;
@@ -426,6 +427,24 @@ int main(int argc, char** argv) {
   auto* runner_list = runner_cmd->add_subcommand("list", "runners: pool, heartbeat, running work, version");
   runner_list->add_option("--pool", runner_pool, "only this pool");
   runner_list->callback(run([&](const Client& c) { return RunnerList(c, opts, runner_pool); }));
+  auto* state_cmd = app.add_subcommand("state", "engine state plinthd keeps (its http backend, Pulumi checkpoints)");
+  state_cmd->require_subcommand(1);
+  StateArgs state;
+  auto* state_list = state_cmd->add_subcommand("list", "resources with state: latest version, serial, lock");
+  state_list->add_option("org", state.org, "the org")->required();
+  state_list->add_option("--env", state.env, "only this env");
+  state_list->callback(run([&](const Client& c) { return StateList(c, opts, state); }));
+  auto* state_get = state_cmd->add_subcommand("get", "print a state version (the latest by default) on stdout");
+  state_get->add_option("resource", state.resource, "ORG/ENV/KIND/NAME")->required();
+  state_get->add_option("--version", state.version, "that version");
+  state_get->callback(run([&](const Client& c) { return StateGet(c, opts, state); }));
+  auto* state_versions = state_cmd->add_subcommand("versions", "the versions kept, newest first");
+  state_versions->add_option("resource", state.resource, "ORG/ENV/KIND/NAME")->required();
+  state_versions->callback(run([&](const Client& c) { return StateVersions(c, opts, state); }));
+  auto* state_unlock = state_cmd->add_subcommand("unlock", "remove a lock left by a job that cannot release it");
+  state_unlock->add_option("resource", state.resource, "ORG/ENV/KIND/NAME")->required();
+  state_unlock->add_option("--lock-id", state.lock_id, "only if this is the lock held");
+  state_unlock->callback(run([&](const Client& c) { return StateUnlock(c, opts, state); }));
 
   try {
     app.parse(argc, argv);

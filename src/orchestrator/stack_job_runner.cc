@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +17,7 @@
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
+#include "plinth/orchestrator/state_tokens.h"
 #include "plinth/engine/wire.h"
 #include "plinth/manifest/module_variables.h"
 #include "plinth/manifest/names.h"
@@ -654,6 +656,29 @@ absl::StatusOr<engine::JobSpec> StackJobRunner::BuildSpec(store::StackJobRecord&
     preamble->push_back({0, clock_->Now(), "system", "",
                                   absl::StrCat("state: ", spec.backend_type, " backend, ", setting, " ", spec.backend_config[setting]), nullptr});
   }
+  // A runner's disk is not state storage: Terraform state goes through
+  // plinthd's http backend, locked while a step runs, a version per write.
+  const std::string state_url = remote && settings_.state_url ? settings_.state_url() : "";
+  if (remote && spec.backend_type.empty() && job.engine != "pulumi" && settings_.states != nullptr && !state_url.empty()) {
+    const std::string token = MintStateToken(settings_.state_token_key, job.id, job.resource_id,
+                                             clock_->Now() + absl::Hours(24));
+    const std::string address = absl::StrCat(state_url, "/v1/state/", job.resource_id);
+    spec.backend_type = "http";
+    spec.backend_config = {{"address", address}, {"lock_address", address}, {"unlock_address", address},
+                           {"username", "plinth-job"}, {"password", token},
+                           // A plinthd restart must not fail the step: retried for about a minute.
+                           {"retry_max", "12"}, {"retry_wait_min", "1"}, {"retry_wait_max", "5"}};
+    spec.secrets.push_back(token);
+    // A resource deployed by plinthd itself before: its state moves over.
+    PLINTH_ASSIGN_OR_RETURN(auto kept, settings_.states->Get(job.resource_id));
+    std::ifstream local(fs::path(spec.state_dir) / "terraform.tfstate", std::ios::binary);
+    if (!kept && local) {
+      std::string content((std::istreambuf_iterator<char>(local)), std::istreambuf_iterator<char>());
+      PLINTH_RETURN_IF_ERROR(settings_.states->Put(job.resource_id, "terraform", content, job.id, "").status());
+    }
+    preamble->push_back({0, clock_->Now(), "system", "",
+                         absl::StrCat("state: plinthd's http backend (", address, "), locked while a step runs"), nullptr});
+  }
   spec.pulumi_passphrase = settings_.pulumi_passphrase;
   if (!spec.pulumi_passphrase.empty()) spec.secrets.push_back(spec.pulumi_passphrase);
   for (auto& value : revealed) spec.secrets.push_back(std::move(value));
@@ -707,6 +732,13 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     }
     job.pgid = 0;
     job.ended_at = clock_->Now();
+    // A lock its engine left (killed mid-step) goes with the job; not after
+    // an interruption, when the engine may still run somewhere: then the
+    // next job is refused the lock until someone unlocks it.
+    if (settings_.states != nullptr && job.state != "interrupted") {
+      absl::Status released = settings_.states->ReleaseJobLocks(job.id);
+      if (!released.ok()) log->error("job={} cannot release its state locks: {}", job.id, released.message());
+    }
     absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error),
                                  job.state == "succeeded" ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
@@ -863,6 +895,12 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       run.on_checkpoint = [&](std::map<std::string, std::string> files) {
         // Pulumi's stack after a step: kept at once, so a lost runner
         // loses no more than the step it was in.
+        if (settings_.states != nullptr) {
+          json tree = json::object();
+          for (const auto& [rel, content] : files) tree[rel] = absl::Base64Escape(content);
+          auto put = settings_.states->Put(job.resource_id, "pulumi", json{{"files", tree}}.dump(), job.id, "");
+          if (!put.ok()) log->error("job={} cannot keep the checkpoint its runner sent: {}", job.id, put.status().message());
+        }
         absl::Status kept = engine::WriteTree(spec.state_dir, {std::move(files), {}});
         if (!kept.ok()) log->error("job={} cannot keep the checkpoint its runner sent: {}", job.id, kept.message());
       };
@@ -903,9 +941,11 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       } else {
         runner = std::make_unique<engine::TerraformRunner>(launcher_);
       }
+      RestoreLocalState(job, spec);
       out = runner->Run(spec, cancel.get(), &listener);
     }
   }
+  KeepLocalState(job, spec);
   fs::remove_all(spec.workspace_dir, ec);  // holds resolved values; never kept
 
   job.engine_version = out.engine_version;
@@ -937,6 +977,29 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     case engine::JobOutcome::State::kFailed: return finish("failed", out.error);
     case engine::JobOutcome::State::kInterrupted: return finish("interrupted", out.error);
   }
+}
+
+void StackJobRunner::RestoreLocalState(const store::StackJobRecord& job, const engine::JobSpec& spec) {
+  if (settings_.states == nullptr || !spec.backend_type.empty() || job.engine == "pulumi") return;
+  auto kept = settings_.states->Get(job.resource_id);
+  if (!kept.ok() || !*kept) return;
+  const fs::path file = fs::path(spec.state_dir) / "terraform.tfstate";
+  std::ifstream in(file, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in && core::Sha256Hex(content) == (*kept)->sha256) return;
+  std::error_code ec;
+  fs::create_directories(spec.state_dir, ec);
+  absl::Status s = engine::WriteOwnerOnlyFile(file.string(), (*kept)->content);
+  if (!s.ok()) core::Logger("jobs")->error("job={} cannot restore its state file: {}", job.id, s.message());
+}
+
+void StackJobRunner::KeepLocalState(const store::StackJobRecord& job, const engine::JobSpec& spec) {
+  if (settings_.states == nullptr || !spec.backend_type.empty() || job.engine == "pulumi") return;
+  std::ifstream in(fs::path(spec.state_dir) / "terraform.tfstate", std::ios::binary);
+  if (!in) return;
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto put = settings_.states->Put(job.resource_id, "terraform", content, job.id, "");
+  if (!put.ok()) core::Logger("jobs")->error("job={} cannot keep a version of its state: {}", job.id, put.status().message());
 }
 
 std::string StackJobRunner::WorkspaceOf(const std::string& job_id) const {

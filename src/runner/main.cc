@@ -669,12 +669,14 @@ class Session {
  private:
   void HeartbeatLoop() {
     std::unique_lock<std::mutex> lock(mu_);
+    // The interval is plinthd's (welcome): nothing is sent before it.
+    cv_.wait(lock, [this] { return ended_ || g_stop.load() || !runner_id_.empty(); });
     for (;;) {
       int every = heartbeat_seconds_;
       if (cv_.wait_for(lock, std::chrono::seconds(every), [this] { return ended_ || g_stop.load(); })) return;
-      if (runner_id_.empty()) continue;
       lock.unlock();
       pb::RunnerMessage beat;
+      beat.mutable_heartbeat();  // set even with no leases
       for (auto& lease : HeldLeases()) *beat.mutable_heartbeat()->add_leases() = std::move(lease);
       bool ok = Write(beat);
       lock.lock();

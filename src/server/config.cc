@@ -156,6 +156,14 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
       if (!v.is_object()) return wrong(key, "a mapping");
       for (const auto& [k, rv] : v.items()) {
         std::string full = "runners." + k;
+        if (k == "state_url") {
+          if (!rv.is_string() || (rv.get<std::string>().rfind("http://", 0) != 0 && rv.get<std::string>().rfind("https://", 0) != 0)) {
+            return wrong(full, "an http:// or https:// URL of plinthd's HTTP side, as runners reach it");
+          }
+          config.runner_state_url = rv.get<std::string>();
+          while (!config.runner_state_url.empty() && config.runner_state_url.back() == '/') config.runner_state_url.pop_back();
+          continue;
+        }
         if (!rv.is_number_integer() || rv.get<int64_t>() < 1 || rv.get<int64_t>() > 3600) {
           return wrong(full, "a whole number of seconds, 1 to 3600");
         }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "plinth/core/logging.h"
+#include "plinth/orchestrator/state_tokens.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/store/meta.h"
 
@@ -172,6 +173,13 @@ absl::Status Daemon::Start() {
   runner_pools_ = std::make_unique<store::RunnerPoolStore>(db_.get(), core::SystemClock());
   runner_hub_ = std::make_unique<orchestrator::RunnerHub>(absl::Seconds(config_.runner_lease_seconds));
   settings.runner_hub = runner_hub_.get();
+  states_ = std::make_unique<store::StateStore>(db_.get(), secret_box_.get(), core::SystemClock());
+  settings.states = states_.get();
+  settings.state_token_key = secret_box_->Derive(orchestrator::kStateTokenPurpose);
+  settings.state_url = [this] {
+    absl::MutexLock lock(&state_url_mu_);
+    return state_url_;
+  };
   settings.runner_pools = runner_pools_.get();
   git_cache_ = std::make_unique<gitsource::GitCache>((std::filesystem::path(settings.data_dir) / "modules").string(),
                                                      absl::Seconds(config_.git_fetch_timeout_seconds));
@@ -232,6 +240,7 @@ absl::Status Daemon::Start() {
   connected_runners_ = std::make_unique<api::ConnectedRunners>();
   runner_pool_service_ = std::make_unique<api::RunnerPoolServiceImpl>(env, runner_pools_.get(), connected_runners_.get(),
                                                                       runner_hub_.get());
+  state_service_ = std::make_unique<api::StateServiceImpl>(env, states_.get(), resources_.get());
   runner_service_ = std::make_unique<api::RunnerServiceImpl>(
       workers_.get(), runner_pools_.get(), connected_runners_.get(), runner_hub_.get(),
       api::RunnerSettings{config_.runner_heartbeat_seconds, config_.runner_lease_seconds});
@@ -240,7 +249,7 @@ absl::Status Daemon::Start() {
       "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",
       "plinth.v1.StackJobService",      "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
       "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService", "plinth.v1.RunnerPoolService",
-      "plinth.v1.RunnerService"};
+      "plinth.v1.RunnerService",       "plinth.v1.StateService"};
   std::vector<std::string> listed = kServices;
   listed.push_back("grpc.health.v1.Health");
   reflection_service_ = std::make_unique<api::ReflectionService>(env, catalog_.get(), std::move(listed));
@@ -264,6 +273,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(flow_control_service_.get());
   builder.RegisterService(runner_pool_service_.get());
   builder.RegisterService(runner_service_.get());
+  builder.RegisterService(state_service_.get());
   builder.RegisterCallbackGenericService(reflection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
@@ -289,6 +299,9 @@ absl::Status Daemon::Start() {
     handlers.metrics = [this] { return metrics_.Render(); };
     handlers.webhook = [this](const WebhookRequest& r) { return webhooks_->Handle(r); };
     handlers.webhook_too_large = [this](const std::string& provider) { webhooks_->Count(provider, "too_large"); };
+    state_backend_ = std::make_unique<StateBackend>(states_.get(), jobs_.get(),
+                                                    secret_box_->Derive(orchestrator::kStateTokenPurpose));
+    handlers.state = [this](const HttpCall& call) { return state_backend_->Handle(call); };
     auto http = HttpServer::Start(config_.http_listen, std::move(handlers));
     if (!http.ok()) {
       server_->Shutdown();
@@ -296,6 +309,8 @@ absl::Status Daemon::Start() {
       return http.status();
     }
     http_ = std::move(*http);
+    absl::MutexLock lock(&state_url_mu_);
+    state_url_ = config_.runner_state_url.empty() ? absl::StrCat("http://", http_->address()) : config_.runner_state_url;
   }
   log->info("plinthd serving on {} (data dir {})", address_, config_.data_dir);
   if (!config_.ready_file.empty()) {

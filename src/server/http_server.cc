@@ -295,7 +295,7 @@ class HttpServer::Loop {
       if (size_text.empty() || size_text.size() > 15 || !absl::SimpleHexAtoi(size_text, &size)) {
         return Refuse(c, 400, "chunked body: a chunk size is not hexadecimal");
       }
-      if (size > limits_.max_body_bytes - c.req.body.size()) return TooLarge(c);
+      if (size > BodyLimit(c) - c.req.body.size()) return TooLarge(c);
       if (size == 0) {
         c.state = Conn::State::kTrailers;
       } else {
@@ -374,7 +374,7 @@ class HttpServer::Loop {
         return Head::kAnswered;
       }
     }
-    if (length > limits_.max_body_bytes) {
+    if (length > BodyLimit(c)) {
       // Refused on the declared length: not a byte of the body is read.
       TooLarge(c);
       return Head::kAnswered;
@@ -395,11 +395,16 @@ class HttpServer::Loop {
     }
   }
 
+  size_t BodyLimit(const Conn& c) const {
+    return absl::StartsWith(c.req.path, "/v1/state/") && handlers_.state ? limits_.max_state_body_bytes
+                                                                         : limits_.max_body_bytes;
+  }
+
   void TooLarge(Conn& c) {
     if (absl::StartsWith(c.req.path, "/webhooks/") && handlers_.webhook_too_large) {
       handlers_.webhook_too_large(c.req.path.substr(10));
     }
-    Refuse(c, 413, "body: larger than the 5 MiB limit");
+    Refuse(c, 413, absl::StrCat("body: larger than the ", BodyLimit(c) >> 20, " MiB limit"));
   }
 
   // An error answer; the connection closes after it (what follows in the
@@ -435,6 +440,23 @@ class HttpServer::Loop {
         WebhookResponse answer = handlers_.webhook(*w);
         {
           std::lock_guard<std::mutex> lock(mu_);
+          done_.emplace_back(id, HttpAnswer{answer.status, std::move(answer.body)});
+        }
+        Wake();
+      });
+      return;
+    }
+    if (absl::StartsWith(r.path, "/v1/state/") && handlers_.state) {
+      auto call = std::make_shared<HttpCall>();
+      call->method = r.method;
+      call->path = r.path;
+      call->query = r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
+      call->headers = r.headers;
+      call->body = std::move(c.req.body);
+      workers_->Submit([this, id = c.id, call] {
+        HttpAnswer answer = handlers_.state(*call);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
           done_.emplace_back(id, std::move(answer));
         }
         Wake();
@@ -446,7 +468,7 @@ class HttpServer::Loop {
 
   // Webhook answers from the workers.
   void Finished() {
-    std::deque<std::pair<uint64_t, WebhookResponse>> done;
+    std::deque<std::pair<uint64_t, HttpAnswer>> done;
     {
       std::lock_guard<std::mutex> lock(mu_);
       done.swap(done_);
@@ -454,7 +476,7 @@ class HttpServer::Loop {
     for (auto& [id, answer] : done) {
       auto it = conns_.find(id);
       if (it == conns_.end()) continue;  // the client left meanwhile
-      Respond(it->second, answer.status, answer.body, "text/plain");
+      Respond(it->second, answer.status, answer.body, answer.content_type.c_str());
     }
   }
 
@@ -528,7 +550,7 @@ class HttpServer::Loop {
   uint64_t next_id_ = 0;
   std::deque<uint64_t> pipelined_;  // connections with a next request already read
   std::mutex mu_;
-  std::deque<std::pair<uint64_t, WebhookResponse>> done_;  // guarded by mu_
+  std::deque<std::pair<uint64_t, HttpAnswer>> done_;  // guarded by mu_
   std::unique_ptr<core::ThreadPool> workers_;
 };
 

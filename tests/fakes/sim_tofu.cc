@@ -16,6 +16,12 @@
 // the state lives at <bucket>/<key> (or <bucket>/<prefix>/default.tfstate).
 // Like the real engine, init saves the backend settings in $TF_DATA_DIR.
 //
+// The `http` backend (address, lock_address, unlock_address, username,
+// password) is spoken for real, over plain HTTP as Terraform does: plan,
+// apply and refresh LOCK the state (lock info JSON; 409/423 fail with
+// "Error acquiring the state lock" and the holder), GET it (200, or 204/404
+// for none), apply POSTs it with ?ID=<lock id>, and UNLOCK at the end.
+//
 // Faults, asked for through metadata.annotations (module variables):
 //   sim.plinth.dev/fail-at: init|plan|apply|output   exit 1 with an error diagnostic
 //   sim.plinth.dev/sleep-seconds: N                   sleep before plan and apply
@@ -30,7 +36,9 @@
 //        plan and apply print its changes and change_summary as OpenTofu
 //        does (a replace counts one add and one destroy), show prints FILE
 //        itself; the simulated resource is left as it is
+#include <netdb.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -85,6 +93,7 @@ struct Module {
   json metadata = json::object();
   json spec = json::object();
   fs::path state_path = "terraform.tfstate";
+  json http;  // the http backend's settings, when it is the backend
   json outputs_map = json::object();
   std::string Annotation(const std::string& key) const {
     if (metadata.contains("annotations") && metadata["annotations"].is_object() &&
@@ -121,6 +130,7 @@ Module Load() {
     std::string root = c.value(type == "azurerm" ? "storage_account_name" : "bucket", "");
     fs::path key = type == "gcs" ? fs::path(c.value("prefix", "")) / "default.tfstate" : fs::path(c.value("key", ""));
     m.state_path = fs::path(root) / key;
+    if (type == "http") m.http = c;
   }
   json map = ReadJson("plinth-sim.json");
   if (map.is_object()) m.outputs_map = map;
@@ -159,12 +169,153 @@ json DesiredOutputs(const Module& m) {
   return out;
 }
 
+std::string Base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -6;
+  for (unsigned char c : in) {
+    val = (val << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(t[(val >> bits) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out.push_back(t[((val << 8) >> (bits + 8)) & 0x3F]);
+  while (out.size() % 4) out.push_back('=');
+  return out;
+}
+
+struct HttpReply {
+  int status = 0;  // 0: no answer
+  std::string body;
+};
+
+HttpReply HttpOnce(const std::string& method, const std::string& url, const std::string& body, const json& config);
+
+// As Terraform's http backend: a request that gets no answer or a 5xx is
+// tried again, retry_max times (default 2), waiting retry_wait_min seconds
+// (default 1) doubling up to retry_wait_max (default 30).
+HttpReply Http(const std::string& method, const std::string& url, const std::string& body, const json& config) {
+  auto number = [&](const char* key, int fallback) {
+    std::string v = config.value(key, "");
+    return v.empty() ? fallback : std::atoi(v.c_str());
+  };
+  int tries = number("retry_max", 2) + 1;
+  double wait = number("retry_wait_min", 1), wait_max = number("retry_wait_max", 30);
+  for (int i = 0;; ++i) {
+    HttpReply r = HttpOnce(method, url, body, config);
+    if ((r.status != 0 && r.status < 500) || i + 1 >= tries) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(wait * 1000)));
+    wait = std::min(wait * 2, wait_max);
+  }
+}
+
+// One HTTP/1.1 request to http://host:port/path, with basic auth.
+HttpReply HttpOnce(const std::string& method, const std::string& url, const std::string& body, const json& config) {
+  HttpReply reply;
+  if (url.rfind("http://", 0) != 0) return reply;
+  std::string rest = url.substr(7);
+  std::string hostport = rest.substr(0, rest.find('/'));
+  std::string path = rest.find('/') == std::string::npos ? "/" : rest.substr(rest.find('/'));
+  std::string host = hostport.substr(0, hostport.rfind(':'));
+  std::string port = hostport.find(':') == std::string::npos ? "80" : hostport.substr(hostport.rfind(':') + 1);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return reply;
+  int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+  if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+    freeaddrinfo(res);
+    if (fd >= 0) close(fd);
+    return reply;
+  }
+  freeaddrinfo(res);
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + hostport + "\r\nConnection: close\r\n" +
+                    "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!config.value("username", "").empty() || !config.value("password", "").empty()) {
+    req += "Authorization: Basic " + Base64(config.value("username", "") + ":" + config.value("password", "")) + "\r\n";
+  }
+  req += "\r\n" + body;
+  for (size_t sent = 0; sent < req.size();) {
+    ssize_t n = write(fd, req.data() + sent, req.size() - sent);
+    if (n <= 0) break;
+    sent += n;
+  }
+  std::string in;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) in.append(buf, n);
+  close(fd);
+  size_t sp = in.find(' ');
+  if (sp == std::string::npos) return reply;
+  reply.status = std::atoi(in.c_str() + sp + 1);
+  size_t end = in.find("\r\n\r\n");
+  if (end != std::string::npos) reply.body = in.substr(end + 4);
+  return reply;
+}
+
+std::string g_lock_id;  // the http backend's lock this process holds
+
+// LOCK with Terraform's lock info; false (with the error printed) when
+// another holds it.
+bool LockState(const Module& m, const std::string& operation) {
+  if (!m.http.is_object() || m.http.value("lock_address", "").empty()) return true;
+  char id[64];
+  std::snprintf(id, sizeof(id), "%08x-sim-%d", static_cast<unsigned>(std::time(nullptr)), static_cast<int>(getpid()));
+  json info = {{"ID", id}, {"Operation", operation}, {"Info", ""}, {"Who", "plinth-sim-tofu@" + std::to_string(getpid())},
+               {"Version", kVersion}, {"Created", Now()}, {"Path", ""}};
+  HttpReply r = Http(m.http.value("lock_method", "LOCK"), m.http["lock_address"], info.dump(), m.http);
+  if (r.status == 200) {
+    g_lock_id = id;
+    return true;
+  }
+  json held = json::parse(r.body, nullptr, false);
+  std::string detail = "Error message: HTTP remote state endpoint returned " + std::to_string(r.status);
+  if (held.is_object()) {
+    detail += "\nLock Info:\n  ID:        " + held.value("ID", "") + "\n  Operation: " + held.value("Operation", "") +
+              "\n  Who:       " + held.value("Who", "") + "\n  Created:   " + held.value("Created", "");
+  }
+  Ui("diagnostic", "Error: Error acquiring the state lock",
+     {{"diagnostic", {{"severity", "error"}, {"summary", "Error acquiring the state lock"}, {"detail", detail}}}}, "error");
+  return false;
+}
+
+void UnlockState(const Module& m) {
+  if (g_lock_id.empty()) return;
+  json info = {{"ID", g_lock_id}};
+  Http(m.http.value("unlock_method", "UNLOCK"), m.http.value("unlock_address", m.http.value("address", "")), info.dump(), m.http);
+  g_lock_id.clear();
+}
+
 json State(const Module& m) {
+  json empty = {{"version", 4}, {"resources", json::array()}, {"outputs", json::object()}};
+  if (m.http.is_object()) {
+    HttpReply r = Http("GET", m.http.value("address", ""), "", m.http);
+    if (r.status == 200) {
+      json s = json::parse(r.body, nullptr, false);
+      if (s.is_object()) return s;
+    }
+    if (r.status != 200 && r.status != 204 && r.status != 404) {
+      std::cerr << "Error: Failed to load state: HTTP remote state endpoint returned " << r.status << ": " << r.body << "\n";
+      std::exit(1);
+    }
+    return empty;
+  }
   json s = ReadJson(m.state_path);
-  return s.is_object() ? s : json{{"version", 4}, {"resources", json::array()}, {"outputs", json::object()}};
+  return s.is_object() ? s : empty;
 }
 
 void SaveState(const Module& m, const json& s) {
+  if (m.http.is_object()) {
+    std::string url = m.http.value("address", "");
+    if (!g_lock_id.empty()) url += (url.find('?') == std::string::npos ? "?ID=" : "&ID=") + g_lock_id;
+    HttpReply r = Http("POST", url, s.dump(2), m.http);
+    if (r.status != 200 && r.status != 201 && r.status != 204) {
+      std::cerr << "Error: Failed to save state: HTTP error: " << r.status << ": " << r.body << "\n";
+      UnlockState(m);
+      std::exit(1);
+    }
+    return;
+  }
   fs::create_directories(fs::absolute(m.state_path).parent_path());
   std::string tmp = m.state_path.string() + ".tmp";
   std::ofstream(tmp) << s.dump(2);
@@ -256,7 +407,17 @@ RecordedCounts ReplayChanges(const json& doc, bool apply) {
   return c;
 }
 
+int PlanLocked(const std::vector<std::string>& args);
+
 int Plan(const std::vector<std::string>& args) {
+  Module m = Load();
+  if (!LockState(m, "OperationTypePlan")) return 1;
+  int rc = PlanLocked(args);
+  UnlockState(m);
+  return rc;
+}
+
+int PlanLocked(const std::vector<std::string>& args) {
   Module m = Load();
   Ui("version", std::string("OpenTofu ") + kVersion, {{"tofu", kVersion}, {"ui", "1.2"}});
   Faults(m, "plan");
@@ -315,14 +476,24 @@ int Show(const std::vector<std::string>& args) {
   return 0;
 }
 
+int ApplyLocked(const std::vector<std::string>& args);
+
 int Apply(const std::vector<std::string>& args) {
+  Module m = Load();
+  if (!LockState(m, "OperationTypeApply")) return 1;
+  int rc = ApplyLocked(args);
+  UnlockState(m);
+  return rc;
+}
+
+int ApplyLocked(const std::vector<std::string>& args) {
   std::string file = args.empty() ? "" : args.back();
   if (Has(args, "-auto-approve")) {
     // No saved plan: plan into a private file first, then apply it, as
     // `tofu apply -auto-approve` does in one command.
     std::vector<std::string> plan_args = {"-out=.sim-direct.tfplan"};
     if (Has(args, "-destroy")) plan_args.push_back("-destroy");
-    if (int rc = Plan(plan_args); rc != 0) return rc;
+    if (int rc = PlanLocked(plan_args); rc != 0 && rc != 2) return rc;
     file = ".sim-direct.tfplan";
   }
   json plan = ReadJson(file);
@@ -423,6 +594,16 @@ int main(int argc, char** argv) {
           std::string kv = a.substr(16);
           size_t eq = kv.find('=');
           if (eq != std::string::npos) config[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        if (type == "http") {
+          if (config.value("address", "").rfind("http://", 0) != 0) {
+            std::cerr << "Error: the http backend's address must be an http:// URL (plinth-sim-tofu)\n";
+            return 1;
+          }
+          remote = {{"type", type}, {"config", config}};
+          std::cout << "\nSuccessfully configured the backend \"http\"! OpenTofu will automatically\nuse this backend unless "
+                       "the backend configuration changes.\n";
+          continue;
         }
         std::string root = config.value(type == "azurerm" ? "storage_account_name" : "bucket", "");
         if (root.empty() || root[0] != '/') {

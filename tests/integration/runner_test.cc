@@ -12,6 +12,7 @@
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "plinth/v1/cloud_resource.grpc.pb.h"
 #include "plinth/v1/connection.grpc.pb.h"
 #include "plinth/v1/infra_pipeline.grpc.pb.h"
@@ -395,8 +396,14 @@ TEST_F(RunnerTest, AJobOfABoundScopeRunsOnARunnerOfItsPool) {
   bool applied = false;
   for (const auto& step : first.steps()) applied |= step.name() == "apply" && step.exit_code() == 0;
   EXPECT_TRUE(applied) << first.DebugString();
-  // The state is plinthd's; the runner kept nothing of the job.
-  EXPECT_TRUE(std::filesystem::exists(daemon_.data_dir() + "/state/" + first.resource_id() + "/terraform.tfstate"));
+  // The state is plinthd's (its http backend, a version per write); the
+  // runner kept nothing of the job.
+  CommandResult state = daemon_.Cli({"state", "get", "acme/prod/KubernetesNamespace/remote-ns"});
+  ASSERT_EQ(state.exit_code, 0) << state.err;
+  EXPECT_THAT(state.out, HasSubstr("plinth_sim_resource"));
+  EXPECT_THAT(state.err, HasSubstr("terraform state version 1"));
+  EXPECT_THAT(logs, HasSubstr("state: plinthd's http backend"));
+  EXPECT_THAT(logs, HasSubstr("password=[REDACTED]"));
   EXPECT_TRUE(std::filesystem::is_empty(work_dir + "/jobs"));
   EXPECT_TRUE(std::filesystem::is_empty(work_dir + "/state"));
   // Its state travelled back: the next update has nothing to apply.
@@ -549,7 +556,7 @@ TEST_F(RunnerTest, ARunnerHeldConnectionsSecretNeverReachesPlinthd) {
 TEST_F(RunnerTest, JobsOnRunnersOutliveAPlinthdRestart) {
   std::string secret = CreateToken("edge");
   ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
-  const std::string address = daemon_.address();
+  const std::string address = daemon_.address(), http_address = daemon_.http_address();
   RunnerProcess a(dir_.path(), RunnerArgs(TokenFile(secret), "ra"));
   RunnerProcess b(dir_.path(), RunnerArgs(TokenFile(secret), "rb"));
   ASSERT_TRUE(WaitConnected("ra", true) && WaitConnected("rb", true)) << a.Log() << b.Log();
@@ -573,7 +580,10 @@ TEST_F(RunnerTest, JobsOnRunnersOutliveAPlinthdRestart) {
       EXPECT_EQ(daemon_.Stop(), 0);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the runners go on alone
-    ASSERT_TRUE(daemon_.Start({"--config", config_, "--listen", address}).ok()) << daemon_.Stderr();
+    // The same addresses, as a real plinthd keeps them (the engines reach
+    // the state backend on the HTTP one).
+    ASSERT_TRUE(daemon_.Start({"--config", config_, "--listen", address, "--http-listen", http_address}).ok())
+        << daemon_.Stderr();
     Connect();
     for (const auto& id : ids) {
       pb::StackJob job = WaitJob(id);
@@ -623,9 +633,60 @@ TEST_F(RunnerTest, ARunnerFrozenPastItsLeaseIsFencedOff) {
   EXPECT_EQ(daemon_.Cli({"job", "logs", job.id()}).out, log_before);
   EXPECT_THAT(daemon_.Stderr(), HasSubstr("does not hold: refused"));
   for (const auto& step : after.steps()) EXPECT_NE(step.name(), "apply");
-  // And the runner takes new work afterwards.
+  // The interrupted job's engine held the state lock when it was stopped:
+  // the next job is refused it (409), naming the holder, until someone
+  // unlocks it; then the runner takes the work again.
+  const std::string ref = "acme/prod/KubernetesNamespace/frozen";
+  pb::StackJob refused = WaitJob(StartJob("prod", "KubernetesNamespace", "frozen").id());
+  EXPECT_EQ(refused.state(), "failed");
+  EXPECT_THAT(refused.error(), HasSubstr("Error acquiring the state lock"));
+  EXPECT_THAT(refused.error(), HasSubstr("returned 409"));
+  EXPECT_THAT(refused.error(), HasSubstr("plinth-sim-tofu@"));
+  CommandResult listed = daemon_.Cli({"state", "list", "acme"});
+  EXPECT_THAT(listed.out, HasSubstr("OperationTypePlan"));
+  CommandResult wrong = daemon_.Cli({"state", "unlock", ref, "--lock-id", "not-it"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_THAT(wrong.err, HasSubstr("lock_id"));
+  CommandResult unlocked = daemon_.Cli({"state", "unlock", ref});
+  ASSERT_EQ(unlocked.exit_code, 0) << unlocked.err;
+  EXPECT_THAT(unlocked.out, HasSubstr("removed lock"));
+  EXPECT_NE(daemon_.Cli({"state", "unlock", ref}).exit_code, 0);  // not locked any more
   pb::StackJob next = WaitJob(StartJob("prod", "KubernetesNamespace", "frozen").id());
   EXPECT_EQ(next.state(), "succeeded") << next.error() << runner.Log();
+  CommandResult versions = daemon_.Cli({"state", "versions", ref});
+  EXPECT_THAT(versions.out, HasSubstr(next.id()));
+}
+
+// The state backend answers only a running job's token for its resource.
+TEST_F(RunnerTest, TheStateBackendRefusesRequestsWithoutARunningJobsToken) {
+  Apply("prod", "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: guarded}\nspec: {name: guarded}\n");
+  pb::GetCloudResourceRequest get;
+  get.mutable_key()->set_org("acme");
+  get.mutable_key()->set_env("prod");
+  get.mutable_key()->set_kind("KubernetesNamespace");
+  get.mutable_key()->set_name("guarded");
+  pb::CloudResource resource;
+  ASSERT_TRUE(resources_->GetCloudResource(DaemonProcess::Context().get(), get, &resource).ok());
+  const std::string address = daemon_.http_address();
+  httplib::Client http(address.substr(0, address.rfind(':')), std::stoi(address.substr(address.rfind(':') + 1)));
+  const std::string path = "/v1/state/" + resource.id();
+  auto fetch = [&](const std::string& password) {
+    httplib::Headers headers;
+    if (!password.empty()) headers.emplace(httplib::make_basic_authentication_header("plinth-job", password));
+    auto r = http.Get(path, headers);
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(fetch(""), 401);
+  EXPECT_EQ(fetch("plst.job-x." + resource.id() + ".99999999999.0000"), 401);  // forged
+  EXPECT_EQ(fetch(std::string(64, 'a')), 401);
+  auto post = http.Post(path, "{}", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 401);
+  auto root = http.Get("/v1/state/");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->status, 404);
+  // Nothing was written.
+  EXPECT_NE(daemon_.Cli({"state", "get", "acme/prod/KubernetesNamespace/guarded"}).exit_code, 0);
 }
 
 // Three runners in two pools, a 200-node project: every node runs on a

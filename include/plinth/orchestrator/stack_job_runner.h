@@ -35,6 +35,7 @@
 #include "plinth/store/runner_pool_store.h"
 #include "plinth/store/connection_store.h"
 #include "plinth/store/stack_job_store.h"
+#include "plinth/store/state_store.h"
 
 namespace plinth::orchestrator {
 
@@ -69,6 +70,14 @@ struct EngineSettings {
   // Runners: jobs whose scope is bound to a pool other than `local` run on
   // a runner of that pool (both null: every job runs here).
   RunnerHub* runner_hub = nullptr;
+  // Engine state kept by plinthd (versions, sealed). Jobs on runners use
+  // plinthd's http backend at state_url() + "/v1/state/<resource id>" when
+  // the env names no backend; "" (HTTP side off) ships the state directory
+  // with the job instead. Local jobs keep their state file, and a version
+  // of it here after each job.
+  store::StateStore* states = nullptr;
+  std::function<std::string()> state_url;
+  std::string state_token_key;
   const store::RunnerPoolStore* runner_pools = nullptr;
 };
 
@@ -145,6 +154,11 @@ class StackJobRunner {
   // Follows the steps a previous plinthd left running for `job`, then ends it.
   void Adopt(store::StackJobRecord job, std::vector<engine::LeftStep> steps);
   std::string WorkspaceOf(const std::string& job_id) const;
+  // The state file of a job plinthd runs with local state: the latest kept
+  // version is put there first (the resource may have run on a runner
+  // before), and what the job leaves is kept as a new version.
+  void RestoreLocalState(const store::StackJobRecord& job, const engine::JobSpec& spec);
+  void KeepLocalState(const store::StackJobRecord& job, const engine::JobSpec& spec);
   bool NextJob(std::string* job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const EngineSettings settings_;

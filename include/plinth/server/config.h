@@ -17,7 +17,8 @@
 //     prod: {type: s3, config: {bucket: acme-tfstate, region: us-east-1}}
 //   jobs: {max_concurrent_jobs: 4, max_jobs_per_pipeline: 4, step_timeout_seconds: 7200,
 //          cancel_grace_seconds: 30, max_log_bytes: 67108864}
-//   runners: {heartbeat_seconds: 5, lease_seconds: 30}   # plinth-runner agents
+//   runners: {heartbeat_seconds: 5, lease_seconds: 30,    # plinth-runner agents
+//             state_url: http://plinthd.example.org:7080}  # the state backend, as runners reach it
 //
 // Relative paths in the file are taken from the file's directory.
 #ifndef PLINTH_SERVER_CONFIG_H_
@@ -86,6 +87,9 @@ struct Config {
   // Runners heartbeat this often; a lease lasts this long without one.
   int runner_heartbeat_seconds = 5;
   int runner_lease_seconds = 30;
+  // How runners reach plinthd's HTTP side (the Terraform state backend);
+  // empty: http:// and the --http-listen address bound.
+  std::string runner_state_url;
 };
 
 // Reads `path` over the defaults in `base`. INVALID_ARGUMENT naming the file

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/auth.h"
 #include "plinth/api/cloud_resource_service.h"
@@ -21,6 +22,7 @@
 #include "plinth/api/reflection_service.h"
 #include "plinth/api/runner_service.h"
 #include "plinth/api/stack_job_service.h"
+#include "plinth/api/state_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
 #include "plinth/gitsource/git_cache.h"
@@ -34,6 +36,7 @@
 #include "plinth/server/config.h"
 #include "plinth/server/data_dir_lock.h"
 #include "plinth/server/http_server.h"
+#include "plinth/server/state_backend.h"
 #include "plinth/server/webhooks.h"
 #include "plinth/store/webhook_delivery_store.h"
 #include "plinth/store/cloud_resource_store.h"
@@ -106,6 +109,11 @@ class Daemon {
   std::unique_ptr<api::ConnectedRunners> connected_runners_;
   std::unique_ptr<api::RunnerPoolServiceImpl> runner_pool_service_;
   std::unique_ptr<api::RunnerServiceImpl> runner_service_;
+  std::unique_ptr<store::StateStore> states_;
+  std::unique_ptr<api::StateServiceImpl> state_service_;
+  std::unique_ptr<StateBackend> state_backend_;
+  mutable absl::Mutex state_url_mu_;
+  std::string state_url_ ABSL_GUARDED_BY(state_url_mu_);
   std::unique_ptr<grpc::Server> server_;
   core::Metrics metrics_;
   std::unique_ptr<HttpServer> http_;

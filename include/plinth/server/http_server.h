@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,6 +29,18 @@
 #include "plinth/server/webhooks.h"
 
 namespace plinth::server {
+
+// A request and answer of a handler that runs on a worker thread.
+struct HttpCall {
+  std::string method, path, query;             // query: after '?', undecoded
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+};
+struct HttpAnswer {
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain";
+};
 
 class HttpServer {
  public:
@@ -39,6 +52,9 @@ class HttpServer {
     std::function<WebhookResponse(const WebhookRequest&)> webhook;
     // A webhook body over the 5 MiB limit, refused with 413 (for metrics).
     std::function<void(const std::string& provider)> webhook_too_large;
+    // Every method on /v1/state/... (Terraform's http state backend; absent:
+    // 404). Bodies up to max_state_body_bytes.
+    std::function<HttpAnswer(const HttpCall&)> state;
   };
 
   struct Limits {
@@ -48,6 +64,7 @@ class HttpServer {
     std::chrono::milliseconds write_timeout{10'000};   // to take a response
     size_t max_header_bytes = 16 << 10;
     size_t max_body_bytes = 5 << 20;
+    size_t max_state_body_bytes = 64 << 20;  // /v1/state/: engine state is larger than a webhook
     size_t max_connections = 256;
   };
 
