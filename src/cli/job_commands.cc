@@ -125,6 +125,8 @@ int JobGet(const Client& client, const ClientOptions& opts, const std::string& i
   std::cout << "JOB:        " << job.id() << "\nRESOURCE:   " << job.org() << "/" << job.env() << "/" << job.kind() << "/"
             << job.name() << "\nOPERATION:  " << job.operation() << "\nSTATE:      " << job.state()
             << "\nENGINE:     " << job.engine() << (job.engine_version().empty() ? "" : " (" + job.engine_version() + ")")
+            << "\nRUNS ON:    " << (job.runner().empty() ? std::string("plinthd (pool local)")
+                                                      : "runner " + job.runner() + " (pool " + job.runner_pool() + ")")
             << "\nMODULE:     " << job.module_source() << "\nCREATED:    " << FormatTime(job.create_time()) << " by "
             << job.created_by() << "\n";
   if (job.has_summary()) {
