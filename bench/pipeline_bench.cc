@@ -3,7 +3,12 @@
 // stack jobs.
 //
 //   build/bin/pipeline_bench [--nodes 1000] [--parallel 4] [--seed 20261126]
-//                            [--concurrent 500] [--sleep 20]
+//                            [--concurrent 500] [--sleep 20] [--runners 2]
+//
+// With --runners N, part 1 deploys the graph twice: on plinthd itself (pool
+// local) and through N plinth-runner processes on loopback (one pool bound
+// to the org, --parallel slots spread over them), and prints the per-job
+// cost a runner adds; part 2 runs its jobs over N runners (say 4).
 //
 // Part 1: a seeded random layered graph of --nodes resources (each depends on
 // 1-3 nodes of earlier layers). plinthd deploys it as one pipeline with
@@ -36,6 +41,7 @@
 #include "grpcpp/grpcpp.h"
 #include "plinth/v1/infra_pipeline.grpc.pb.h"
 #include "plinth/v1/infra_project.grpc.pb.h"
+#include "plinth/v1/runner.grpc.pb.h"
 
 namespace {
 
@@ -80,6 +86,71 @@ bool StartDaemon(const std::string& plinthd, const std::string& dir, const std::
   }
   if (d->address.empty()) std::cerr << "plinthd did not start; see " << dir << "/plinthd.log\n";
   return !d->address.empty();
+}
+
+// plinth-runner processes serving a pool bound to org `bench`.
+struct Runners {
+  std::vector<pid_t> pids;
+  ~Runners() {
+    for (pid_t p : pids) kill(p, SIGTERM);
+    for (pid_t p : pids) waitpid(p, nullptr, 0);
+  }
+};
+
+bool StartRunners(const std::string& bin, const std::string& address, const std::string& dir, int count, int slots,
+                  const std::string& engine, Runners* out) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto pools = pb::RunnerPoolService::NewStub(channel);
+  pb::CreateRunnerPoolRequest create;
+  create.set_name("bench");
+  pb::RunnerPool pool;
+  grpc::ClientContext c1;
+  grpc::Status s = pools->CreateRunnerPool(&c1, create, &pool);
+  pb::CreatePoolTokenRequest token_req;
+  token_req.set_pool("bench");
+  pb::CreatePoolTokenResponse token;
+  grpc::ClientContext c2;
+  if (s.ok()) s = pools->CreatePoolToken(&c2, token_req, &token);
+  pb::BindRunnerPoolRequest bind;
+  bind.set_pool("bench");
+  bind.set_org("bench");
+  pb::RunnerPoolBinding binding;
+  grpc::ClientContext c3;
+  if (s.ok()) s = pools->BindRunnerPool(&c3, bind, &binding);
+  if (!s.ok()) {
+    std::cerr << "runner pool: " << s.error_message() << "\n";
+    return false;
+  }
+  std::string token_file = dir + "/runner.token";
+  std::ofstream(token_file) << token.secret() << "\n";
+  for (int i = 0; i < count; ++i) {
+    std::string name = "bench-" + std::to_string(i);
+    std::string max_jobs = std::to_string(std::max(1, (slots + count - 1) / count));
+    pid_t pid = fork();
+    if (pid == 0) {
+      int log = open((dir + "/" + name + ".log").c_str(), O_WRONLY | O_CREAT, 0600);
+      dup2(log, 2);
+      std::string runner = bin + "/plinth-runner", work = dir + "/" + name;
+      execl(runner.c_str(), runner.c_str(), "--server", address.c_str(), "--token-file", token_file.c_str(), "--name",
+            name.c_str(), "--max-jobs", max_jobs.c_str(), "--work-dir", work.c_str(), "--engine", engine.c_str(), nullptr);
+      _exit(127);
+    }
+    out->pids.push_back(pid);
+  }
+  // Registered: listed as connected.
+  for (int i = 0; i < 200; ++i) {
+    pb::ListRunnersRequest list;
+    pb::ListRunnersResponse runners;
+    grpc::ClientContext c;
+    int connected = 0;
+    if (pools->ListRunners(&c, list, &runners).ok()) {
+      for (const auto& r : runners.runners()) connected += r.connected();
+    }
+    if (connected == count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::cerr << "the runners did not connect; see " << dir << "/bench-*.log\n";
+  return false;
 }
 
 long RssKb(pid_t pid) {
@@ -150,6 +221,8 @@ int main(int argc, char** argv) {
   std::string plinthd = bin / "plinthd", noop = bin / "plinth-noop-engine", sim = bin / "plinth-sim-tofu";
   std::string sim_module = fs::absolute(bin / "../../examples/modules/sim").lexically_normal();
   bool skip_concurrent = false;
+  int runners = 0;
+  app.add_option("--runners", runners, "also through this many plinth-runner processes on loopback");
   app.add_option("--nodes", nodes, "resources in the random graph");
   app.add_option("--parallel", parallel, "jobs at once (max_concurrent_jobs and ninja -j)");
   app.add_option("--seed", seed, "graph seed");
@@ -202,18 +275,23 @@ int main(int argc, char** argv) {
   std::ofstream(config) << "engines: {terraform: {binary: " << noop << "}}\n"
                         << "modules: {default: {engine: terraform, source: " << dir << "/module}}\n"
                         << "jobs: {max_concurrent_jobs: " << parallel << ", max_jobs_per_pipeline: " << parallel << "}\n";
-  double plinth_pipeline = 0, plinth_total = 0;
-  {
+  double plinth_pipeline = 0, plinth_total = 0, remote_pipeline = 0, remote_total = 0;
+  for (int remote = 0; remote <= (runners > 0 ? 1 : 0); ++remote) {
+    std::string run_dir = dir + (remote ? "/remote" : "/local");
+    fs::create_directories(run_dir);
     Daemon d;
-    if (!StartDaemon(plinthd, dir, config, &d)) return 1;
+    if (!StartDaemon(plinthd, run_dir, config, &d)) return 1;
+    Runners agents;
+    if (remote && !StartRunners(bin.string(), d.address, run_dir, runners, parallel, "terraform=" + noop, &agents)) return 1;
     pb::InfraPipeline p;
-    if (!Deploy(d.address, "graph", manifests.str(), &p, &plinth_total)) return 1;
+    double* total = remote ? &remote_total : &plinth_total;
+    if (!Deploy(d.address, "graph", manifests.str(), &p, total)) return 1;
     if (p.state() != "succeeded") {
       std::cerr << "the pipeline ended " << p.state() << ": " << p.error() << "\n";
       return 1;
     }
     using google::protobuf::util::TimeUtil;
-    plinth_pipeline = TimeUtil::DurationToMicroseconds(p.end_time() - p.start_time()) / 1e6;
+    (remote ? remote_pipeline : plinth_pipeline) = TimeUtil::DurationToMicroseconds(p.end_time() - p.start_time()) / 1e6;
   }
 
   // ---- ninja: the same graph, the same engine commands per node
@@ -244,6 +322,12 @@ int main(int argc, char** argv) {
   std::printf("ninja -j %d: %.2f s\n", parallel, ninja);
   std::printf("ratio plinth/ninja: %.2fx pipeline, %.2fx total (aim <= 1.25x)\n", plinth_pipeline / ninja,
               plinth_total / ninja);
+  if (runners > 0) {
+    std::printf("through %d runners: pipeline %.2f s, total %.2f s, ratio to ninja %.2fx; a runner adds %.2f ms a job "
+                "(aim < 5 ms)\n",
+                runners, remote_pipeline, remote_total, remote_pipeline / ninja,
+                (remote_pipeline - plinth_pipeline) * 1000.0 * parallel / nodes);
+  }
   std::fflush(stdout);
   if (skip_concurrent) return 0;
 
@@ -262,6 +346,9 @@ int main(int argc, char** argv) {
   }
   Daemon d2;
   if (!StartDaemon(plinthd, dir2, config2, &d2)) return 1;
+  Runners agents2;
+  if (runners > 0 && !StartRunners(bin.string(), d2.address, dir2, runners, concurrent, "tofu=" + sim, &agents2)) return 1;
+  if (runners > 0) std::printf("part 2 through %d runners\n", runners);
   long rss_idle = RssKb(d2.pid);
   long rss_max = 0;
   int max_running = 0;
