@@ -17,10 +17,10 @@
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/engine/connection_env.h"
-#include "plinth/orchestrator/state_tokens.h"
 #include "plinth/engine/wire.h"
 #include "plinth/manifest/module_variables.h"
 #include "plinth/manifest/names.h"
+#include "plinth/orchestrator/state_tokens.h"
 
 namespace plinth::orchestrator {
 namespace {
@@ -64,9 +64,7 @@ json StepsJson(const std::vector<engine::StepRecord>& steps) {
 }
 
 json SummaryJson(const engine::ChangeSummary& c, const std::vector<engine::OutputChange>& outputs = {}) {
-  json out = {{"add", c.add},       {"change", c.change}, {"remove", c.remove}, {"replace", c.replace},
-              {"operation", c.operation}, {"noOp", c.no_op}, {"read", c.read}, {"import", c.import},
-              {"move", c.move},     {"forget", c.forget}};
+  json out = engine::SummaryToJson(c);  // the form runners send it in
   json changes = json::array();
   for (const auto& o : outputs) {
     changes.push_back({{"name", o.name}, {"action", o.action}, {"knownAfterApply", o.known_after_apply},
@@ -985,8 +983,15 @@ void StackJobRunner::RestoreLocalState(const store::StackJobRecord& job, const e
   if (!kept.ok() || !*kept) return;
   const fs::path file = fs::path(spec.state_dir) / "terraform.tfstate";
   std::ifstream in(file, std::ios::binary);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in && core::Sha256Hex(content) == (*kept)->sha256) return;
+  if (in) {
+    // Only a newer state replaces the file (one a runner wrote): the file
+    // may be newer than every kept version (a step a crash left running
+    // wrote it), and it is never rolled back.
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    json local = json::parse(content, nullptr, false);
+    const int64_t serial = local.is_object() ? local.value("serial", int64_t{0}) : 0;
+    if (core::Sha256Hex(content) == (*kept)->sha256 || serial >= (*kept)->serial) return;
+  }
   std::error_code ec;
   fs::create_directories(spec.state_dir, ec);
   absl::Status s = engine::WriteOwnerOnlyFile(file.string(), (*kept)->content);
@@ -1094,6 +1099,12 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
   }
   std::error_code ec;
   fs::remove_all(workspace, ec);  // the step's files and the sealed list: nothing is kept
+  {
+    // What the followed step left in the state file is kept as a version.
+    engine::JobSpec left;
+    left.state_dir = (fs::path(settings_.data_dir) / "state" / job.resource_id).string();
+    KeepLocalState(job, left);
+  }
   auto current = jobs_->Get(job.id);
   const bool cancelled = current.ok() && current->cancel_requested;
   if (current.ok()) job = *current;
