@@ -618,7 +618,6 @@ class Session {
             heartbeat_seconds_ = std::max(1, msg.welcome().heartbeat_seconds());
             if (msg.welcome().lease_seconds() > 0) g_lease_seconds.store(msg.welcome().lease_seconds());
             Log("registered as " + runner_id_ + " (heartbeat every " + std::to_string(heartbeat_seconds_) + " s)");
-            welcomed_ = true;
             cv_.notify_all();
           }
           SessionWelcomed(this);
@@ -694,7 +693,6 @@ class Session {
   std::string runner_id_;
   int heartbeat_seconds_ = 5;
   bool ended_ = false;
-  bool welcomed_ = false;  // for debugging; the outbox attaches on welcome
 };
 
 // What goes to plinthd: on the current session once it is welcomed, else
