@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "absl/strings/escaping.h"
@@ -151,10 +152,12 @@ class StoringListener : public engine::JobListener {
 
   void Sync() override { Flush(); }
 
+  // Stores everything so far (and the step's process group, when given)
+  // before it returns.
   void Flush(int64_t pgid = -1) {
+    Wait();
     if (pending_.empty() && pgid < 0) return;
-    absl::Status s = jobs_->AppendEvents(job_id_, std::move(pending_), pgid);
-    if (!s.ok()) core::Logger("jobs")->error("job={} cannot store output: {}", job_id_, s.message());
+    Report(jobs_->AppendEvents(job_id_, std::move(pending_), pgid));
     pending_.clear();
     pending_bytes_ = 0;
     last_flush_ = absl::Now();
@@ -163,6 +166,9 @@ class StoringListener : public engine::JobListener {
  private:
   // Writes go out in blocks: at 1 MiB of text, or when the oldest pending
   // line is 100 ms old (checked every 256 lines, and at every step change).
+  // A block is written on a thread of its own while the next one fills, so
+  // a loud step is not read at the pace of SQLite's fsyncs; one block at a
+  // time is in flight (order kept, memory bounded to two blocks).
   void Add(store::JobEvent e) {
     if (pending_.empty() || ++since_clock_ >= 256) {
       now_ = absl::Now();
@@ -171,7 +177,27 @@ class StoringListener : public engine::JobListener {
     e.at = now_;
     pending_bytes_ += e.text.size();
     pending_.push_back(std::move(e));
-    if (pending_bytes_ >= (1 << 20) || now_ - last_flush_ > absl::Milliseconds(100)) Flush();
+    if (pending_bytes_ >= (1 << 20) || now_ - last_flush_ > absl::Milliseconds(100)) FlushInBackground();
+  }
+
+  void FlushInBackground() {
+    Wait();
+    size_t lines = pending_.size();
+    in_flight_ = std::async(std::launch::async, [this, block = std::move(pending_)]() mutable {
+      return jobs_->AppendEvents(job_id_, std::move(block), -1);
+    });
+    pending_.clear();
+    pending_.reserve(lines);  // the next block is likely as long
+    pending_bytes_ = 0;
+    last_flush_ = now_;
+  }
+
+  void Wait() {
+    if (in_flight_.valid()) Report(in_flight_.get());
+  }
+
+  void Report(const absl::Status& s) const {
+    if (!s.ok()) core::Logger("jobs")->error("job={} cannot store output: {}", job_id_, s.message());
   }
 
   store::StackJobStore* jobs_;
@@ -184,6 +210,7 @@ class StoringListener : public engine::JobListener {
   int since_clock_ = 0;
   absl::Time now_ = absl::Now();
   absl::Time last_flush_ = absl::Now();
+  std::future<absl::Status> in_flight_;
 };
 
 }  // namespace
