@@ -279,15 +279,23 @@ bool Running(const std::string& pid) {
   return stat && close != std::string::npos && content.size() > close + 2 && content[close + 2] != 'Z';
 }
 
-// The pid of the supervisor (plinth-step) running the job's `step`, waiting
-// up to 10 s.
-std::string StepPid(const std::string& job_id, const std::string& step) {
+// The pid of the engine running the job's `step` (its step dir's lock file
+// names the supervisor and the engine), waiting up to 10 s.
+std::string StepPid(const std::string& workspace, const std::string& step) {
   for (int i = 0; i < 200; ++i) {
-    CommandResult ps = RunCommand({"/bin/sh", "-c", "pgrep -f '" + job_id + "/[.]plinth-steps/" + step + " ' | head -1"});
-    if (!ps.out.empty()) return ps.out.substr(0, ps.out.find('\n'));
+    std::ifstream lock(workspace + "/.plinth-steps/" + step + "/lock");
+    std::string supervisor, engine;
+    if (lock >> supervisor >> engine) return engine;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return "";
+}
+
+// The step's end as its supervisor recorded it (the lock file's second line).
+bool StepEnded(const std::string& workspace, const std::string& step) {
+  std::ifstream lock(workspace + "/.plinth-steps/" + step + "/lock");
+  std::string pids, end;
+  return std::getline(lock, pids) && std::getline(lock, end) && end.rfind("exit=", 0) == 0;
 }
 
 // A kill -9 of plinthd during an apply: the apply runs on to its end (a cut
@@ -298,9 +306,9 @@ std::string StepPid(const std::string& job_id, const std::string& step) {
 TEST_F(StackJobTest, AnApplyOutlivesAPlinthdCrashAndTheRestartedPlinthdAdoptsItsEnd) {
   Apply(Ns("crash", "{sim.plinth.dev/sleep-seconds: '2'}"));
   pb::StackJob job = Create("KubernetesNamespace", "crash", "update");
-  std::string pid = StepPid(job.id(), "apply");
-  ASSERT_FALSE(pid.empty()) << "the simulated apply never started";
   const std::string workspace = daemon_.data_dir() + "/workspaces/" + job.id();
+  std::string pid = StepPid(workspace, "apply");
+  ASSERT_FALSE(pid.empty()) << "the simulated apply never started";
   ASSERT_TRUE(std::filesystem::exists(workspace + "/plinth.auto.tfvars.json"));
   daemon_.Kill();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -309,10 +317,10 @@ TEST_F(StackJobTest, AnApplyOutlivesAPlinthdCrashAndTheRestartedPlinthdAdoptsIts
   ASSERT_FALSE(Running(pid)) << "the apply did not end";
   // With no plinthd there, the step's supervisor removed the variables
   // (sensitive values) and recorded the end.
-  for (int i = 0; i < 100 && !std::filesystem::exists(workspace + "/.plinth-steps/apply/exit"); ++i) {
+  for (int i = 0; i < 100 && !StepEnded(workspace, "apply"); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_TRUE(std::filesystem::exists(workspace + "/.plinth-steps/apply/exit"));
+  EXPECT_TRUE(StepEnded(workspace, "apply"));
   EXPECT_FALSE(std::filesystem::exists(workspace + "/plinth.auto.tfvars.json"));
 
   ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
@@ -340,7 +348,7 @@ TEST_F(StackJobTest, AnApplyOutlivesAPlinthdCrashAndTheRestartedPlinthdAdoptsIts
 TEST_F(StackJobTest, AStepFollowedAfterARestartCanBeCancelled) {
   Apply(Ns("long", "{sim.plinth.dev/sleep-seconds: '60'}"));
   pb::StackJob job = Create("KubernetesNamespace", "long", "update");
-  std::string pid = StepPid(job.id(), "plan");
+  std::string pid = StepPid(daemon_.data_dir() + "/workspaces/" + job.id(), "plan");
   ASSERT_FALSE(pid.empty()) << "the simulated plan never started";
   daemon_.Kill();
   ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();

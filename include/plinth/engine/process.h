@@ -5,7 +5,8 @@
 // is killed and reaped before Run returns.
 //
 // With a step supervisor (plinth-step, src/engine/step_supervisor_main.cc)
-// and a spec with a step_dir, the engine runs under plinth-step instead: it
+// and a spec with a step_dir, the engine runs under plinth-step instead (one
+// long-lived plinth-step per launcher serves every step): it
 // survives a crash of plinthd, its output is kept in the step dir as well,
 // and its end is recorded there, so that a restarted plinthd can follow the
 // step to its end (FindSteps, FollowStep) instead of killing it.
@@ -26,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -102,14 +104,27 @@ class PosixProcessLauncher : public ProcessLauncher {
   // Makes this process a child subreaper (prctl), so that processes that
   // outlive a step's main process are reparented here and can be reaped.
   // `supervisor`: the path of plinth-step; empty runs every process directly.
+  // A step (a spec with a step_dir) then runs under one `plinth-step
+  // --serve` this launcher starts on first use (and again if it dies); its
+  // pid given to `on_start` is the engine's.
   explicit PosixProcessLauncher(std::string supervisor = "");
+  // The supervisor is told it is no longer needed; it ends once the steps
+  // it runs have ended.
+  ~PosixProcessLauncher() override;
   absl::StatusOr<ProcessResult> Run(const ProcessSpec& spec,
                                     const std::function<void(const OutputLine&)>& on_line,
                                     CancelToken* cancel,
                                     const std::function<void(pid_t)>& on_start = nullptr) override;
 
  private:
+  struct Shared;
+  absl::Status StartSupervisor();
+  absl::StatusOr<ProcessResult> RunSupervised(const ProcessSpec& spec, const std::string& program,
+                                              const std::function<void(const OutputLine&)>& on_line,
+                                              CancelToken* cancel, const std::function<void(pid_t)>& on_start);
+
   const std::string supervisor_;
+  std::unique_ptr<Shared> shared_;
 };
 
 // plinth-step next to the running program ("" when there is none).

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -252,6 +253,84 @@ TEST_F(SupervisedProcessTest, CapturesLargeOutputCompletely) {
                          [&](const OutputLine& l) { bytes += l.text.size() + 1; }, nullptr);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(bytes, 20000000u + 1);
+}
+
+// The children of this process named plinth-step (the supervisors).
+int Supervisors() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    size_t close = content.rfind(')');
+    if (close == std::string::npos || content.find("(plinth-step)") == std::string::npos) continue;
+    std::istringstream rest(content.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == ::getpid() && state != "Z") ++n;
+  }
+  return n;
+}
+
+// Steps run at once through one supervisor, each with its own output and
+// exit code, none waiting for another.
+TEST_F(SupervisedProcessTest, ManyStepsAtOnceShareOneSupervisor) {
+  constexpr int kSteps = 8;
+  std::vector<std::thread> threads;
+  std::vector<Captured> out(kSteps);
+  std::vector<absl::StatusOr<ProcessResult>> results(kSteps, absl::UnknownError("not run"));
+  absl::Time start = absl::Now();
+  for (int i = 0; i < kSteps; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = launcher_.Run(Step(absl::StrCat("for n in 1 2 3; do echo step", i, "-$n; done; echo err", i,
+                                                   " >&2; sleep 0.5; exit ", i),
+                                      absl::StrCat("s", i)),
+                                 out[i].fn(), nullptr);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));  // 8 x 0.5 s had they waited for each other
+  for (int i = 0; i < kSteps; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].status();
+    EXPECT_EQ(results[i]->exit_code, i);
+    EXPECT_EQ(out[i].Text(), absl::StrCat("o:step", i, "-1\no:step", i, "-2\no:step", i, "-3\ne:err", i, "\n"));
+  }
+  EXPECT_EQ(Supervisors(), 1);
+}
+
+// A supervisor killed mid-step: that step ends as killed (its engine with
+// it), and the next step gets a new supervisor.
+TEST_F(SupervisedProcessTest, AKilledSupervisorIsReplaced) {
+  pid_t engine = 0;
+  absl::StatusOr<ProcessResult> r = absl::UnknownError("not run");
+  std::thread t([&] {
+    r = launcher_.Run(Step("echo started; sleep 30", "long"), nullptr, nullptr, [&](pid_t pid) { engine = pid; });
+  });
+  std::string supervisor;
+  for (int i = 0; i < 200 && supervisor.empty(); ++i) {
+    std::ifstream lock(StepDir(dir_.path(), "long") + "/lock");
+    lock >> supervisor;
+    if (supervisor.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_FALSE(supervisor.empty());
+  ASSERT_EQ(::kill(std::stoi(supervisor), SIGKILL), 0);
+  t.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->signal, SIGKILL);
+  EXPECT_EQ(r->exit_code, -1);
+  ASSERT_GT(engine, 0);
+  for (int i = 0; i < 200 && ::kill(engine, 0) == 0; ++i) {
+    ::waitpid(engine, nullptr, WNOHANG);  // reparented here, as the subreaper
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(::kill(engine, 0), 0) << "the engine outlived its supervisor";
+  Captured c;
+  auto next = launcher_.Run(Step("echo again", "next"), c.fn(), nullptr);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->exit_code, 0);
+  EXPECT_EQ(c.Text(), "o:again\n");
 }
 
 // A step whose plinthd is gone (here: started with its output to nowhere)
