@@ -248,7 +248,6 @@ absl::StatusOr<ProcessResult> FollowStep(const std::string& step_dir,
   ProcessResult result;
   bool recorded = ReadExitRecord(step_dir, &result);
   result.elapsed = absl::Now() - start;
-  RemoveStepDir(step_dir);
   if (!recorded) {
     return absl::AbortedError("the step's supervisor (plinth-step) ended without recording the step's end");
   }
@@ -688,7 +687,9 @@ absl::StatusOr<ProcessResult> PosixProcessLauncher::RunSupervised(const ProcessS
     result.signal = SIGKILL;
   }
   for (const auto& f : spec.remove_on_exit) ::unlink(f.c_str());
-  RemoveStepDir(spec.step_dir);
+  // The step dir stays, with the end recorded, until the caller removes the
+  // workspace: a crash before the caller has stored this end leaves it for
+  // the next plinthd to find (FindSteps: ended).
   result.elapsed = absl::Now() - start;
   return result;
 }

@@ -767,6 +767,11 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error),
                                  job.state == "succeeded" ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+    // The workspace holds resolved values and is never kept; only now that
+    // the job's end is stored (until then its steps' ends are there for the
+    // next plinthd to find after a crash).
+    std::error_code removed;
+    fs::remove_all(WorkspaceOf(job.id), removed);
     if (settings_.metrics != nullptr) {
       settings_.metrics->Inc("plinth_stack_jobs_finished_total", {{"operation", job.operation}, {"state", job.state}});
       if (job.started_at) {
@@ -971,7 +976,6 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     }
   }
   KeepLocalState(job, spec);
-  fs::remove_all(spec.workspace_dir, ec);  // holds resolved values; never kept
 
   job.engine_version = out.engine_version;
   job.steps = StepsJson(out.steps);
@@ -1124,8 +1128,6 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
       absl::StrAppend(&what, "its ", step.name, " step, left to run, ", end);
     }
   }
-  std::error_code ec;
-  fs::remove_all(workspace, ec);  // the step's files and the sealed list: nothing is kept
   {
     // What the followed step left in the state file is kept as a version.
     engine::JobSpec left;
@@ -1145,6 +1147,9 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
                            "from a fresh plan.");
   absl::Status s = jobs_->Save(job, absl::StrCat(job.state, ": ", job.error));
   if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
+  // Only now: a crash before the save finds the steps' ends again.
+  std::error_code ec;
+  fs::remove_all(workspace, ec);  // the step's files and the sealed list: nothing is kept
   {
     absl::MutexLock lock(&mu_);
     adopting_.erase(job.id);

@@ -335,6 +335,10 @@ TEST_F(StackJobTest, AnApplyOutlivesAPlinthdCrashAndTheRestartedPlinthdAdoptsIts
   CommandResult logs = daemon_.Cli({"job", "logs", job.id()});
   EXPECT_THAT(logs.out, HasSubstr("plinthd restarted during the apply step"));
   EXPECT_THAT(logs.out, HasSubstr("Creation complete"));  // printed after the crash
+  // Removed once the job's end is stored (a moment after it is visible).
+  for (int i = 0; i < 100 && std::filesystem::exists(workspace); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_FALSE(std::filesystem::exists(workspace));
   // The adopted apply took effect: the next update has nothing to apply.
   pb::StackJob again = Wait(Create("KubernetesNamespace", "crash", "update").id());

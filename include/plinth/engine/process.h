@@ -49,8 +49,10 @@ struct ProcessSpec {
   // Between SIGINT and SIGKILL, for cancel and timeout.
   absl::Duration kill_grace = absl::Seconds(30);
   // Under a supervisor: the directory (created; its parent must be
-  // writable) that keeps the step's output, pid, lock and exit record while
-  // it runs; removed when Run returns. Empty: the process runs directly.
+  // writable) that keeps the step's output, lock and end. It is left in
+  // place when Run returns (the caller removes the workspace once it has
+  // stored the step's end), so that a crash in between loses nothing.
+  // Empty: the process runs directly.
   std::string step_dir;
   // Files deleted when the process ends, even if plinthd is gone by then
   // (the step's secrets).
@@ -143,7 +145,8 @@ std::vector<LeftStep> FindSteps(const std::string& workspace_dir);
 // files past the first `skip_stdout` / `skip_stderr` ones (those already
 // seen) go to `on_line` as they are written; `cancel` sends the supervisor
 // SIGINT (it passes it on, then kills after its grace period). Returns the
-// step's end from its exit record, then removes the step dir. ABORTED when
+// step's end from its exit record (the step dir is left for the caller to
+// remove once it has stored that end). ABORTED when
 // the supervisor died without recording an end (the lines seen are still
 // delivered).
 absl::StatusOr<ProcessResult> FollowStep(const std::string& step_dir,

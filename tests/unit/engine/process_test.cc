@@ -195,7 +195,11 @@ TEST_F(SupervisedProcessTest, LinesExitCodeAndSecretsRemovedAtTheEnd) {
   EXPECT_THAT(c.Text(), HasSubstr("o:secret-there\n"));
   EXPECT_THAT(c.Text(), HasSubstr("o:lock\n"));  // the step dir exists while it runs
   EXPECT_FALSE(std::filesystem::exists(secret));
-  EXPECT_FALSE(std::filesystem::exists(spec.step_dir));
+  // The step dir stays with the end recorded, for the caller to remove.
+  std::vector<LeftStep> left = FindSteps(dir_.path());
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(left[0].ended);
+  EXPECT_FALSE(left[0].running);
 }
 
 TEST_F(SupervisedProcessTest, CancelPassesSigintThenKillsAfterTheGrace) {
@@ -360,8 +364,9 @@ TEST_F(SupervisedProcessTest, FollowStepReadsARunningStepToItsEnd) {
   EXPECT_THAT(c.Text(), HasSubstr("o:after-the-crash\n"));
   EXPECT_THAT(c.Text(), HasSubstr("e:err\n"));
   EXPECT_THAT(c.Text(), ::testing::Not(HasSubstr("seen")));  // already stored before the crash
-  EXPECT_FALSE(std::filesystem::exists(step_dir));
-  EXPECT_TRUE(FindSteps(dir_.path()).empty());
+  std::vector<LeftStep> left = FindSteps(dir_.path());
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_TRUE(left[0].ended);
 }
 
 TEST_F(SupervisedProcessTest, FollowStepWithoutARecordedEndIsAborted) {
