@@ -249,7 +249,10 @@ TEST_F(ConnectionTest, CredentialFilesExistOnlyWhileAStepRuns) {
   // A step that runs has its kubeconfig; a crash in the middle of it ...
   pb::StackJob slow = create_job("slow", false);
   const std::string kubeconfig = daemon_.data_dir() + "/workspaces/" + slow.id() + "/.plinth-kubeconfig";
-  for (int i = 0; i < 400 && !std::filesystem::exists(kubeconfig); ++i) {
+  // The plan step (which sleeps), not the quick init before it, whose
+  // kubeconfig is gone a moment later.
+  const std::string plan_lock = daemon_.data_dir() + "/workspaces/" + slow.id() + "/.plinth-steps/plan/lock";
+  for (int i = 0; i < 400 && !(std::filesystem::exists(plan_lock) && std::filesystem::exists(kubeconfig)); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(std::filesystem::exists(kubeconfig)) << "the step never got its kubeconfig";
