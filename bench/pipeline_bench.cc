@@ -194,18 +194,29 @@ bool Deploy(const std::string& address, const std::string& name, const std::stri
     return false;
   }
   if (meanwhile) meanwhile(resp.pipeline().id());
-  for (;;) {
-    pb::GetInfraPipelineRequest g;
-    g.set_id(resp.pipeline().id());
-    grpc::ClientContext c;
-    s = pipelines->GetInfraPipeline(&c, g, out);
-    if (!s.ok()) {
-      std::cerr << "GetInfraPipeline: " << s.error_message() << "\n";
-      return false;
+  // Watched the way `plinth project ... --watch` does (a stream that sends
+  // the pipeline when it changed), not polled in a tight loop: a client
+  // fetching 1,000 nodes every 20 ms costs the daemon more than the
+  // scheduling it is meant to observe.
+  pb::WatchInfraPipelineRequest w;
+  w.set_id(resp.pipeline().id());
+  grpc::ClientContext c;
+  auto reader = pipelines->WatchInfraPipeline(&c, w);
+  bool ended = false;
+  while (reader->Read(out)) {
+    if (out->state() == "succeeded" || out->state() == "failed" || out->state() == "cancelled") {
+      ended = true;
+      break;
     }
-    if (out->state() == "succeeded" || out->state() == "failed" || out->state() == "cancelled") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (!ended) {
+    c.TryCancel();
+    s = reader->Finish();
+    std::cerr << "WatchInfraPipeline ended before the pipeline: " << s.error_message() << "\n";
+    return false;
+  }
+  c.TryCancel();
+  reader->Finish();
   *total_seconds = Since(t0);
   return true;
 }

@@ -64,13 +64,13 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
     for (int u : n.upstream) node->add_upstream(u);
     node->set_gate(n.gate);
     node->set_awaiting(n.awaiting);
-    if (n.summary.is_object()) {
+    if (n.summary) {
       auto* s = node->mutable_summary();
-      s->set_add(n.summary.value("add", 0));
-      s->set_change(n.summary.value("change", 0));
-      s->set_remove(n.summary.value("remove", 0));
-      s->set_replace(n.summary.value("replace", 0));
-      s->set_operation(n.summary.value("operation", ""));
+      s->set_add(n.summary->add);
+      s->set_change(n.summary->change);
+      s->set_remove(n.summary->remove);
+      s->set_replace(n.summary->replace);
+      s->set_operation(n.summary->operation);
     }
     node->set_attempts(n.attempts);
   }

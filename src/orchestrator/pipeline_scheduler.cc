@@ -216,7 +216,11 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
   PipelineNodeRecord& n = p.nodes[where->second.second];
   if (n.job_id != job.id) return;
   absl::Time now = clock_->Now();
-  if (job.summary.is_object()) n.summary = job.summary;
+  if (job.summary.is_object()) {
+    n.summary = store::NodeSummary{job.summary.value("add", 0), job.summary.value("change", 0),
+                                   job.summary.value("remove", 0), job.summary.value("replace", 0),
+                                   job.summary.value("operation", "")};
+  }
   if (job.state == "running") {
     n.state = "running";
     n.awaiting.clear();

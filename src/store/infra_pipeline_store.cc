@@ -2,6 +2,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "plinth/core/status_macros.h"
 #include "pipeline_rows.h"
 #include "resource_rows.h"
@@ -57,6 +60,32 @@ PipelineRecord ReadPipeline(const Statement& st) {
   return p;
 }
 
+// A node's upstream column: "[1,4,7]" (what json(vector<int>) wrote).
+std::vector<int> ParseIndexes(absl::string_view text) {
+  std::vector<int> out;
+  text = absl::StripPrefix(absl::StripSuffix(text, "]"), "[");
+  if (text.empty()) return out;
+  for (absl::string_view part : absl::StrSplit(text, ',')) {
+    int i = 0;
+    if (absl::SimpleAtoi(part, &i)) out.push_back(i);
+  }
+  return out;
+}
+
+// A node's summary column: a job summary's JSON (older rows hold the whole
+// of it, output changes included), of which a node keeps the counts.
+NodeSummary ParseSummary(const std::string& text) {
+  NodeSummary out;
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  out.add = j.value("add", 0);
+  out.change = j.value("change", 0);
+  out.remove = j.value("remove", 0);
+  out.replace = j.value("replace", 0);
+  out.operation = j.value("operation", "");
+  return out;
+}
+
 absl::Status LoadChildren(Connection& c, PipelineRecord* p) {
   Statement& st = c.Prepare(
       "SELECT idx, env, kind, name, resource_id, layer, operation, upstream, state, job_id, gate, awaiting, "
@@ -75,18 +104,13 @@ absl::Status LoadChildren(Connection& c, PipelineRecord* p) {
     n.resource_id = st.ColumnText(4);
     n.layer = static_cast<int>(st.ColumnInt64(5));
     n.operation = st.ColumnText(6);
-    json up = json::parse(st.ColumnText(7), nullptr, false);
-    if (up.is_array()) {
-      for (const auto& u : up) {
-        if (u.is_number_integer()) n.upstream.push_back(u.get<int>());
-      }
-    }
+    n.upstream = ParseIndexes(st.ColumnText(7));
     n.state = st.ColumnText(8);
     n.job_id = st.ColumnText(9);
     n.gate = st.ColumnText(10);
     n.awaiting = st.ColumnText(11);
     n.gate_approved = st.ColumnInt64(12) != 0;
-    n.summary = st.ColumnIsNull(13) ? json(nullptr) : json::parse(st.ColumnText(13), nullptr, false);
+    if (!st.ColumnIsNull(13)) n.summary = ParseSummary(st.ColumnText(13));
     n.attempts = static_cast<int>(st.ColumnInt64(14));
     n.error = st.ColumnText(15);
     n.started_at = OptTime(st, 16);
@@ -141,13 +165,19 @@ absl::Status WriteNode(Connection& c, const std::string& pipeline_id, const Pipe
   st.Bind(6, n.resource_id);
   st.Bind(7, static_cast<int64_t>(n.layer));
   st.Bind(8, n.operation);
-  st.Bind(9, json(n.upstream).dump());
+  st.Bind(9, absl::StrCat("[", absl::StrJoin(n.upstream, ","), "]"));
   st.Bind(10, n.state);
   st.Bind(11, n.job_id);
   st.Bind(12, n.gate);
   st.Bind(13, n.awaiting);
   st.Bind(14, static_cast<int64_t>(n.gate_approved ? 1 : 0));
-  if (n.summary.is_null()) st.BindNull(15); else st.Bind(15, n.summary.dump());
+  if (!n.summary) {
+    st.BindNull(15);
+  } else {
+    st.Bind(15, json{{"add", n.summary->add}, {"change", n.summary->change}, {"remove", n.summary->remove},
+                     {"replace", n.summary->replace}, {"operation", n.summary->operation}}
+                    .dump());
+  }
   st.Bind(16, static_cast<int64_t>(n.attempts));
   st.Bind(17, n.error);
   BindOptTime(st, 18, n.started_at);
@@ -181,6 +211,10 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
     p->seq = row ? seq.ColumnInt64(0) : 1;
     seq.Reset();
   }
+  return UpsertPipeline(c, *p);
+}
+
+absl::Status UpsertPipeline(Connection& c, const PipelineRecord& p) {
   // An upsert, never REPLACE: a REPLACE deletes the row first, and the
   // delete would cascade to the pipeline's nodes and decisions.
   Statement& st = c.Prepare(absl::StrCat(
@@ -190,31 +224,31 @@ absl::Status InsertPipeline(Connection& c, PipelineRecord* p) {
       "cancel_requested = excluded.cancel_requested, planned = excluded.planned, notes = excluded.notes, "
       "error = excluded.error, change = excluded.change, started_at = excluded.started_at, "
       "ended_at = excluded.ended_at"));
-  st.Bind(1, p->id);
-  st.Bind(2, p->seq);
-  st.Bind(3, p->project_id);
-  st.Bind(4, p->org);
-  st.Bind(5, p->env);
-  st.Bind(6, p->project_name);
-  st.Bind(7, p->revision);
-  st.Bind(8, p->kind);
-  st.Bind(9, p->trigger);
-  st.Bind(10, p->state);
-  st.Bind(11, static_cast<int64_t>(p->preview_only));
-  st.Bind(12, static_cast<int64_t>(p->purge_after));
-  st.Bind(13, p->gate);
-  st.Bind(14, static_cast<int64_t>(p->max_parallel));
-  st.Bind(15, static_cast<int64_t>(p->cancel_requested));
-  st.Bind(16, static_cast<int64_t>(p->planned));
-  st.Bind(17, p->notes.dump());
-  st.Bind(18, p->error);
-  st.Bind(19, p->change);
-  st.Bind(20, absl::ToUnixMicros(p->created_at));
-  st.Bind(21, p->created_by);
-  BindOptTime(st, 22, p->started_at);
-  BindOptTime(st, 23, p->ended_at);
-  st.Bind(24, p->commit);
-  st.Bind(25, p->manifests.is_array() ? p->manifests.dump() : std::string());
+  st.Bind(1, p.id);
+  st.Bind(2, p.seq);
+  st.Bind(3, p.project_id);
+  st.Bind(4, p.org);
+  st.Bind(5, p.env);
+  st.Bind(6, p.project_name);
+  st.Bind(7, p.revision);
+  st.Bind(8, p.kind);
+  st.Bind(9, p.trigger);
+  st.Bind(10, p.state);
+  st.Bind(11, static_cast<int64_t>(p.preview_only));
+  st.Bind(12, static_cast<int64_t>(p.purge_after));
+  st.Bind(13, p.gate);
+  st.Bind(14, static_cast<int64_t>(p.max_parallel));
+  st.Bind(15, static_cast<int64_t>(p.cancel_requested));
+  st.Bind(16, static_cast<int64_t>(p.planned));
+  st.Bind(17, p.notes.dump());
+  st.Bind(18, p.error);
+  st.Bind(19, p.change);
+  st.Bind(20, absl::ToUnixMicros(p.created_at));
+  st.Bind(21, p.created_by);
+  BindOptTime(st, 22, p.started_at);
+  BindOptTime(st, 23, p.ended_at);
+  st.Bind(24, p.commit);
+  st.Bind(25, p.manifests.is_array() ? p.manifests.dump() : std::string());
   return st.Run();
 }
 
@@ -326,8 +360,15 @@ absl::Status InfraPipelineStore::Save(const std::vector<PipelineWrite>& writes) 
   return db_->Write([&](Connection& c) -> absl::Status {
     absl::Time now = clock_->Now();
     for (const auto& w : writes) {
-      PipelineRecord p = *w.pipeline;
-      PLINTH_RETURN_IF_ERROR(internal::InsertPipeline(c, &p));
+      // Written as it is (its seq is set): a copy of a 1,000-node pipeline
+      // on every save cost the writer thread more than the writes.
+      const PipelineRecord& p = *w.pipeline;
+      if (p.seq == 0) {
+        PipelineRecord numbered = p;  // a new pipeline: it gets its number here
+        PLINTH_RETURN_IF_ERROR(internal::InsertPipeline(c, &numbered));
+      } else {
+        PLINTH_RETURN_IF_ERROR(internal::UpsertPipeline(c, p));
+      }
       for (int idx : w.nodes) {
         if (idx < 0 || idx >= static_cast<int>(p.nodes.size())) continue;
         PLINTH_RETURN_IF_ERROR(WriteNode(c, p.id, p.nodes[idx]));

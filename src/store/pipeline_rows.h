@@ -13,8 +13,10 @@
 
 namespace plinth::store::internal {
 
-// Fills seq; inserts or replaces the pipeline row.
+// Fills seq when it is 0; inserts or replaces the pipeline row.
 absl::Status InsertPipeline(Connection& c, PipelineRecord* p);
+// Inserts or replaces the row of a pipeline whose seq is set.
+absl::Status UpsertPipeline(Connection& c, const PipelineRecord& p);
 // Page size and token of a newest-first list keyed by a number (seq,
 // revision): `*before` is the key to list below. INVALID_ARGUMENT for a
 // negative size or a malformed token.

@@ -21,6 +21,12 @@
 
 namespace plinth::store {
 
+// What a node's plan said it would change (the counts of its job's summary).
+struct NodeSummary {
+  int add = 0, change = 0, remove = 0, replace = 0;
+  std::string operation;
+};
+
 struct PipelineNodeRecord {
   int idx = 0;
   std::string env, kind, name, resource_id;
@@ -32,7 +38,7 @@ struct PipelineNodeRecord {
   std::string gate;      // "" or "manual"
   std::string awaiting;  // "gate" or "plan" while awaiting_approval
   bool gate_approved = false;
-  nlohmann::json summary;  // null until a plan is known
+  std::optional<NodeSummary> summary;  // none until a plan is known
   int attempts = 0;
   std::string error;
   std::optional<absl::Time> started_at, ended_at;

@@ -150,6 +150,46 @@ TEST_F(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRev
   EXPECT_EQ(owned->size(), 2u);
 }
 
+// A node's upstream and plan counts come back as saved; a row written by an
+// older plinthd (the job's whole summary, output changes included) still reads.
+TEST_F(InfraProjectStoreTest, ANodesUpstreamAndSummaryRoundTrip) {
+  ProjectWrite w = Create("web", {"a", "b"});
+  PipelineRecord p = *w.pipeline;
+  p.planned = true;
+  p.nodes.resize(3);
+  for (int i = 0; i < 3; ++i) {
+    p.nodes[i].idx = i;
+    p.nodes[i].kind = "KubernetesNamespace";
+    p.nodes[i].name = "n" + std::to_string(i);
+  }
+  p.nodes[2].upstream = {0, 1};
+  p.nodes[1].upstream = {0};
+  p.nodes[2].summary = NodeSummary{3, 1, 2, 1, "plan"};
+  ASSERT_TRUE(pipelines_->Save({{&p, {0, 1, 2}, {}, {}, false}}).ok());
+  ASSERT_TRUE(db_->Write([&](Connection& c) {
+                   return c.Exec("UPDATE infra_pipeline_nodes SET summary = '{\"add\":5,\"change\":0,\"remove\":1,"
+                                 "\"replace\":0,\"operation\":\"apply\",\"noOp\":4,\"outputChanges\":[{\"name\":"
+                                 "\"x\",\"action\":\"create\"}]}' WHERE pipeline_id = '" + p.id + "' AND idx = 1");
+                 }).ok());
+  auto stored = pipelines_->Get(p.id);
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_EQ(stored->nodes.size(), 3u);
+  EXPECT_TRUE(stored->nodes[0].upstream.empty());
+  EXPECT_THAT(stored->nodes[1].upstream, ::testing::ElementsAre(0));
+  EXPECT_THAT(stored->nodes[2].upstream, ::testing::ElementsAre(0, 1));
+  EXPECT_FALSE(stored->nodes[0].summary.has_value()) << "no plan yet: no summary";
+  ASSERT_TRUE(stored->nodes[2].summary.has_value());
+  EXPECT_EQ(stored->nodes[2].summary->add, 3);
+  EXPECT_EQ(stored->nodes[2].summary->change, 1);
+  EXPECT_EQ(stored->nodes[2].summary->remove, 2);
+  EXPECT_EQ(stored->nodes[2].summary->replace, 1);
+  EXPECT_EQ(stored->nodes[2].summary->operation, "plan");
+  ASSERT_TRUE(stored->nodes[1].summary.has_value());
+  EXPECT_EQ(stored->nodes[1].summary->add, 5);
+  EXPECT_EQ(stored->nodes[1].summary->remove, 1);
+  EXPECT_EQ(stored->nodes[1].summary->operation, "apply");
+}
+
 TEST_F(InfraProjectStoreTest, DeleteRefusesDeployedResourcesUnlessOrphaned) {
   ProjectWrite w = Create("web", {"a", "b"}, /*pipeline=*/false);
   StackJobStore jobs(db_.get(), &clock_);
