@@ -269,8 +269,10 @@ class Supervisor {
     std::snprintf(line, sizeof(line), "exit=%d signal=%d timed_out=%d cancelled=%d\n", exit_code, term_signal,
                   st.timed_out ? 1 : 0, st.cancelled ? 1 : 0);
     ::pwrite(st.files.lock, line, std::strlen(line), static_cast<off_t>(st.pid_line.size()));
-    if (st.done >= 0) ::close(st.done);
+    // The lock goes before the launcher is told: a launcher that looked at
+    // the step dir the moment Run returned saw it still held (running).
     st.files.Close();
+    if (st.done >= 0) ::close(st.done);
   }
 
   // Requests from the launcher: frames, each with its fds.

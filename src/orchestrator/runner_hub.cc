@@ -83,6 +83,7 @@ bool RunnerHub::Report(const std::string& runner_id, const WorkLease& lease, std
     if (report.type == WorkReport::Type::kStepStarted) it->second->started = true;
     it->second->reports.push_back(std::move(report));
   }
+  it->second->changed.Signal();
   return true;
 }
 
@@ -97,6 +98,7 @@ bool RunnerHub::Result(const std::string& runner_id, const WorkLease& lease, eng
   it->second->outcome = std::move(outcome);
   it->second->state_files = std::move(state_files);
   it->second->done = true;
+  it->second->changed.Signal();
   auto r = runners_.find(runner_id);
   if (r != runners_.end()) r->second.leased.erase(lease.work_id);
   return true;
@@ -111,6 +113,7 @@ bool RunnerHub::Declined(const std::string& runner_id, const WorkLease& lease, c
   }
   it->second->declined = true;
   it->second->declined_why = reason;
+  it->second->changed.Signal();
   auto r = runners_.find(runner_id);
   if (r != runners_.end()) {
     r->second.leased.erase(lease.work_id);
@@ -122,6 +125,7 @@ bool RunnerHub::Declined(const std::string& runner_id, const WorkLease& lease, c
 void RunnerHub::Shutdown() {
   absl::MutexLock lock(&mu_);
   shutdown_ = true;
+  for (auto& [id, work] : work_) work->changed.Signal();
 }
 
 void RunnerHub::Expect(const WorkLease& lease, const std::string& runner_id) {
@@ -174,6 +178,7 @@ std::string RunnerHub::PickLocked(const std::string& pool, const engine::JobSpec
 void RunnerHub::LoseLocked(Work& work, const std::string& why) {
   work.lost = true;
   work.lost_why = why;
+  work.changed.Signal();
   auto r = runners_.find(work.runner_id);
   if (r == runners_.end()) return;
   r->second.leased.erase(work.lease.work_id);
@@ -298,8 +303,11 @@ RemoteResult RunnerHub::Watch(const RemoteRun& run, std::shared_ptr<Work> work, 
     std::shared_ptr<RunnerChannel> channel;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [&work] { return !work->reports.empty() || work->done || work->lost || work->declined; };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
+      // The timeout also paces the lease, runner-gone, cancel and shutdown
+      // checks below.
+      if (work->reports.empty() && !work->done && !work->lost && !work->declined) {
+        work->changed.WaitWithTimeout(&mu_, absl::Milliseconds(200));
+      }
       auto r = runners_.find(work->runner_id);
       const bool gone = r == runners_.end() || r->second.channel == nullptr;
       if (!work->done && !work->lost && !work->declined && gone && cancel != nullptr && cancel->cancelled() &&

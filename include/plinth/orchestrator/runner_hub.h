@@ -154,6 +154,10 @@ class RunnerHub {
     std::string declined_why;
     engine::JobOutcome outcome;
     std::optional<std::map<std::string, std::string>> state_files;
+    // Signalled (under mu_) when reports arrive or the work ends. One per
+    // work, not conditions on mu_: with 500 jobs watched, every unlock of
+    // mu_ evaluated 500 conditions.
+    absl::CondVar changed;
   };
   std::string PickLocked(const std::string& pool, const engine::JobSpec& spec, const std::set<std::string>& exclude,
                          std::string* why) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
