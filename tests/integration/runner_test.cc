@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "daemon_process.h"
@@ -147,7 +148,9 @@ class RunnerTest : public ::testing::Test {
       const std::string name = e.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
       std::ifstream in(e.path() / "environ", std::ios::binary);
-      std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::stringstream read;  // not an istreambuf_iterator: it throws when the process ends mid-read
+      read << in.rdbuf();
+      const std::string env = read.str();
       if (env.find(needle + std::string(1, '\0')) != std::string::npos || env.size() >= needle.size() &&
           env.compare(env.size() - needle.size(), needle.size(), needle) == 0) {
         out.push_back(std::stoi(name));

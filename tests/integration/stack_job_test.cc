@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "daemon_process.h"
@@ -274,7 +275,11 @@ TEST_F(StackJobTest, PlantonNamesAndAnOutputByItsJsonName) {
 // True while /proc shows `pid` running (not gone, not a zombie).
 bool Running(const std::string& pid) {
   std::ifstream stat("/proc/" + pid + "/stat");
-  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Through rdbuf: a process that ends mid-read fails the read (ESRCH),
+  // which an istreambuf_iterator throws out of the test.
+  std::stringstream read;
+  read << stat.rdbuf();
+  const std::string content = read.str();
   size_t close = content.rfind(')');
   return stat && close != std::string::npos && content.size() > close + 2 && content[close + 2] != 'Z';
 }

@@ -266,7 +266,9 @@ int Supervisors() {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::ifstream stat(e.path() / "stat");
-    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::stringstream read;  // not an istreambuf_iterator: it throws when the process ends mid-read
+    read << stat.rdbuf();
+    const std::string content = read.str();
     size_t close = content.rfind(')');
     if (close == std::string::npos || content.find("(plinth-step)") == std::string::npos) continue;
     std::istringstream rest(content.substr(close + 2));
