@@ -1,22 +1,8 @@
 #include "plinth/core/thread_pool.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 #include <utility>
 
 namespace plinth::core {
-
-void LowerThisThreadsPriority(int steps) {
-  const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  errno = 0;
-  const int now = ::getpriority(PRIO_PROCESS, tid);
-  if (now == -1 && errno != 0) return;
-  ::setpriority(PRIO_PROCESS, tid, std::min(19, now + steps));
-}
 
 ThreadPool::ThreadPool(int threads, std::string name) : name_(std::move(name)) {
   if (threads < 1) threads = 1;

@@ -17,7 +17,6 @@
 #include "plinth/core/logging.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/core/status_macros.h"
-#include "plinth/core/thread_pool.h"
 #include "plinth/engine/connection_env.h"
 #include "plinth/engine/wire.h"
 #include "plinth/manifest/module_variables.h"
@@ -31,8 +30,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr char kSensitive[] = "<sensitive>";
-// How far below the API's threads a job's thread runs (nice levels).
-constexpr int kJobThreadNice = 5;
 // In a job's workspace: the values its log is redacted of, sealed.
 constexpr char kRedactFile[] = ".plinth-redact";
 
@@ -482,9 +479,6 @@ bool StackJobRunner::NextJob(std::string* job_id) {
 }
 
 void StackJobRunner::WorkerLoop() {
-  // A job's bookkeeping (and the engines it starts) yield to the API: 500
-  // jobs starting at once on two cores delayed a GetInfraPipeline 200 ms.
-  core::LowerThisThreadsPriority(kJobThreadNice);
   for (;;) {
     std::string job_id;
     {

@@ -18,12 +18,6 @@
 
 namespace plinth::core {
 
-// Lowers the calling thread's scheduling priority by `steps` nice levels
-// (Linux schedules threads, not processes; a thread it starts, and a process
-// it spawns, inherit it). For background work that must not delay the API
-// on a busy machine. Best effort: does nothing where it is refused.
-void LowerThisThreadsPriority(int steps);
-
 class ThreadPool {
  public:
   // Starts `threads` workers (at least 1).
