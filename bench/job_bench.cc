@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
   std::vector<double> overhead_ms, engine_ms, before_ms, between_ms, after_ms;
   int ok = 0;
   for (const auto& j : done) {
-    if (j.state == "succeeded") ++ok;
+    if (j.state == plinth::store::JobState::kSucceeded) ++ok;
     double steps = 0, between = 0;
     absl::Time first = *j.ended_at, last = *j.started_at, prev_end = absl::InfinitePast();
     for (const auto& s : j.steps) {
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
   const auto& cj = cap_done[0];
   double job_s = Seconds(*cj.ended_at - *cj.started_at);
   std::printf("  capture: %d MB in 100-byte lines, all stored: %.2f s -> %.0f MB/s (aim: 100 MB/s), job %s, %lld bytes stored\n",
-              output_mb, job_s, output_mb / job_s, cj.state.c_str(), static_cast<long long>(cj.log_bytes));
+              output_mb, job_s, output_mb / job_s, std::string(plinth::store::JobStateName(cj.state)).c_str(), static_cast<long long>(cj.log_bytes));
   std::filesystem::remove_all(dir);
   return ok == jobs ? 0 : 1;
 }

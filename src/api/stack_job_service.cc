@@ -23,9 +23,9 @@ void ToProto(const store::StackJobRecord& j, pb::StackJob* out) {
   out->set_kind(j.key.kind);
   out->set_name(j.key.name);
   out->set_operation(j.operation);
-  out->set_state(j.state);
+  out->set_state(std::string(store::JobStateName(j.state)));
   out->set_operation_enum(EnumOf<pb::Operation>(j.operation));
-  out->set_state_enum(EnumOf<pb::StackJobState>(j.state));
+  out->set_state_enum(EnumOf<pb::StackJobState>(store::JobStateName(j.state)));
   out->set_engine(j.engine);
   out->set_engine_version(j.engine_version);
   out->set_runner(j.runner_name);
@@ -154,10 +154,8 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::ListStackJobs(grpc::CallbackServe
     PageQuery query("ListStackJobs", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(std::string id, ResourceIdOf(*req, resources_));
-    static const char* kStates[] = {"queued", "running", "awaiting_approval", "succeeded",
-                                    "failed", "cancelled", "interrupted"};
     PLINTH_ASSIGN_OR_RETURN(std::string state, OneNameOf("state", req->state(), req->state_enum()));
-    if (!state.empty() && std::find(std::begin(kStates), std::end(kStates), state) == std::end(kStates)) {
+    if (!state.empty() && !store::ParseJobState(state)) {
       // A filter that matches nothing by mistake is an error, not an empty list.
       return absl::InvalidArgumentError(absl::StrCat(
           "state: \"", state,

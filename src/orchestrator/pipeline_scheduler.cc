@@ -67,7 +67,7 @@ absl::Status PipelineScheduler::Recover() {
     job_events_.push_back(job);
   });
   PLINTH_ASSIGN_OR_RETURN(auto active, pipelines_->ListActive());
-  PLINTH_ASSIGN_OR_RETURN(auto queued_jobs, jobs_->ListByState({"queued"}));
+  PLINTH_ASSIGN_OR_RETURN(auto queued_jobs, jobs_->ListByState({store::JobState::kQueued}));
   // Jobs a pipeline created but did not record (plinthd died in between).
   std::map<std::pair<std::string, int>, std::string> unrecorded;
   for (const auto& j : queued_jobs) {
@@ -83,13 +83,13 @@ absl::Status PipelineScheduler::Recover() {
       if (!n.job_id.empty()) {
         unrecorded.erase({p.id, n.idx});
         auto job = jobs_->Get(n.job_id);
-        if (job.ok() && (job->state == "queued" || ((job->state == "running" || job->state == "awaiting_approval") && runner_->Adopting(job->id)))) {
+        if (job.ok() && (job->state == store::JobState::kQueued || ((job->state == store::JobState::kRunning || job->state == store::JobState::kAwaitingApproval) && runner_->Adopting(job->id)))) {
           // Queued again, or its step outlived the previous plinthd and is
           // followed to its end: the node waits for the job's end.
           job_nodes_[job->id] = {p.id, n.idx};
           continue;
         }
-        if (job.ok() && job->Terminal() && job->state != "interrupted") {
+        if (job.ok() && job->Terminal() && job->state != store::JobState::kInterrupted) {
           // It ended while plinthd was down (or before its end was
           // recorded here): the node takes that end, below.
           job_nodes_[job->id] = {p.id, n.idx};
@@ -221,14 +221,14 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
                                    job.summary.value("remove", 0), job.summary.value("replace", 0),
                                    job.summary.value("operation", "")};
   }
-  if (job.state == "running") {
+  if (job.state == store::JobState::kRunning) {
     n.state = "running";
     n.awaiting.clear();
     if (!n.started_at) n.started_at = job.started_at ? *job.started_at : now;
-  } else if (job.state == "awaiting_approval") {
+  } else if (job.state == store::JobState::kAwaitingApproval) {
     n.state = "awaiting_approval";
     n.awaiting = "plan";
-  } else if (job.state == "interrupted") {
+  } else if (job.state == store::JobState::kInterrupted) {
     // A restart cut it short (its step, if one was running, was followed
     // to its end): the node runs again, from a fresh plan.
     p.notes.push_back(absl::StrCat(n.Target(), ": its job ", job.id,
@@ -244,16 +244,16 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
     n.ended_at = job.ended_at ? *job.ended_at : now;
     if (!n.started_at) n.started_at = n.ended_at;
     n.awaiting.clear();
-    if (job.state == "succeeded") {
+    if (job.state == store::JobState::kSucceeded) {
       n.state = "succeeded";
       n.error.clear();
       if (p.kind == "deploy" && n.operation == "destroy") dirty_[p.id].delete_resources.push_back(n.resource_id);
-    } else if (job.state == "cancelled" && !rejected_jobs_.count(job.id)) {
+    } else if (job.state == store::JobState::kCancelled && !rejected_jobs_.count(job.id)) {
       n.state = "cancelled";
       n.error = job.error;
     } else {
       n.state = "failed";
-      n.error = job.error.empty() ? absl::StrCat("stack job ", job.id, " ", job.state) : job.error;
+      n.error = job.error.empty() ? absl::StrCat("stack job ", job.id, " ", store::JobStateName(job.state)) : job.error;
     }
     rejected_jobs_.erase(job.id);
     job_nodes_.erase(where);

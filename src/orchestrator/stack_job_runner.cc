@@ -28,6 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using store::JobState;
 
 constexpr char kSensitive[] = "<sensitive>";
 // In a job's workspace: the values its log is redacted of, sealed.
@@ -233,14 +234,14 @@ StackJobRunner::~StackJobRunner() {
 }
 
 absl::Status StackJobRunner::Recover() {
-  PLINTH_ASSIGN_OR_RETURN(auto left, jobs_->ListByState({"running", "awaiting_approval", "queued"}));
+  PLINTH_ASSIGN_OR_RETURN(auto left, jobs_->ListByState({JobState::kRunning, JobState::kAwaitingApproval, JobState::kQueued}));
   for (auto& job : left) {
-    if (job.state == "queued") {
+    if (job.state == JobState::kQueued) {
       absl::MutexLock lock(&mu_);
       queue_.push_back({job.id, job.resource_id, job.options.value("pipeline", ""), job.options.value("groupLimit", 0)});
       continue;
     }
-    if (job.state == "running") {
+    if (job.state == JobState::kRunning) {
       std::vector<engine::LeftStep> steps = engine::FindSteps(WorkspaceOf(job.id));
       bool live = false;
       for (const auto& step : steps) live = live || step.running || step.ended;
@@ -270,7 +271,7 @@ absl::Status StackJobRunner::Recover() {
     // No supervisor is left (a step started without one, or the machine
     // rebooted): whatever still runs of the job is stopped.
     if (job.pgid > 0 && ProcessBelongsToJob(job.pgid, job.id)) ::kill(-static_cast<pid_t>(job.pgid), SIGKILL);
-    job.state = "interrupted";
+    job.state = JobState::kInterrupted;
     job.pgid = 0;
     job.ended_at = clock_->Now();
     job.error = "plinthd stopped while this job was running; nothing more was applied. Run the job again: it "
@@ -391,13 +392,13 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& 
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->RequestCancel(job_id));
   if (job.Terminal()) {
     return core::WithReason(
-        absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", job.state, ")")), "JOB_ENDED");
+        absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", store::JobStateName(job.state), ")")), "JOB_ENDED");
   }
   absl::MutexLock lock(&mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
     if (it->job_id == job_id) {
       queue_.erase(it);
-      job.state = "cancelled";
+      job.state = JobState::kCancelled;
       job.ended_at = clock_->Now();
       job.error = absl::StrCat("cancelled by ", actor, " before it started");
       PLINTH_RETURN_IF_ERROR(jobs_->Save(job, job.error));
@@ -434,14 +435,14 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Resolve(const std::string&
   if (waiting) {
     for (int i = 0; i < 500; ++i) {
       PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
-      if (job.state != "awaiting_approval") return job;
+      if (job.state != JobState::kAwaitingApproval) return job;
       absl::SleepFor(absl::Milliseconds(10));
     }
     return jobs_->Get(job_id);
   }
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
   return core::WithReason(
-      absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", job.state, ", not awaiting approval")),
+      absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", store::JobStateName(job.state), ", not awaiting approval")),
       "JOB_NOT_AWAITING_APPROVAL");
 }
 
@@ -731,14 +732,14 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     absl::MutexLock lock(&mu_);
     cancel = cancels_[job.id];
   }
-  job.state = "running";
+  job.state = JobState::kRunning;
   if (!resume || !job.started_at) job.started_at = clock_->Now();
   // plinth's own lines before the engine starts: stored with the first
   // output (one write fewer per job), or with the job's end.
   std::vector<store::JobEvent> preamble;
   store::StackJobStore::ResourceOutputs resource_outputs;
   const store::StackJobStore::ResourceOutputs* final_outputs = nullptr;
-  auto finish = [&](const std::string& state, const std::string& error) {
+  auto finish = [&](JobState state, const std::string& error) {
     if (!preamble.empty()) jobs_->AppendEvents(job.id, std::move(preamble)).IgnoreError();
     preamble.clear();
     job.state = state;
@@ -748,11 +749,11 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       absl::MutexLock lock(&mu_);
       shutting_down = stopping_;
     }
-    auto stored = shutting_down && state == "cancelled" ? jobs_->Get(job.id) : absl::StatusOr<store::StackJobRecord>(job);
-    if (state == "cancelled" && shutting_down && stored.ok() && !stored->cancel_requested) {
+    auto stored = shutting_down && state == JobState::kCancelled ? jobs_->Get(job.id) : absl::StatusOr<store::StackJobRecord>(job);
+    if (state == JobState::kCancelled && shutting_down && stored.ok() && !stored->cancel_requested) {
       // plinthd is stopping, nobody cancelled the job: like a crash, it
       // is interrupted (a pipeline resumes it from a fresh plan).
-      job.state = "interrupted";
+      job.state = JobState::kInterrupted;
       job.error = "plinthd shut down during the job; nothing more was applied. It runs again from a fresh plan.";
     }
     job.pgid = 0;
@@ -760,12 +761,12 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     // A lock its engine left (killed mid-step) goes with the job; not after
     // an interruption, when the engine may still run somewhere: then the
     // next job is refused the lock until someone unlocks it.
-    if (settings_.states != nullptr && job.state != "interrupted") {
+    if (settings_.states != nullptr && job.state != JobState::kInterrupted) {
       absl::Status released = settings_.states->ReleaseJobLocks(job.id);
       if (!released.ok()) log->error("job={} cannot release its state locks: {}", job.id, released.message());
     }
-    absl::Status s = jobs_->Save(job, job.error.empty() ? job.state : absl::StrCat(job.state, ": ", job.error),
-                                 job.state == "succeeded" ? final_outputs : nullptr);
+    absl::Status s = jobs_->Save(job, job.error.empty() ? std::string(store::JobStateName(job.state)) : absl::StrCat(store::JobStateName(job.state), ": ", job.error),
+                                 job.state == JobState::kSucceeded ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
     // The workspace holds resolved values and is never kept; only now that
     // the job's end is stored (until then its steps' ends are there for the
@@ -773,24 +774,24 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     std::error_code removed;
     fs::remove_all(WorkspaceOf(job.id), removed);
     if (settings_.metrics != nullptr) {
-      settings_.metrics->Inc("plinth_stack_jobs_finished_total", {{"operation", job.operation}, {"state", job.state}});
+      settings_.metrics->Inc("plinth_stack_jobs_finished_total", {{"operation", job.operation}, {"state", std::string(store::JobStateName(job.state))}});
       if (job.started_at) {
         settings_.metrics->Observe("plinth_stack_job_duration_seconds", {{"operation", job.operation}},
                                    absl::ToDoubleSeconds(*job.ended_at - *job.started_at));
       }
     }
     if (observer_) observer_(job);
-    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, job.state,
+    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, std::string(store::JobStateName(job.state)),
               job.error.empty() ? "" : ": " + job.error);
   };
 
   // Resource, kind and module.
   auto resource = resources_->Get({.id = job.resource_id});
-  if (!resource.ok()) return finish("failed", absl::StrCat("the cloud resource is gone: ", resource.status().message()));
+  if (!resource.ok()) return finish(JobState::kFailed, absl::StrCat("the cloud resource is gone: ", resource.status().message()));
   auto mod = settings_.modules.find(job.key.kind);
   if (mod == settings_.modules.end()) mod = settings_.modules.find("default");
   if (mod == settings_.modules.end()) {
-    return finish("failed", absl::StrCat("no module is configured for kind ", job.key.kind,
+    return finish(JobState::kFailed, absl::StrCat("no module is configured for kind ", job.key.kind,
                                          " and there is no default entry (modules: in the daemon config)"));
   }
   job.engine = mod->second.engine;
@@ -804,33 +805,33 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
   }
   auto bin = settings_.binaries.find(job.engine);
   if (job.engine != "tofu" && job.engine != "terraform" && job.engine != "pulumi") {
-    return finish("failed", absl::StrCat("engine ", job.engine, " is not one of tofu, terraform, pulumi"));
+    return finish(JobState::kFailed, absl::StrCat("engine ", job.engine, " is not one of tofu, terraform, pulumi"));
   }
   if (bin == settings_.binaries.end()) {
-    return finish("failed", absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
+    return finish(JobState::kFailed, absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
                                          ".binary in the daemon config)"));
   }
-  if (cancel->cancelled() && !resume) return finish("cancelled", "cancelled before it started");
+  if (cancel->cancelled() && !resume) return finish(JobState::kCancelled, "cancelled before it started");
   // Where it runs: the pool bound to the resource's scope, else local. A
   // resumed job stays where it was.
   std::string pool = job.runner_pool;
   if (!resume) {
     auto bound = PoolOf(*resource);
-    if (!bound.ok()) return finish("failed", absl::StrCat("runner pool: ", bound.status().message()));
+    if (!bound.ok()) return finish(JobState::kFailed, absl::StrCat("runner pool: ", bound.status().message()));
     pool = *bound;
   }
   const bool remote = pool != store::kLocalPool;
   absl::Status s = jobs_->Save(
       job, resume ? absl::StrCat("running: plinthd restarted; following the job on runner ", job.runner_name, " again")
                   : absl::StrCat("running: ", job.operation, " with ", job.engine));
-  if (!s.ok()) return finish("failed", std::string(s.message()));
+  if (!s.ok()) return finish(JobState::kFailed, std::string(s.message()));
   if (observer_) observer_(job);
   log->info("job={} resource={} op={} {}", job.id, job.key.ToString(), job.operation,
             resume ? absl::StrCat("resumed on runner ", job.runner_name) : std::string("started"));
 
   std::string digest;
   auto built = BuildSpec(job, &*resource, mod->second, bin->second, remote, &preamble, &digest);
-  if (!built.ok()) return finish("failed", std::string(built.status().message()));
+  if (!built.ok()) return finish(JobState::kFailed, std::string(built.status().message()));
   engine::JobSpec spec = std::move(*built);
   if (resume) {
     // Its first lines are in the log already.
@@ -846,7 +847,7 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
   // or rejects it (the job ends cancelled). Cancel works while it waits.
   if (job.options.value("requireApproval", false)) {
     spec.before_apply = [&](const engine::JobOutcome& planned) -> absl::Status {
-      job.state = "awaiting_approval";
+      job.state = JobState::kAwaitingApproval;
       job.summary = SummaryJson(planned.summary, planned.output_changes);
       job.resources = ResourcesJson(planned.resources);
       std::string plan = PlanText(planned);
@@ -878,7 +879,7 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       if (!decision.decided) return absl::CancelledError("cancelled while awaiting approval");
       std::string said = decision.comment.empty() ? "" : absl::StrCat(": ", decision.comment);
       if (!decision.approved) return absl::CancelledError(absl::StrCat("plan rejected by ", decision.actor, said));
-      job.state = "running";
+      job.state = JobState::kRunning;
       PLINTH_RETURN_IF_ERROR(jobs_->Save(job, absl::StrCat("approved by ", decision.actor, said)));
       if (observer_) observer_(job);
       jobs_->AppendEvents(job.id, {{0, clock_->Now(), "system", "", absl::StrCat("plan approved by ", decision.actor, said), nullptr}})
@@ -893,7 +894,7 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     fs::create_directories(spec.workspace_dir, ec);
     s = engine::WriteOwnerOnlyFile((fs::path(spec.workspace_dir) / kRedactFile).string(),
                                    secrets_->Seal(json(spec.secrets).dump()));
-    if (!s.ok()) return finish("failed", std::string(s.message()));
+    if (!s.ok()) return finish(JobState::kFailed, std::string(s.message()));
   }
   engine::JobOutcome out;
   {
@@ -911,7 +912,7 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       run.listener = &listener;
       if (spec.backend_type.empty()) {
         auto tree = engine::ReadTree(spec.state_dir, skip);
-        if (!tree.ok()) return finish("failed", std::string(tree.status().message()));
+        if (!tree.ok()) return finish(JobState::kFailed, std::string(tree.status().message()));
         run.state_out = std::move(tree->files);
       }
       run.on_leased = [&](const std::string& runner_id, const std::string& runner_name, int64_t generation) {
@@ -1001,10 +1002,10 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     final_outputs = &resource_outputs;
   }
   switch (out.state) {
-    case engine::JobOutcome::State::kSucceeded: return finish("succeeded", "");
-    case engine::JobOutcome::State::kCancelled: return finish("cancelled", out.error);
-    case engine::JobOutcome::State::kFailed: return finish("failed", out.error);
-    case engine::JobOutcome::State::kInterrupted: return finish("interrupted", out.error);
+    case engine::JobOutcome::State::kSucceeded: return finish(JobState::kSucceeded, "");
+    case engine::JobOutcome::State::kCancelled: return finish(JobState::kCancelled, out.error);
+    case engine::JobOutcome::State::kFailed: return finish(JobState::kFailed, out.error);
+    case engine::JobOutcome::State::kInterrupted: return finish(JobState::kInterrupted, out.error);
   }
 }
 
@@ -1139,13 +1140,13 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
   if (current.ok()) job = *current;
   job.steps = step_records;
   job.diagnostics = diagnostics;
-  job.state = cancelled ? "cancelled" : "interrupted";
+  job.state = cancelled ? JobState::kCancelled : JobState::kInterrupted;
   job.pgid = 0;
   job.ended_at = clock_->Now();
   job.error = absl::StrCat("plinthd restarted during the job: ", what,
                            ". Its outputs were not read and nothing more was applied; run the job again: it starts "
                            "from a fresh plan.");
-  absl::Status s = jobs_->Save(job, absl::StrCat(job.state, ": ", job.error));
+  absl::Status s = jobs_->Save(job, absl::StrCat(store::JobStateName(job.state), ": ", job.error));
   if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
   // Only now: a crash before the save finds the steps' ends again.
   std::error_code ec;
@@ -1157,7 +1158,7 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
     busy_resources_.erase(job.resource_id);
   }
   if (observer_) observer_(job);
-  log->info("job={} resource={} ended {} after its adopted step: {}", job.id, job.key.ToString(), job.state, what);
+  log->info("job={} resource={} ended {} after its adopted step: {}", job.id, job.key.ToString(), std::string(store::JobStateName(job.state)), what);
 }
 
 }  // namespace plinth::orchestrator

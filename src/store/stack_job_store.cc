@@ -8,6 +8,28 @@
 #include "pipeline_rows.h"
 
 namespace plinth::store {
+
+absl::string_view JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kQueued: return "queued";
+    case JobState::kRunning: return "running";
+    case JobState::kAwaitingApproval: return "awaiting_approval";
+    case JobState::kSucceeded: return "succeeded";
+    case JobState::kFailed: return "failed";
+    case JobState::kCancelled: return "cancelled";
+    case JobState::kInterrupted: return "interrupted";
+  }
+  return "failed";
+}
+
+std::optional<JobState> ParseJobState(absl::string_view name) {
+  for (JobState s : {JobState::kQueued, JobState::kRunning, JobState::kAwaitingApproval, JobState::kSucceeded,
+                     JobState::kFailed, JobState::kCancelled, JobState::kInterrupted}) {
+    if (JobStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -31,7 +53,9 @@ StackJobRecord ReadJob(const Statement& st) {
   j.resource_id = st.ColumnText(2);
   j.key = {st.ColumnText(3), st.ColumnText(4), st.ColumnText(5), st.ColumnText(6)};
   j.operation = st.ColumnText(7);
-  j.state = st.ColumnText(8);
+  // A name this version does not know (a newer plinthd's) reads as failed:
+  // nothing then treats the job as one to run or follow.
+  j.state = ParseJobState(st.ColumnText(8)).value_or(JobState::kFailed);
   j.options = ParseOr(st.ColumnText(9), json::object());
   j.engine = st.ColumnText(10);
   j.engine_version = st.ColumnText(11);
@@ -146,7 +170,7 @@ absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::CreateBatch(const std
     j.resource_id = n.resource->id;
     j.key = n.resource->key;
     j.operation = n.operation;
-    j.state = "queued";
+    j.state = JobState::kQueued;
     j.options = n.options;
     j.created_at = now;
     j.created_by = actor;
@@ -242,11 +266,13 @@ absl::StatusOr<StackJobPage> StackJobStore::List(const std::string& resource_id,
   return page;
 }
 
-absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::ListByState(const std::vector<std::string>& states) const {
+absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::ListByState(const std::vector<JobState>& states) const {
   std::vector<StackJobRecord> out;
+  json names = json::array();
+  for (JobState s : states) names.push_back(JobStateName(s));
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM stack_jobs WHERE state IN (SELECT value FROM json_each(?)) ORDER BY seq"));
-    st.Bind(1, json(states).dump());
+    st.Bind(1, names.dump());
     for (;;) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
       if (!row) break;
@@ -268,7 +294,7 @@ absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& sta
         "UPDATE stack_jobs SET state = ?, engine = ?, engine_version = ?, module_source = ?, module_revision = ?, "
         "connection_id = ?, connection_reason = ?, steps = ?, summary = ?, resources = ?, diagnostics = ?, outputs = ?, "
         "error = ?, pgid = ?, started_at = ?, ended_at = ? WHERE id = ?");
-    st.Bind(1, j.state);
+    st.Bind(1, JobStateName(j.state));
     st.Bind(2, j.engine);
     st.Bind(3, j.engine_version);
     st.Bind(4, j.module_source);
@@ -289,7 +315,7 @@ absl::Status StackJobStore::Save(const StackJobRecord& j, const std::string& sta
     if (c.Changes() != 1) return absl::NotFoundError(absl::StrCat("stack job ", j.id, " not found"));
     if (state_event.empty()) return absl::OkStatus();
     absl::Time now = clock_->Now();
-    std::vector<JobEvent> ev = {{0, now, "state", "", state_event, json{{"state", j.state}}}};
+    std::vector<JobEvent> ev = {{0, now, "state", "", state_event, json{{"state", JobStateName(j.state)}}}};
     return InsertEvents(c, j.id, ev, now);
   });
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "plinth/core/clock.h"
@@ -20,13 +21,23 @@
 
 namespace plinth::store {
 
+// A stack job's state. Stored and shown by the API under its name
+// (JobStateName), the API's StackJobState without its prefix.
+enum class JobState { kQueued, kRunning, kAwaitingApproval, kSucceeded, kFailed, kCancelled, kInterrupted };
+
+// "queued", "running", "awaiting_approval", "succeeded", "failed",
+// "cancelled", "interrupted".
+absl::string_view JobStateName(JobState state);
+// The state of a name JobStateName gives; nullopt for any other.
+std::optional<JobState> ParseJobState(absl::string_view name);
+
 struct StackJobRecord {
   std::string id;
   int64_t seq = 0;
   std::string resource_id;
   CloudResourceKey key;
   std::string operation;
-  std::string state;  // queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted
+  JobState state = JobState::kQueued;
   nlohmann::json options = nlohmann::json::object();
   std::string engine, engine_version, module_source, module_revision;
   std::string connection_id, connection_reason;
@@ -47,7 +58,8 @@ struct StackJobRecord {
   std::optional<absl::Time> started_at, ended_at;
 
   bool Terminal() const {
-    return state == "succeeded" || state == "failed" || state == "cancelled" || state == "interrupted";
+    return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCancelled ||
+           state == JobState::kInterrupted;
   }
 };
 
@@ -84,7 +96,7 @@ class StackJobStore {
   absl::StatusOr<StackJobPage> List(const std::string& resource_id, const std::string& state, int page_size,
                                     const std::string& page_token) const;
   // Jobs in these states, oldest first.
-  absl::StatusOr<std::vector<StackJobRecord>> ListByState(const std::vector<std::string>& states) const;
+  absl::StatusOr<std::vector<StackJobRecord>> ListByState(const std::vector<JobState>& states) const;
 
   // What a finished job leaves on its resource (see SetResourceOutputs).
   struct ResourceOutputs {

@@ -70,14 +70,14 @@ class SchedulerRecoveryTest : public ::testing::Test {
     }
   }
 
-  store::StackJobRecord Job(int node, const std::string& state) {
+  store::StackJobRecord Job(int node, store::JobState state) {
     auto res = resources_->Get({.id = pipeline_.nodes[node].resource_id});
     auto job = jobs_->Create(*res, "update", json{{"pipeline", pipeline_.id}, {"node", node}}, "alice");
     EXPECT_TRUE(job.ok());
-    if (state != "queued") {
+    if (state != store::JobState::kQueued) {
       job->state = state;
       job->ended_at = clock_.Now();
-      EXPECT_TRUE(jobs_->Save(*job, state).ok());
+      EXPECT_TRUE(jobs_->Save(*job, std::string(store::JobStateName(state))).ok());
     }
     return *job;
   }
@@ -102,7 +102,7 @@ class SchedulerRecoveryTest : public ::testing::Test {
 // Killed after a job's end was stored but before its node was: the node
 // takes the job's end; nothing runs again.
 TEST_F(SchedulerRecoveryTest, ANodeTakesTheEndOfAJobThatFinishedUnrecorded) {
-  store::StackJobRecord done = Job(0, "succeeded");
+  store::StackJobRecord done = Job(0, store::JobState::kSucceeded);
   pipeline_.nodes[0].job_id = done.id;
   pipeline_.nodes[0].state = "running";
   pipeline_.nodes[0].attempts = 1;
@@ -119,14 +119,14 @@ TEST_F(SchedulerRecoveryTest, ANodeTakesTheEndOfAJobThatFinishedUnrecorded) {
 // Killed while a job ran: the job is interrupted and the node queued again
 // without it (a new job, a fresh plan, comes when the scheduler runs).
 TEST_F(SchedulerRecoveryTest, AnInterruptedJobPutsItsNodeBackInTheQueue) {
-  store::StackJobRecord running = Job(0, "queued");
-  running.state = "running";
+  store::StackJobRecord running = Job(0, store::JobState::kQueued);
+  running.state = store::JobState::kRunning;
   ASSERT_TRUE(jobs_->Save(running, "running").ok());
   pipeline_.nodes[0].job_id = running.id;
   pipeline_.nodes[0].state = "running";
   Store();
   ASSERT_TRUE(runner_->Recover().ok());
-  EXPECT_EQ(jobs_->Get(running.id)->state, "interrupted");
+  EXPECT_EQ(jobs_->Get(running.id)->state, store::JobState::kInterrupted);
   ASSERT_TRUE(scheduler_->Recover().ok());
   auto p = pipelines_->Get(pipeline_.id);
   ASSERT_TRUE(p.ok());
@@ -139,7 +139,7 @@ TEST_F(SchedulerRecoveryTest, AnInterruptedJobPutsItsNodeBackInTheQueue) {
 // Killed after a job was created but before its node recorded it: the node
 // adopts it instead of creating a second one; a job no node wants is cancelled.
 TEST_F(SchedulerRecoveryTest, AnUnrecordedJobIsAdoptedAndAStrayOneCancelled) {
-  store::StackJobRecord unrecorded = Job(0, "queued");
+  store::StackJobRecord unrecorded = Job(0, store::JobState::kQueued);
   auto stray = jobs_->Create(*resources_->Get({.id = pipeline_.nodes[1].resource_id}), "update",
                              json{{"pipeline", "pl-gone"}, {"node", 1}}, "alice");
   ASSERT_TRUE(stray.ok());
@@ -150,7 +150,7 @@ TEST_F(SchedulerRecoveryTest, AnUnrecordedJobIsAdoptedAndAStrayOneCancelled) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->nodes[0].job_id, unrecorded.id);
   EXPECT_EQ(p->nodes[0].attempts, 1);
-  EXPECT_EQ(jobs_->Get(stray->id)->state, "cancelled");
+  EXPECT_EQ(jobs_->Get(stray->id)->state, store::JobState::kCancelled);
   EXPECT_EQ(runner_->queued(), 1);
 }
 
