@@ -156,8 +156,11 @@ int main(int argc, char** argv) {
   auto [cap_wall, cap_done] = run_jobs(1, bytes + (16 << 20), bytes);
   const auto& cj = cap_done[0];
   double job_s = Seconds(*cj.ended_at - *cj.started_at);
-  std::printf("  capture: %d MB in 100-byte lines, all stored: %.2f s -> %.0f MB/s (aim: 100 MB/s), job %s, %lld bytes stored\n",
-              output_mb, job_s, output_mb / job_s, std::string(plinth::store::JobStateName(cj.state)).c_str(), static_cast<long long>(cj.log_bytes));
+  std::printf(
+      "  capture: %d MB in 100-byte lines, all stored: %.2f s -> %.0f MB/s (aim: 100 MB/s), job %s, %lld bytes "
+      "stored\n",
+      output_mb, job_s, output_mb / job_s, std::string(plinth::store::JobStateName(cj.state)).c_str(),
+      static_cast<long long>(cj.log_bytes));
   std::filesystem::remove_all(dir);
   return ok == jobs ? 0 : 1;
 }

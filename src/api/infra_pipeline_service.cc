@@ -29,9 +29,9 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
   out->set_revision(p.revision);
   out->set_kind(p.kind);
   out->set_trigger(p.trigger);
-  out->set_state(p.state);
+  out->set_state(std::string(store::PipelineStateName(p.state)));
   out->set_trigger_enum(EnumOf<pb::PipelineTrigger>(p.trigger));
-  out->set_state_enum(EnumOf<pb::PipelineState>(p.state));
+  out->set_state_enum(EnumOf<pb::PipelineState>(store::PipelineStateName(p.state)));
   out->set_preview_only(p.preview_only);
   out->set_gate(p.gate);
   out->set_error(p.error);
@@ -54,9 +54,9 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
     node->set_resource_id(n.resource_id);
     node->set_layer(n.layer);
     node->set_operation(n.operation);
-    node->set_state(n.state);
+    node->set_state(std::string(store::NodeStateName(n.state)));
     node->set_operation_enum(EnumOf<pb::Operation>(n.operation));
-    node->set_state_enum(EnumOf<pb::PipelineNodeState>(n.state));
+    node->set_state_enum(EnumOf<pb::PipelineNodeState>(store::NodeStateName(n.state)));
     node->set_stack_job_id(n.job_id);
     node->set_error(n.error);
     if (n.started_at) ToTimestamp(*n.started_at, node->mutable_start_time());

@@ -17,8 +17,12 @@ namespace plinth::orchestrator {
 namespace {
 
 using nlohmann::json;
+using store::NodeState;
+using store::NodeStateName;
 using store::PipelineNodeRecord;
 using store::PipelineRecord;
+using store::PipelineState;
+using store::PipelineStateName;
 
 constexpr char kGateLabel[] = "plinth.dev/gate";
 
@@ -83,7 +87,10 @@ absl::Status PipelineScheduler::Recover() {
       if (!n.job_id.empty()) {
         unrecorded.erase({p.id, n.idx});
         auto job = jobs_->Get(n.job_id);
-        if (job.ok() && (job->state == store::JobState::kQueued || ((job->state == store::JobState::kRunning || job->state == store::JobState::kAwaitingApproval) && runner_->Adopting(job->id)))) {
+        if (job.ok() &&
+            (job->state == store::JobState::kQueued ||
+             ((job->state == store::JobState::kRunning || job->state == store::JobState::kAwaitingApproval) &&
+              runner_->Adopting(job->id)))) {
           // Queued again, or its step outlived the previous plinthd and is
           // followed to its end: the node waits for the job's end.
           job_nodes_[job->id] = {p.id, n.idx};
@@ -100,17 +107,17 @@ absl::Status PipelineScheduler::Recover() {
                                        " was interrupted by a plinthd restart; a new job runs from a fresh plan"));
         log->warn("pipeline={} node={} job={} interrupted; running it again", p.id, n.Target(), n.job_id);
         n.job_id.clear();
-        n.state = "queued";
+        n.state = NodeState::kQueued;
         n.awaiting.clear();
         n.error.clear();
         dirty_[p.id].nodes.insert(n.idx);
         dirty_[p.id].row = true;
-      } else if (n.state == "running" || (n.state == "awaiting_approval" && n.awaiting == "plan")) {
-        n.state = "queued";
+      } else if (n.state == NodeState::kRunning || (n.state == NodeState::kAwaitingApproval && n.awaiting == "plan")) {
+        n.state = NodeState::kQueued;
         n.awaiting.clear();
         dirty_[p.id].nodes.insert(n.idx);
       }
-      if (n.state == "queued" && n.job_id.empty()) {
+      if (n.state == NodeState::kQueued && n.job_id.empty()) {
         auto it = unrecorded.find({p.id, n.idx});
         if (it != unrecorded.end()) {
           n.job_id = it->second;
@@ -195,8 +202,9 @@ void PipelineScheduler::Round() {
     bool ended = false;
     for (auto it = active_.begin(); it != active_.end();) {
       if (it->second.Terminal()) {
-        core::Logger("pipelines")->info("pipeline={} project={} ended {}{}", it->first, it->second.project_name,
-                                        it->second.state, it->second.error.empty() ? "" : ": " + it->second.error);
+        core::Logger("pipelines")
+            ->info("pipeline={} project={} ended {}{}", it->first, it->second.project_name,
+                   PipelineStateName(it->second.state), it->second.error.empty() ? "" : ": " + it->second.error);
         it = active_.erase(it);
         ended = true;
       } else {
@@ -222,11 +230,11 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
                                    job.summary.value("operation", "")};
   }
   if (job.state == store::JobState::kRunning) {
-    n.state = "running";
+    n.state = NodeState::kRunning;
     n.awaiting.clear();
     if (!n.started_at) n.started_at = job.started_at ? *job.started_at : now;
   } else if (job.state == store::JobState::kAwaitingApproval) {
-    n.state = "awaiting_approval";
+    n.state = NodeState::kAwaitingApproval;
     n.awaiting = "plan";
   } else if (job.state == store::JobState::kInterrupted) {
     // A restart cut it short (its step, if one was running, was followed
@@ -236,7 +244,7 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
     core::Logger("pipelines")->warn("pipeline={} node={} job={} interrupted; running it again", p.id, n.Target(), job.id);
     job_nodes_.erase(where);
     n.job_id.clear();
-    n.state = "queued";
+    n.state = NodeState::kQueued;
     n.awaiting.clear();
     n.error.clear();
     dirty_[p.id].row = true;
@@ -245,20 +253,20 @@ void PipelineScheduler::ApplyJob(const store::StackJobRecord& job) {
     if (!n.started_at) n.started_at = n.ended_at;
     n.awaiting.clear();
     if (job.state == store::JobState::kSucceeded) {
-      n.state = "succeeded";
+      n.state = NodeState::kSucceeded;
       n.error.clear();
       if (p.kind == "deploy" && n.operation == "destroy") dirty_[p.id].delete_resources.push_back(n.resource_id);
     } else if (job.state == store::JobState::kCancelled && !rejected_jobs_.count(job.id)) {
-      n.state = "cancelled";
+      n.state = NodeState::kCancelled;
       n.error = job.error;
     } else {
-      n.state = "failed";
+      n.state = NodeState::kFailed;
       n.error = job.error.empty() ? absl::StrCat("stack job ", job.id, " ", store::JobStateName(job.state)) : job.error;
     }
     rejected_jobs_.erase(job.id);
     job_nodes_.erase(where);
   } else {
-    n.state = "queued";
+    n.state = NodeState::kQueued;
   }
   Touch(&p, n.idx);
 }
@@ -400,10 +408,10 @@ absl::Status PipelineScheduler::Plan(PipelineRecord* p) {
 void PipelineScheduler::Advance(PipelineRecord* p) {
   if (p->Terminal()) return;
   absl::Time now = clock_->Now();
-  if (p->state == "queued") {
+  if (p->state == PipelineState::kQueued) {
     if (Blocked(p->id, *p)) return;
     if (p->cancel_requested) {
-      p->state = "cancelled";
+      p->state = PipelineState::kCancelled;
       p->ended_at = now;
       Touch(p);
       return;
@@ -412,7 +420,7 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
       absl::Status planned = Plan(p);
       if (!planned.ok()) {
         p->nodes.clear();
-        p->state = "failed";
+        p->state = PipelineState::kFailed;
         p->error = absl::StrCat("cannot plan the pipeline: ", planned.message());
         p->started_at = p->ended_at = now;
         Touch(p);
@@ -420,40 +428,41 @@ void PipelineScheduler::Advance(PipelineRecord* p) {
       }
     }
     p->started_at = now;
-    p->state = "running";
+    p->state = PipelineState::kRunning;
     Touch(p);
     for (const auto& n : p->nodes) dirty_[p->id].nodes.insert(n.idx);
   }
   if (p->gate == "waiting") {
-    if (p->state != "awaiting_approval") {
-      p->state = "awaiting_approval";
+    if (p->state != PipelineState::kAwaitingApproval) {
+      p->state = PipelineState::kAwaitingApproval;
       Touch(p);
     }
     return;
   }
   for (auto& n : p->nodes) {
-    if (n.state != "queued" || !n.job_id.empty() || submitting_.count({p->id, n.idx})) continue;
+    if (n.state != NodeState::kQueued || !n.job_id.empty() || submitting_.count({p->id, n.idx})) continue;
     const PipelineNodeRecord* blocker = nullptr;
     bool ready = true;
     for (int u : n.upstream) {
       const auto& up = p->nodes[u];
-      if (up.state == "failed" || up.state == "cancelled" || up.state == "skipped") {
+      if (up.state == NodeState::kFailed || up.state == NodeState::kCancelled || up.state == NodeState::kSkipped) {
         blocker = &up;
         break;
       }
-      if (up.state != "succeeded") ready = false;
+      if (up.state != NodeState::kSucceeded) ready = false;
     }
     if (blocker != nullptr || p->cancel_requested) {
-      n.state = p->cancel_requested ? "cancelled" : "skipped";
-      n.error = p->cancel_requested ? "the pipeline was cancelled before this node started"
-                                    : absl::StrCat("blocked: upstream ", blocker->Target(), " ", blocker->state);
+      n.state = p->cancel_requested ? NodeState::kCancelled : NodeState::kSkipped;
+      n.error = p->cancel_requested
+                    ? "the pipeline was cancelled before this node started"
+                    : absl::StrCat("blocked: upstream ", blocker->Target(), " ", NodeStateName(blocker->state));
       n.ended_at = now;
       Touch(p, n.idx);
       continue;
     }
     if (!ready) continue;
     if (n.gate == "manual" && !n.gate_approved && !p->preview_only) {
-      n.state = "awaiting_approval";
+      n.state = NodeState::kAwaitingApproval;
       n.awaiting = "gate";
       Touch(p, n.idx);
       continue;
@@ -507,7 +516,7 @@ void PipelineScheduler::FlushSubmits() {
     PipelineNodeRecord& n = p.nodes[submits_[i].node];
     n.attempts += 1;
     if (!results[i].ok()) {
-      n.state = "failed";
+      n.state = NodeState::kFailed;
       n.error = absl::StrCat("cannot start its stack job: ", results[i].status().message());
       n.ended_at = now;
     } else {
@@ -527,32 +536,34 @@ void PipelineScheduler::Settle(PipelineRecord* p) {
   std::vector<std::string> failures;
   for (const auto& n : p->nodes) {
     if (!n.Terminal()) all_done = false;
-    if (n.state == "running" || (n.state == "queued" && !n.job_id.empty())) any_active = true;
-    if (n.state == "awaiting_approval") any_waiting = true;
-    if (n.state == "failed" || n.state == "cancelled") failures.push_back(absl::StrCat(n.Target(), ": ", n.error));
+    if (n.state == NodeState::kRunning || (n.state == NodeState::kQueued && !n.job_id.empty())) any_active = true;
+    if (n.state == NodeState::kAwaitingApproval) any_waiting = true;
+    if (n.state == NodeState::kFailed || n.state == NodeState::kCancelled)
+      failures.push_back(absl::StrCat(n.Target(), ": ", n.error));
   }
-  std::string state = p->state;
+  PipelineState state = p->state;
   if (all_done) {
-    size_t skipped = std::count_if(p->nodes.begin(), p->nodes.end(), [](const auto& n) { return n.state == "skipped"; });
+    size_t skipped =
+        std::count_if(p->nodes.begin(), p->nodes.end(), [](const auto& n) { return n.state == NodeState::kSkipped; });
     if (p->cancel_requested) {
-      state = "cancelled";
+      state = PipelineState::kCancelled;
     } else if (!failures.empty() || skipped > 0) {
-      state = "failed";
+      state = PipelineState::kFailed;
       if (p->error.empty()) {
         p->error = absl::StrCat(failures.size(), " node(s) failed", skipped ? absl::StrCat(", ", skipped, " skipped") : "",
                                 failures.empty() ? "" : ": ", absl::StrJoin(failures.begin(),
                                 failures.begin() + std::min<size_t>(3, failures.size()), "; "));
       }
     } else {
-      state = "succeeded";
+      state = PipelineState::kSucceeded;
       if (p->purge_after) dirty_[p->id].delete_project = true;
     }
     p->ended_at = clock_->Now();
     revision_cache_.erase(p->id);
   } else if (!any_active && any_waiting) {
-    state = "awaiting_approval";
+    state = PipelineState::kAwaitingApproval;
   } else {
-    state = "running";
+    state = PipelineState::kRunning;
   }
   if (state != p->state || all_done) {
     p->state = state;
@@ -589,9 +600,9 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::Cancel(const std::string& id, 
   if (it == active_.end()) {
     PLINTH_ASSIGN_OR_RETURN(auto stored, pipelines_->Get(id));
     if (stored.Terminal()) {
-      return core::WithReason(
-          absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " already ended (", stored.state, ")")),
-          "PIPELINE_ENDED");
+      return core::WithReason(absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " already ended (",
+                                                                         PipelineStateName(stored.state), ")")),
+                              "PIPELINE_ENDED");
     }
     // Stored but not loaded yet (just created): load it now.
     it = active_.emplace(id, std::move(stored)).first;
@@ -607,15 +618,15 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::Cancel(const std::string& id, 
       runner_->Cancel(n.job_id, actor).IgnoreError();  // its end arrives through the observer
       continue;
     }
-    n.state = "cancelled";
+    n.state = NodeState::kCancelled;
     n.awaiting.clear();
     n.error = absl::StrCat("cancelled by ", actor);
     n.ended_at = now;
     Touch(&p, n.idx);
   }
   if (p.gate == "waiting") p.gate = "";
-  if (p.state == "queued") {
-    p.state = "cancelled";
+  if (p.state == PipelineState::kQueued) {
+    p.state = PipelineState::kCancelled;
     p.ended_at = now;
   } else {
     Settle(&p);
@@ -635,9 +646,10 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
   auto it = active_.find(id);
   if (it == active_.end()) {
     PLINTH_ASSIGN_OR_RETURN(auto stored, pipelines_->Get(id));
-    return core::WithReason(absl::FailedPreconditionError(
-                                absl::StrCat("infra pipeline ", id, " is ", stored.state, ": no gate of it is waiting")),
-                            "NO_GATE_WAITING");
+    return core::WithReason(
+        absl::FailedPreconditionError(
+            absl::StrCat("infra pipeline ", id, " is ", PipelineStateName(stored.state), ": no gate of it is waiting")),
+        "NO_GATE_WAITING");
   }
   PipelineRecord& p = it->second;
   absl::Time now = clock_->Now();
@@ -645,24 +657,24 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
   std::string said = comment.empty() ? "" : absl::StrCat(": ", comment);
   if (node.empty()) {
     if (p.gate != "waiting") {
-      return core::WithReason(
-          absl::FailedPreconditionError(absl::StrCat("infra pipeline ", id, " has no pipeline gate waiting (it is ",
-                                                     p.state, "); name a node to approve a node's gate")),
-          "NO_GATE_WAITING");
+      return core::WithReason(absl::FailedPreconditionError(
+                                  absl::StrCat("infra pipeline ", id, " has no pipeline gate waiting (it is ",
+                                               PipelineStateName(p.state), "); name a node to approve a node's gate")),
+                              "NO_GATE_WAITING");
     }
     p.gate = approve ? "approved" : "rejected";
     if (!approve) {
       for (auto& n : p.nodes) {
-        n.state = "cancelled";
+        n.state = NodeState::kCancelled;
         n.error = absl::StrCat("the pipeline gate was rejected by ", actor, said);
         n.ended_at = now;
         Touch(&p, n.idx);
       }
       p.error = absl::StrCat("the pipeline gate was rejected by ", actor, said);
-      p.state = "failed";
+      p.state = PipelineState::kFailed;
       p.ended_at = now;
     } else {
-      p.state = "running";
+      p.state = PipelineState::kRunning;
     }
   } else {
     PipelineNodeRecord* target = nullptr;
@@ -675,10 +687,10 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
       return absl::NotFoundError(absl::StrCat("node: infra pipeline ", id, " has no node \"", node,
                                               "\" (give its index or kind/name)"));
     }
-    if (target->state != "awaiting_approval") {
+    if (target->state != NodeState::kAwaitingApproval) {
       return core::WithReason(
           absl::FailedPreconditionError(absl::StrCat("node ", target->Target(), " of infra pipeline ", id, " is ",
-                                                     target->state, ", not awaiting approval")),
+                                                     NodeStateName(target->state), ", not awaiting approval")),
           "NODE_NOT_AWAITING_APPROVAL");
     }
     d.node = target->idx;
@@ -693,10 +705,10 @@ absl::StatusOr<PipelineRecord> PipelineScheduler::ResolveGate(const std::string&
       }
     } else if (approve) {
       target->gate_approved = true;
-      target->state = "queued";
+      target->state = NodeState::kQueued;
       target->awaiting.clear();
     } else {
-      target->state = "failed";
+      target->state = NodeState::kFailed;
       target->awaiting.clear();
       target->error = absl::StrCat("gate rejected by ", actor, said);
       target->ended_at = now;

@@ -157,7 +157,7 @@ store::PipelineRecord ProjectManager::NewPipeline(const std::string& kind, const
   store::PipelineRecord p;
   p.kind = kind;
   p.trigger = trigger;
-  p.state = "queued";
+  p.state = store::PipelineState::kQueued;
   p.preview_only = settings.disable_deployments;
   p.purge_after = trigger == "purge";
   p.max_parallel = settings.max_parallel_jobs;
@@ -395,7 +395,7 @@ absl::StatusOr<store::PipelineRecord> ProjectManager::RecordFailedPipeline(const
                                                                            const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto project, projects_->Get(ref));
   store::PipelineRecord p = NewPipeline("deploy", trigger, project.settings);
-  p.state = "failed";
+  p.state = store::PipelineState::kFailed;
   p.commit = commit;
   p.error = error;
   PLINTH_ASSIGN_OR_RETURN(auto written, projects_->AddPipeline(project.id, std::move(p), actor));

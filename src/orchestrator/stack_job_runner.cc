@@ -234,7 +234,8 @@ StackJobRunner::~StackJobRunner() {
 }
 
 absl::Status StackJobRunner::Recover() {
-  PLINTH_ASSIGN_OR_RETURN(auto left, jobs_->ListByState({JobState::kRunning, JobState::kAwaitingApproval, JobState::kQueued}));
+  PLINTH_ASSIGN_OR_RETURN(auto left,
+                          jobs_->ListByState({JobState::kRunning, JobState::kAwaitingApproval, JobState::kQueued}));
   for (auto& job : left) {
     if (job.state == JobState::kQueued) {
       absl::MutexLock lock(&mu_);
@@ -391,8 +392,9 @@ std::vector<absl::StatusOr<store::StackJobRecord>> StackJobRunner::SubmitBatch(c
 absl::StatusOr<store::StackJobRecord> StackJobRunner::Cancel(const std::string& job_id, const std::string& actor) {
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->RequestCancel(job_id));
   if (job.Terminal()) {
-    return core::WithReason(
-        absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (", store::JobStateName(job.state), ")")), "JOB_ENDED");
+    return core::WithReason(absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " already ended (",
+                                                                       store::JobStateName(job.state), ")")),
+                            "JOB_ENDED");
   }
   absl::MutexLock lock(&mu_);
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
@@ -441,9 +443,9 @@ absl::StatusOr<store::StackJobRecord> StackJobRunner::Resolve(const std::string&
     return jobs_->Get(job_id);
   }
   PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(job_id));
-  return core::WithReason(
-      absl::FailedPreconditionError(absl::StrCat("stack job ", job_id, " is ", store::JobStateName(job.state), ", not awaiting approval")),
-      "JOB_NOT_AWAITING_APPROVAL");
+  return core::WithReason(absl::FailedPreconditionError(absl::StrCat(
+                              "stack job ", job_id, " is ", store::JobStateName(job.state), ", not awaiting approval")),
+                          "JOB_NOT_AWAITING_APPROVAL");
 }
 
 int StackJobRunner::running() const {
@@ -749,7 +751,8 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       absl::MutexLock lock(&mu_);
       shutting_down = stopping_;
     }
-    auto stored = shutting_down && state == JobState::kCancelled ? jobs_->Get(job.id) : absl::StatusOr<store::StackJobRecord>(job);
+    auto stored = shutting_down && state == JobState::kCancelled ? jobs_->Get(job.id)
+                                                                 : absl::StatusOr<store::StackJobRecord>(job);
     if (state == JobState::kCancelled && shutting_down && stored.ok() && !stored->cancel_requested) {
       // plinthd is stopping, nobody cancelled the job: like a crash, it
       // is interrupted (a pipeline resumes it from a fresh plan).
@@ -765,7 +768,9 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
       absl::Status released = settings_.states->ReleaseJobLocks(job.id);
       if (!released.ok()) log->error("job={} cannot release its state locks: {}", job.id, released.message());
     }
-    absl::Status s = jobs_->Save(job, job.error.empty() ? std::string(store::JobStateName(job.state)) : absl::StrCat(store::JobStateName(job.state), ": ", job.error),
+    absl::Status s = jobs_->Save(job,
+                                 job.error.empty() ? std::string(store::JobStateName(job.state))
+                                                   : absl::StrCat(store::JobStateName(job.state), ": ", job.error),
                                  job.state == JobState::kSucceeded ? final_outputs : nullptr);
     if (!s.ok()) log->error("job={} cannot save its end: {}", job.id, s.message());
     // The workspace holds resolved values and is never kept; only now that
@@ -774,25 +779,27 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     std::error_code removed;
     fs::remove_all(WorkspaceOf(job.id), removed);
     if (settings_.metrics != nullptr) {
-      settings_.metrics->Inc("plinth_stack_jobs_finished_total", {{"operation", job.operation}, {"state", std::string(store::JobStateName(job.state))}});
+      settings_.metrics->Inc("plinth_stack_jobs_finished_total",
+                             {{"operation", job.operation}, {"state", std::string(store::JobStateName(job.state))}});
       if (job.started_at) {
         settings_.metrics->Observe("plinth_stack_job_duration_seconds", {{"operation", job.operation}},
                                    absl::ToDoubleSeconds(*job.ended_at - *job.started_at));
       }
     }
     if (observer_) observer_(job);
-    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation, std::string(store::JobStateName(job.state)),
-              job.error.empty() ? "" : ": " + job.error);
+    log->info("job={} resource={} op={} ended {}{}", job.id, job.key.ToString(), job.operation,
+              std::string(store::JobStateName(job.state)), job.error.empty() ? "" : ": " + job.error);
   };
 
   // Resource, kind and module.
   auto resource = resources_->Get({.id = job.resource_id});
-  if (!resource.ok()) return finish(JobState::kFailed, absl::StrCat("the cloud resource is gone: ", resource.status().message()));
+  if (!resource.ok())
+    return finish(JobState::kFailed, absl::StrCat("the cloud resource is gone: ", resource.status().message()));
   auto mod = settings_.modules.find(job.key.kind);
   if (mod == settings_.modules.end()) mod = settings_.modules.find("default");
   if (mod == settings_.modules.end()) {
     return finish(JobState::kFailed, absl::StrCat("no module is configured for kind ", job.key.kind,
-                                         " and there is no default entry (modules: in the daemon config)"));
+                                                  " and there is no default entry (modules: in the daemon config)"));
   }
   job.engine = mod->second.engine;
   const ModuleConfig& module = mod->second;
@@ -808,8 +815,8 @@ void StackJobRunner::Execute(store::StackJobRecord job, bool resume) {
     return finish(JobState::kFailed, absl::StrCat("engine ", job.engine, " is not one of tofu, terraform, pulumi"));
   }
   if (bin == settings_.binaries.end()) {
-    return finish(JobState::kFailed, absl::StrCat("no binary is configured for engine ", job.engine, " (engines.", job.engine,
-                                         ".binary in the daemon config)"));
+    return finish(JobState::kFailed, absl::StrCat("no binary is configured for engine ", job.engine, " (engines.",
+                                                  job.engine, ".binary in the daemon config)"));
   }
   if (cancel->cancelled() && !resume) return finish(JobState::kCancelled, "cancelled before it started");
   // Where it runs: the pool bound to the resource's scope, else local. A
@@ -1158,7 +1165,8 @@ void StackJobRunner::Adopt(store::StackJobRecord job, std::vector<engine::LeftSt
     busy_resources_.erase(job.resource_id);
   }
   if (observer_) observer_(job);
-  log->info("job={} resource={} ended {} after its adopted step: {}", job.id, job.key.ToString(), std::string(store::JobStateName(job.state)), what);
+  log->info("job={} resource={} ended {} after its adopted step: {}", job.id, job.key.ToString(),
+            std::string(store::JobStateName(job.state)), what);
 }
 
 }  // namespace plinth::orchestrator

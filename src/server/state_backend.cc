@@ -71,7 +71,9 @@ HttpAnswer StateBackend::Handle(const HttpCall& call) {
   }
   auto job = jobs_->Get(*job_id);
   if (!job.ok() || job->resource_id != resource_id) return Text(401, "unauthenticated: the token's job is unknown");
-  if (job->Terminal()) return Text(401, absl::StrCat("unauthenticated: job ", *job_id, " has ended (", store::JobStateName(job->state), ")"));
+  if (job->Terminal())
+    return Text(401,
+                absl::StrCat("unauthenticated: job ", *job_id, " has ended (", store::JobStateName(job->state), ")"));
 
   if (call.method == "GET") {
     auto latest = states_->Get(resource_id);

@@ -12,6 +12,48 @@
 #include "resource_rows.h"
 
 namespace plinth::store {
+
+absl::string_view NodeStateName(NodeState state) {
+  switch (state) {
+    case NodeState::kQueued: return "queued";
+    case NodeState::kRunning: return "running";
+    case NodeState::kAwaitingApproval: return "awaiting_approval";
+    case NodeState::kSucceeded: return "succeeded";
+    case NodeState::kFailed: return "failed";
+    case NodeState::kCancelled: return "cancelled";
+    case NodeState::kSkipped: return "skipped";
+  }
+  return "failed";
+}
+
+absl::string_view PipelineStateName(PipelineState state) {
+  switch (state) {
+    case PipelineState::kQueued: return "queued";
+    case PipelineState::kRunning: return "running";
+    case PipelineState::kAwaitingApproval: return "awaiting_approval";
+    case PipelineState::kSucceeded: return "succeeded";
+    case PipelineState::kFailed: return "failed";
+    case PipelineState::kCancelled: return "cancelled";
+  }
+  return "failed";
+}
+
+std::optional<NodeState> ParseNodeState(absl::string_view name) {
+  for (NodeState s : {NodeState::kQueued, NodeState::kRunning, NodeState::kAwaitingApproval, NodeState::kSucceeded,
+                      NodeState::kFailed, NodeState::kCancelled, NodeState::kSkipped}) {
+    if (NodeStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<PipelineState> ParsePipelineState(absl::string_view name) {
+  for (PipelineState s : {PipelineState::kQueued, PipelineState::kRunning, PipelineState::kAwaitingApproval,
+                          PipelineState::kSucceeded, PipelineState::kFailed, PipelineState::kCancelled}) {
+    if (PipelineStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -41,7 +83,8 @@ PipelineRecord ReadPipeline(const Statement& st) {
   p.revision = st.ColumnInt64(6);
   p.kind = st.ColumnText(7);
   p.trigger = st.ColumnText(8);
-  p.state = st.ColumnText(9);
+  // A name this version does not know reads as failed (see ReadJob).
+  p.state = ParsePipelineState(st.ColumnText(9)).value_or(PipelineState::kFailed);
   p.preview_only = st.ColumnInt64(10) != 0;
   p.purge_after = st.ColumnInt64(11) != 0;
   p.gate = st.ColumnText(12);
@@ -178,7 +221,7 @@ absl::Status LoadChildren(Connection& c, PipelineRecord* p) {
     n.layer = static_cast<int>(st.ColumnInt64(5));
     n.operation = st.ColumnText(6);
     n.upstream = ParseIndexes(st.ColumnText(7));
-    n.state = st.ColumnText(8);
+    n.state = ParseNodeState(st.ColumnText(8)).value_or(NodeState::kFailed);
     n.job_id = st.ColumnText(9);
     n.gate = st.ColumnText(10);
     n.awaiting = st.ColumnText(11);
@@ -239,7 +282,7 @@ absl::Status WriteNode(Connection& c, const std::string& pipeline_id, const Pipe
   st.Bind(7, static_cast<int64_t>(n.layer));
   st.Bind(8, n.operation);
   st.Bind(9, absl::StrCat("[", absl::StrJoin(n.upstream, ","), "]"));
-  st.Bind(10, n.state);
+  st.Bind(10, NodeStateName(n.state));
   st.Bind(11, n.job_id);
   st.Bind(12, n.gate);
   st.Bind(13, n.awaiting);
@@ -306,7 +349,7 @@ absl::Status UpsertPipeline(Connection& c, const PipelineRecord& p) {
   st.Bind(7, p.revision);
   st.Bind(8, p.kind);
   st.Bind(9, p.trigger);
-  st.Bind(10, p.state);
+  st.Bind(10, PipelineStateName(p.state));
   st.Bind(11, static_cast<int64_t>(p.preview_only));
   st.Bind(12, static_cast<int64_t>(p.purge_after));
   st.Bind(13, p.gate);

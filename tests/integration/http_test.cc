@@ -66,7 +66,16 @@ TEST(HttpTest, HealthReadinessAndMetricsOfJobsAndCalls) {
   }
   ASSERT_EQ(job.state(), "succeeded") << job.error();
 
+  // The job's end is stored first and counted just after (and the worker
+  // leaves the running count after that): a scrape catches up at once.
   auto metrics = HttpGet(d.http_address(), "/metrics");
+  for (int i = 0; i < 200 && metrics &&
+                  (metrics->body.find("plinth_stack_jobs_finished_total{operation=\"update\"") == std::string::npos ||
+                   metrics->body.find("plinth_stack_jobs_running 0\n") == std::string::npos);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    metrics = HttpGet(d.http_address(), "/metrics");
+  }
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->get_header_value("Content-Type"), HasSubstr("text/plain; version=0.0.4"));

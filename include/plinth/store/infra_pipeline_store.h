@@ -14,12 +14,28 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "plinth/core/clock.h"
 #include "plinth/store/database.h"
 
 namespace plinth::store {
+
+// A pipeline node's state. Stored and shown by the API under its name
+// (NodeStateName), the API's PipelineNodeState without its prefix.
+enum class NodeState { kQueued, kRunning, kAwaitingApproval, kSucceeded, kFailed, kCancelled, kSkipped };
+// A pipeline's state, likewise (InfraPipelineState).
+enum class PipelineState { kQueued, kRunning, kAwaitingApproval, kSucceeded, kFailed, kCancelled };
+
+// "queued", "running", "awaiting_approval", "succeeded", "failed",
+// "cancelled", "skipped".
+absl::string_view NodeStateName(NodeState state);
+// "queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled".
+absl::string_view PipelineStateName(PipelineState state);
+// The state of a name the function above gives; nullopt for any other.
+std::optional<NodeState> ParseNodeState(absl::string_view name);
+std::optional<PipelineState> ParsePipelineState(absl::string_view name);
 
 // What a node's plan said it would change (the counts of its job's summary).
 struct NodeSummary {
@@ -33,7 +49,7 @@ struct PipelineNodeRecord {
   int layer = 0;
   std::string operation;  // update, destroy, preview, destroy_preview
   std::vector<int> upstream;
-  std::string state = "queued";  // queued, running, awaiting_approval, succeeded, failed, cancelled, skipped
+  NodeState state = NodeState::kQueued;
   std::string job_id;
   std::string gate;      // "" or "manual"
   std::string awaiting;  // "gate" or "plan" while awaiting_approval
@@ -44,7 +60,8 @@ struct PipelineNodeRecord {
   std::optional<absl::Time> started_at, ended_at;
 
   bool Terminal() const {
-    return state == "succeeded" || state == "failed" || state == "cancelled" || state == "skipped";
+    return state == NodeState::kSucceeded || state == NodeState::kFailed || state == NodeState::kCancelled ||
+           state == NodeState::kSkipped;
   }
   std::string Target() const { return kind + "/" + name; }
 };
@@ -69,7 +86,7 @@ struct PipelineRecord {
   nlohmann::json manifests;
   std::string kind = "deploy";  // deploy or undeploy
   std::string trigger;          // create, update, rollback, run, undeploy, purge
-  std::string state = "queued";
+  PipelineState state = PipelineState::kQueued;
   bool preview_only = false;
   bool purge_after = false;
   std::string gate;  // "", waiting, approved, rejected
@@ -85,7 +102,9 @@ struct PipelineRecord {
   std::vector<PipelineNodeRecord> nodes;
   std::vector<GateDecisionRecord> decisions;
 
-  bool Terminal() const { return state == "succeeded" || state == "failed" || state == "cancelled"; }
+  bool Terminal() const {
+    return state == PipelineState::kSucceeded || state == PipelineState::kFailed || state == PipelineState::kCancelled;
+  }
 };
 
 struct PipelinePage {

@@ -53,7 +53,7 @@ class SchedulerRecoveryTest : public ::testing::Test {
     ASSERT_TRUE(w.ok()) << w.status();
     pipeline_ = *w->pipeline;
     pipeline_.planned = true;
-    pipeline_.state = "running";
+    pipeline_.state = store::PipelineState::kRunning;
     pipeline_.max_parallel = 4;
     for (int i = 0; i < 2; ++i) {
       store::PipelineNodeRecord n;
@@ -104,14 +104,14 @@ class SchedulerRecoveryTest : public ::testing::Test {
 TEST_F(SchedulerRecoveryTest, ANodeTakesTheEndOfAJobThatFinishedUnrecorded) {
   store::StackJobRecord done = Job(0, store::JobState::kSucceeded);
   pipeline_.nodes[0].job_id = done.id;
-  pipeline_.nodes[0].state = "running";
+  pipeline_.nodes[0].state = store::NodeState::kRunning;
   pipeline_.nodes[0].attempts = 1;
   Store();
   ASSERT_TRUE(runner_->Recover().ok());
   ASSERT_TRUE(scheduler_->Recover().ok());
   auto p = pipelines_->Get(pipeline_.id);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->nodes[0].state, "succeeded");
+  EXPECT_EQ(p->nodes[0].state, store::NodeState::kSucceeded);
   EXPECT_EQ(p->nodes[0].job_id, done.id);
   EXPECT_EQ(p->nodes[0].attempts, 1);
 }
@@ -123,14 +123,14 @@ TEST_F(SchedulerRecoveryTest, AnInterruptedJobPutsItsNodeBackInTheQueue) {
   running.state = store::JobState::kRunning;
   ASSERT_TRUE(jobs_->Save(running, "running").ok());
   pipeline_.nodes[0].job_id = running.id;
-  pipeline_.nodes[0].state = "running";
+  pipeline_.nodes[0].state = store::NodeState::kRunning;
   Store();
   ASSERT_TRUE(runner_->Recover().ok());
   EXPECT_EQ(jobs_->Get(running.id)->state, store::JobState::kInterrupted);
   ASSERT_TRUE(scheduler_->Recover().ok());
   auto p = pipelines_->Get(pipeline_.id);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->nodes[0].state, "queued");
+  EXPECT_EQ(p->nodes[0].state, store::NodeState::kQueued);
   EXPECT_TRUE(p->nodes[0].job_id.empty());
   ASSERT_FALSE(p->notes.empty());
   EXPECT_THAT(p->notes.back().get<std::string>(), ::testing::HasSubstr("interrupted by a plinthd restart"));

@@ -83,7 +83,7 @@ TEST_F(InfraProjectStoreTest, CreateWritesProjectRevisionResourcesAndPipelineTog
   EXPECT_EQ(owned->size(), 2u);
   auto stored = pipelines_->Get(w.pipeline->id);
   ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->state, "queued");
+  EXPECT_EQ(stored->state, PipelineState::kQueued);
 }
 
 TEST_F(InfraProjectStoreTest, AFailedCreateWritesNothing) {
@@ -120,15 +120,15 @@ TEST_F(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRev
     p.nodes[i].operation = "update";
   }
   ASSERT_TRUE(pipelines_->Save({{&p, {0, 1}, {}, {}, false}}).ok());
-  p.state = "running";
-  p.nodes[1].state = "running";
+  p.state = PipelineState::kRunning;
+  p.nodes[1].state = NodeState::kRunning;
   ASSERT_TRUE(pipelines_->Save({{&p, {1}, {}, {}, false}}).ok());
   auto stored = pipelines_->Get(p.id);
   ASSERT_TRUE(stored.ok());
   ASSERT_EQ(stored->nodes.size(), 2u);
-  EXPECT_EQ(stored->nodes[0].state, "queued");
-  EXPECT_EQ(stored->nodes[1].state, "running");
-  EXPECT_EQ(stored->state, "running");
+  EXPECT_EQ(stored->nodes[0].state, NodeState::kQueued);
+  EXPECT_EQ(stored->nodes[1].state, NodeState::kRunning);
+  EXPECT_EQ(stored->state, PipelineState::kRunning);
 
   ProjectRevisionRecord r2;
   r2.graph = json::object();
@@ -290,14 +290,14 @@ TEST_F(InfraProjectStoreTest, GitSourceCommitsAndPipelinesRoundTrip) {
   // A pipeline that failed before it started: terminal, with its own commit.
   PipelineRecord failed;
   failed.trigger = "push";
-  failed.state = "failed";
+  failed.state = PipelineState::kFailed;
   failed.error = "commit bbb: x.yaml: bad";
   failed.commit = std::string(40, 'b');
   auto f = projects_->AddPipeline(w->project.id, failed, "github-webhook");
   ASSERT_TRUE(f.ok()) << f.status();
   auto read = pipelines_->Get(f->id);
   ASSERT_TRUE(read.ok());
-  EXPECT_EQ(read->state, "failed");
+  EXPECT_EQ(read->state, PipelineState::kFailed);
   EXPECT_EQ(read->commit, std::string(40, 'b'));
   EXPECT_TRUE(read->ended_at.has_value());
 }
