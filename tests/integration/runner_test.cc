@@ -82,8 +82,11 @@ class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = dir_.path() + "/plinthd.yaml";
-    std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}}\n"
-                           << "modules: {default: {engine: tofu, source: " << PLINTH_SOURCE_DIR << "/examples/modules/sim}}\n"
+    const std::string sim = std::string(PLINTH_SOURCE_DIR) + "/examples/modules/sim";
+    std::ofstream(config_) << "engines: {tofu: {binary: " << PLINTH_BIN_DIR << "/plinth-sim-tofu}, pulumi: {binary: "
+                           << PLINTH_BIN_DIR << "/plinth-sim-pulumi}}\n"
+                           << "modules: {default: {engine: tofu, source: " << sim
+                           << "}, KubernetesSecret: {engine: pulumi, source: " << sim << "}}\n"
                            << "runners: {heartbeat_seconds: 1, lease_seconds: 3}\n"
                            << "jobs: {max_concurrent_jobs: 16}\n";
     ASSERT_TRUE(daemon_.Start({"--config", config_}).ok()) << daemon_.Stderr();
@@ -658,6 +661,49 @@ TEST_F(RunnerTest, ARunnerFrozenPastItsLeaseIsFencedOff) {
   EXPECT_EQ(next.state(), "succeeded") << next.error() << runner.Log();
   CommandResult versions = daemon_.Cli({"state", "versions", ref});
   EXPECT_THAT(versions.out, HasSubstr(next.id()));
+}
+
+// A Pulumi stack's checkpoint lives in plinthd, not on the runner: each
+// job's runner gets it before its steps and sends it back after each, so a
+// second runner (the first one gone, its work dir wiped) sees the stack as
+// the first left it.
+TEST_F(RunnerTest, PulumiCheckpointsTravelWithTheJobNotTheRunner) {
+  std::string secret = CreateToken("edge");
+  ASSERT_EQ(daemon_.Cli({"runner-pool", "bind", "edge", "--org", "acme", "--env", "prod"}).exit_code, 0);
+  Apply("prod", "apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesSecret\nmetadata: {name: creds}\n"
+                "spec: {name: creds, opaque: {data: {a: b}}}\n");
+  auto args = [&](const std::string& name) {
+    std::vector<std::string> a = RunnerArgs(TokenFile(secret), name);
+    a.insert(a.end(), {"--engine", std::string("pulumi=") + PLINTH_BIN_DIR + "/plinth-sim-pulumi"});
+    return a;
+  };
+  const std::string ref = "acme/prod/KubernetesSecret/creds";
+  {
+    RunnerProcess first(dir_.path(), args("first"));
+    ASSERT_TRUE(WaitConnected("first", true)) << first.Log();
+    pb::StackJob created = WaitJob(StartJob("prod", "KubernetesSecret", "creds").id());
+    ASSERT_EQ(created.state(), "succeeded") << created.error() << first.Log();
+    EXPECT_EQ(created.engine(), "pulumi");
+    EXPECT_EQ(created.runner(), "first");
+    EXPECT_EQ(created.summary().add(), 1);
+    CommandResult listed = daemon_.Cli({"state", "list", "acme"});
+    EXPECT_THAT(listed.out, HasSubstr("pulumi"));
+    CommandResult got = daemon_.Cli({"state", "get", ref});
+    ASSERT_EQ(got.exit_code, 0) << got.err;
+    EXPECT_THAT(got.err, HasSubstr("pulumi state version"));
+    EXPECT_THAT(daemon_.Cli({"state", "versions", ref}).out, HasSubstr(created.id()));
+  }
+  std::filesystem::remove_all(dir_.path() + "/w-first");
+  RunnerProcess second(dir_.path(), args("second"));
+  ASSERT_TRUE(WaitConnected("second", true)) << second.Log();
+  pb::StackJob again = WaitJob(StartJob("prod", "KubernetesSecret", "creds").id());
+  ASSERT_EQ(again.state(), "succeeded") << again.error() << second.Log();
+  EXPECT_EQ(again.runner(), "second");
+  EXPECT_EQ(again.summary().add(), 0);  // the stack as the first runner left it
+  EXPECT_EQ(again.summary().change(), 0);
+  pb::StackJob destroyed = WaitJob(StartJob("prod", "KubernetesSecret", "creds", "destroy").id());
+  ASSERT_EQ(destroyed.state(), "succeeded") << destroyed.error() << second.Log();
+  EXPECT_EQ(destroyed.summary().remove(), 1);  // there was a stack to destroy
 }
 
 // The state backend answers only a running job's token for its resource.
