@@ -37,3 +37,32 @@ build_plinth() {
   say "Building (ninja -C $PLINTH_BUILD)"
   ninja -C "$PLINTH_BUILD" "$@"
 }
+
+# Debian's kubectl (package kubernetes-client), which the Cloud Ops tests
+# check the simulated API server against. When the package is installed its
+# /usr/bin/kubectl is used; otherwise (here another package, Google's
+# `kubectl`, owns /usr/bin/kubectl, so installing would clash) the Debian
+# package is fetched from the apt archive and unpacked under the build dir.
+# Exports PLINTH_DEBIAN_KUBECTL; on failure leaves it empty and says why.
+ensure_debian_kubectl() {
+  export PLINTH_DEBIAN_KUBECTL=""
+  if dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed"; then
+    PLINTH_DEBIAN_KUBECTL=/usr/bin/kubectl
+    return
+  fi
+  local dir="$PLINTH_BUILD/tools/kubernetes-client"
+  if [ ! -x "$dir/usr/bin/kubectl" ]; then
+    say "Unpacking Debian's kubernetes-client (kubectl) under $dir"
+    local tmp
+    tmp="$(mktemp -d)"
+    if (cd "$tmp" && apt-get download -qq kubernetes-client >/dev/null 2>&1) &&
+       mkdir -p "$dir" && dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$dir"; then
+      :
+    else
+      say "Cannot fetch Debian's kubernetes-client; the kubectl checks of the simulated cluster will fail"
+    fi
+    rm -rf "$tmp"
+  fi
+  [ -x "$dir/usr/bin/kubectl" ] && PLINTH_DEBIAN_KUBECTL="$dir/usr/bin/kubectl"
+  return 0
+}
