@@ -573,88 +573,119 @@ def main():
                         return
             self.end_chunked()
 
-        # -- exec over WebSocket
+        # -- exec: WebSocket (v5/v4.channel.k8s.io) or SPDY/3.1 (what kubectl
+        # before 1.30 speaks), one pump behind both
         def exec(self, ns, name):
-            protocols = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-            chosen = next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in protocols), None)
-            log("exec upgrade=%r protocols=%r" % (self.headers.get("Upgrade"), protocols))
-            if self.headers.get("Upgrade", "").lower() != "websocket" or chosen is None:
-                return self.fail(400, "BadRequest", "Upgrade request required (websocket with v5.channel.k8s.io or "
-                                 "v4.channel.k8s.io)")
+            upgrade = self.headers.get("Upgrade", "").lower()
             qa = self.query_all
+            flag = lambda k: qa.get(k, ["false"])[-1] in ("1", "true")
+            tty, want_stdin = flag("tty"), flag("stdin")
+            if upgrade == "websocket":
+                protocols = [p.strip() for p in self.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+                chosen = next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in protocols), None)
+            elif upgrade.startswith("spdy/3.1"):
+                offered = self.headers.get_all("X-Stream-Protocol-Version") or []
+                offered = [p.strip() for v in offered for p in v.split(",")]
+                chosen = next((p for p in ("v4.channel.k8s.io",) if p in offered), None)
+            else:
+                chosen = None
+            if chosen is None:
+                return self.fail(400, "BadRequest", "Upgrade request required: websocket (v5.channel.k8s.io, "
+                                 "v4.channel.k8s.io) or SPDY/3.1 (v4.channel.k8s.io)")
             command = qa.get("command", [])
             pod, container, err = self.pod(ns, name, qa.get("container", [""])[-1])
             if err:
                 return self.fail(*err)
             if not command:
                 return self.fail(400, "BadRequest", "you must specify at least 1 command")
-            accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest()).decode()
             self.send_response(101, "Switching Protocols")
-            self.send_header("Upgrade", "websocket")
-            self.send_header("Connection", "Upgrade")
-            self.send_header("Sec-WebSocket-Accept", accept)
-            self.send_header("Sec-WebSocket-Protocol", chosen)
+            if upgrade == "websocket":
+                accept = base64.b64encode(hashlib.sha1((self.headers["Sec-WebSocket-Key"] + WS_GUID).encode()).digest())
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", accept.decode())
+                self.send_header("Sec-WebSocket-Protocol", chosen)
+            else:
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Upgrade", "SPDY/3.1")
+                self.send_header("X-Stream-Protocol-Version", chosen)
             self.end_headers()
             self.wfile.flush()
             self.close_connection = True
-            tty = qa.get("tty", ["false"])[-1] in ("1", "true")
-            want_stdin = qa.get("stdin", ["false"])[-1] in ("1", "true")
-            ws = WebSocket(self.connection, self.rfile)
+            if upgrade == "websocket":
+                chans = WebSocketChannels(self.connection, self.rfile, chosen)
+            else:
+                # The client opens its streams in client-go's order: error,
+                # stdin, stdout, stderr (not with a tty), resize (with one).
+                order = ["error"] + (["stdin"] if want_stdin else []) + (["stdout"] if flag("stdout") else []) + \
+                        (["stderr"] if flag("stderr") and not tty else []) + (["resize"] if tty else [])
+                chans = SpdyChannels(self.connection, self.rfile, order)
+            self.run_exec(ns, name, container, command, tty, want_stdin, chans)
+
+        def run_exec(self, ns, name, container, command, tty, want_stdin, chans):
             cwd = os.path.join(store.scratch, ns, name, container)
             os.makedirs(cwd, exist_ok=True)
             env = {"PATH": "/usr/bin:/bin", "HOSTNAME": name, "HOME": cwd, "TERM": "xterm" if tty else "dumb",
                    "POD_NAME": name, "POD_NAMESPACE": ns, "CONTAINER": container}
-            log("exec %s/%s/%s %s tty=%s" % (ns, name, container, command, tty))
+            log("exec %s/%s/%s %s tty=%s via %s" % (ns, name, container, command, tty, type(chans).__name__))
+            if not chans.wait_ready():
+                return
+            master = None
             try:
                 if tty:
                     master, slave = pty.openpty()
+                    def controlling_tty():  # a session of its own, led by the shell, with the pty as its terminal
+                        os.setsid()
+                        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
                     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
-                                            start_new_session=True)
+                                            preexec_fn=controlling_tty)
                     os.close(slave)
                     outs = {master: 1}
                     stdin_fd = master
                 else:
-                    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE if want_stdin else subprocess.DEVNULL,
+                    proc = subprocess.Popen(command, cwd=cwd, env=env,
+                                            stdin=subprocess.PIPE if want_stdin else subprocess.DEVNULL,
                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
                     outs = {proc.stdout.fileno(): 1, proc.stderr.fileno(): 2}
                     stdin_fd = proc.stdin.fileno() if want_stdin else None
             except OSError as e:
-                ws.send(bytes([3]) + json.dumps({"metadata": {}, "status": "Failure", "message":
-                                                 "exec: %s: %s" % (command[0], e.strerror), "reason": "InternalError"}).encode())
-                ws.close()
+                chans.send(3, json.dumps({"metadata": {}, "status": "Failure", "reason": "InternalError", "message":
+                                          "exec: \"%s\": %s" % (command[0], e.strerror)}).encode())
+                chans.close()
                 return
             state = {"stdin": stdin_fd}
 
-            def from_client():  # stdin, resizes, close; the client going away kills the command
-                while True:
-                    frame = ws.recv()
-                    if frame is None:
-                        if proc.poll() is None:
-                            try:
-                                os.killpg(proc.pid, 9)
-                            except OSError:
-                                pass
-                        return
-                    if not frame:
-                        continue
-                    ch, data = frame[0], frame[1:]
-                    if ch == 0 and state["stdin"] is not None:
-                        try:
-                            os.write(state["stdin"], data)
-                        except OSError:
-                            pass
-                    elif ch == 4 and tty:
-                        try:
-                            size = json.loads(data or b"{}")
-                            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack(
-                                "HHHH", int(size.get("Height", 24)), int(size.get("Width", 80)), 0, 0))
-                        except (ValueError, OSError, TypeError):
-                            pass
-                    elif ch == 255 and data[:1] == b"\x00" and state["stdin"] is not None and not tty:
-                        proc.stdin.close()
-                        state["stdin"] = None
+            def on_stdin(data):
+                if state["stdin"] is not None:
+                    try:
+                        os.write(state["stdin"], data)
+                    except OSError:
+                        pass
 
-            threading.Thread(target=from_client, daemon=True).start()
+            def on_stdin_end():
+                if state["stdin"] is not None and not tty:
+                    proc.stdin.close()
+                    state["stdin"] = None
+
+            def on_resize(data):
+                for doc in filter(None, data.split(b"\n")):
+                    try:
+                        size = json.loads(doc)
+                        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack(
+                            "HHHH", int(size.get("Height", 24)), int(size.get("Width", 80)), 0, 0))
+                    except (ValueError, OSError, TypeError, AttributeError):
+                        pass
+
+            def on_gone():  # the client went away: nothing stays running
+                if proc.poll() is None:
+                    try:
+                        os.killpg(proc.pid, 9)
+                    except OSError:
+                        pass
+
+            threading.Thread(target=chans.read_loop, args=(on_stdin, on_stdin_end, on_resize, on_gone),
+                             daemon=True).start()
             open_outs = dict(outs)
             while open_outs:
                 r, _, _ = select.select(list(open_outs), [], [], 0.5)
@@ -664,8 +695,9 @@ def main():
                     except OSError:  # a pty reads EIO once its last writer is gone
                         data = b""
                     if data:
-                        ws.send(bytes([open_outs[fd]]) + data)
+                        chans.send(open_outs[fd], data)
                     else:
+                        chans.end(open_outs[fd])
                         del open_outs[fd]
             code = proc.wait()
             if code == 0:
@@ -674,8 +706,8 @@ def main():
                 st = {"metadata": {}, "status": "Failure", "message": "command terminated with non-zero exit code: "
                       "error executing command [%s], exit code %d" % (" ".join(command), code),
                       "reason": "NonZeroExitCode", "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-            ws.send(bytes([3]) + json.dumps(st).encode())
-            ws.close()
+            chans.send(3, json.dumps(st).encode())
+            chans.close()
 
     server = ThreadingServer(("127.0.0.1", 0), Handler)
     config_dir = os.path.dirname(os.path.abspath(args.kubeconfig_out))
@@ -715,16 +747,21 @@ class BadRequest(Exception):
     pass
 
 
-class WebSocket:
-    """RFC 6455 framing, server side: client frames are masked, ours not."""
+class WebSocketChannels:
+    """RFC 6455 framing, server side (client frames are masked, ours not);
+    each message is one channel byte then data."""
 
-    def __init__(self, sock, rfile):
+    def __init__(self, sock, rfile, protocol):
         self.sock, self.rfile, self.mu = sock, rfile, threading.Lock()
+        self.v5 = protocol.startswith("v5.")
+
+    def wait_ready(self):
+        return True
 
     def _read(self, n):
         data = b""
         while len(data) < n:
-            part = self.rfile.read1(n - len(data)) if hasattr(self.rfile, "read1") else self.rfile.read(n - len(data))
+            part = self.rfile.read1(n - len(data))
             if not part:
                 return None
             data += part
@@ -742,7 +779,7 @@ class WebSocket:
             n = struct.unpack(">Q", self._read(8))[0]
         mask = self._read(4) if head[1] & 0x80 else b"\0\0\0\0"
         data = self._read(n) if n else b""
-        if data is None:
+        if data is None or mask is None:
             return None
         data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
         if op == 8:
@@ -750,25 +787,186 @@ class WebSocket:
         if op == 9:
             self._send(10, data)
             return b""
-        if op in (10,):
-            return b""
-        return data
+        return b"" if op == 10 else data
+
+    def read_loop(self, on_stdin, on_stdin_end, on_resize, on_gone):
+        while True:
+            frame = self.recv()
+            if frame is None:
+                return on_gone()
+            if not frame:
+                continue
+            ch, data = frame[0], frame[1:]
+            if ch == 0:
+                on_stdin(data)
+            elif ch == 4:
+                on_resize(data)
+            elif ch == 255 and self.v5 and data[:1] == b"\x00":
+                on_stdin_end()
 
     def _send(self, op, data):
         n = len(data)
         head = bytes([0x80 | op])
-        head += bytes([n]) if n < 126 else bytes([126]) + struct.pack(">H", n) if n < 65536 else bytes([127]) + struct.pack(">Q", n)
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + struct.pack(">H", n)
+        else:
+            head += bytes([127]) + struct.pack(">Q", n)
         with self.mu:
             try:
                 self.sock.sendall(head + data)
             except OSError:
                 pass
 
-    def send(self, data):
-        self._send(2, data)
+    def send(self, channel, data):
+        self._send(2, bytes([channel]) + data)
+
+    def end(self, channel):
+        if self.v5:
+            self._send(2, bytes([255, channel]))
 
     def close(self):
         self._send(8, struct.pack(">H", 1000))
+
+
+class SpdyChannels:
+    """SPDY/3.1 as kubectl's spdystream speaks it: the client opens one
+    stream per channel and waits for our SYN_REPLY to each; we write a
+    channel's data on its stream and end it with FIN. Header blocks are
+    zlib streams; ours are compressed without SPDY's preset dictionary (a
+    zlib stream names the dictionary it needs, none here), and the client's
+    are not read: which stream is which follows from the order in which
+    client-go opens them (given to us from the request's flags)."""
+
+    CHANNEL = {"stdin": 0, "stdout": 1, "stderr": 2, "error": 3, "resize": 4}
+
+    def __init__(self, sock, rfile, order):
+        self.sock, self.rfile, self.mu = sock, rfile, threading.Lock()
+        self.order = order
+        self.streams = {}  # channel -> stream id
+        self.ready = threading.Event()
+        self.gone = False
+        self.zlib = __import__("zlib").compressobj()
+        self.callbacks = None
+        self.pending = []  # data frames that arrived before the callbacks
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def wait_ready(self):
+        return self.ready.wait(10) and not self.gone
+
+    def _read(self, n):
+        data = b""
+        while len(data) < n:
+            part = self.rfile.read1(n - len(data))
+            if not part:
+                return None
+            data += part
+        return data
+
+    def _headers(self, pairs):
+        block = struct.pack(">I", len(pairs))
+        for k, v in pairs:
+            block += struct.pack(">I", len(k)) + k.encode() + struct.pack(">I", len(v)) + v.encode()
+        zlib = __import__("zlib")
+        return self.zlib.compress(block) + self.zlib.flush(zlib.Z_SYNC_FLUSH)
+
+    def _control(self, kind, flags, payload):
+        frame = struct.pack(">HHI", 0x8000 | 3, kind, (flags << 24) | len(payload)) + payload
+        with self.mu:
+            try:
+                self.sock.sendall(frame)
+            except OSError:
+                pass
+
+    def _data(self, sid, flags, payload):
+        frame = struct.pack(">II", sid & 0x7FFFFFFF, (flags << 24) | len(payload)) + payload
+        with self.mu:
+            try:
+                self.sock.sendall(frame)
+            except OSError:
+                pass
+
+    def _reader(self):
+        by_sid = {}
+        while True:
+            head = self._read(8)
+            if head is None:
+                break
+            first, second = struct.unpack(">II", head)
+            flags, length = second >> 24, second & 0xFFFFFF
+            payload = self._read(length) if length else b""
+            if payload is None:
+                break
+            if first & 0x80000000:
+                kind = first & 0xFFFF
+                if kind == 1:  # SYN_STREAM
+                    sid = struct.unpack(">I", payload[:4])[0] & 0x7FFFFFFF
+                    name = self.order[len(by_sid)] if len(by_sid) < len(self.order) else "unknown"
+                    by_sid[sid] = name
+                    self.streams[name] = sid
+                    with self.mu:
+                        block = self._headers([("streamtype", name)])
+                    self._control(2, 0, struct.pack(">I", sid) + block)  # SYN_REPLY
+                    if len(by_sid) == len(self.order):
+                        self.ready.set()
+                    if flags & 1:
+                        self._deliver(name, None)
+                elif kind == 6:  # PING: echoed
+                    self._control(6, 0, payload)
+                elif kind == 7:  # GOAWAY
+                    break
+                elif kind == 3:  # RST_STREAM
+                    pass
+            else:
+                name = by_sid.get(first & 0x7FFFFFFF)
+                if payload:
+                    self._deliver(name, payload)
+                if flags & 1:
+                    self._deliver(name, None)
+        self.gone = True
+        self.ready.set()
+        self._deliver("gone", None)
+
+    def _deliver(self, name, data):
+        if self.callbacks is None:
+            self.pending.append((name, data))
+            return
+        on_stdin, on_stdin_end, on_resize, on_gone = self.callbacks
+        if name == "gone":
+            on_gone()
+        elif name == "stdin":
+            on_stdin(data) if data is not None else on_stdin_end()
+        elif name == "resize" and data is not None:
+            on_resize(data)
+
+    def read_loop(self, on_stdin, on_stdin_end, on_resize, on_gone):
+        self.callbacks = (on_stdin, on_stdin_end, on_resize, on_gone)
+        pending, self.pending = self.pending, []
+        for name, data in pending:
+            self._deliver(name, data)
+
+    def send(self, channel, data):
+        name = {v: k for k, v in self.CHANNEL.items()}[channel]
+        sid = self.streams.get(name)
+        if sid is not None:
+            self._data(sid, 0, data)
+
+    def end(self, channel):
+        name = {v: k for k, v in self.CHANNEL.items()}[channel]
+        sid = self.streams.get(name)
+        if sid is not None:
+            self._data(sid, 1, b"")
+
+    def close(self):
+        sid = self.streams.get("error")
+        if sid is not None:
+            self._data(sid, 1, b"")
+        for name in ("stdout", "stderr"):
+            if name in self.streams:
+                self.end(self.CHANNEL[name])
+        time.sleep(0.05)
+        self._control(7, 0, struct.pack(">II", 0, 0))  # GOAWAY
 
 
 if __name__ == "__main__":

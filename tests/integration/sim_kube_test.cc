@@ -103,5 +103,29 @@ TEST_F(SimKubeTest, KubectlLogsOfAContainerAndAFollowThatEndsWithItsPod) {
   EXPECT_NE(Kubectl({"get", "pod", "web-1", "-n", "shop"}).exit_code, 0);
 }
 
+// kubectl 1.20 speaks SPDY/3.1 for exec (WebSocket came in 1.29-1.30):
+// output, stderr, stdin, the exit code, a TTY and a missing container.
+TEST_F(SimKubeTest, KubectlExecRunsTheCommandWithItsExitCode) {
+  CommandResult r = Kubectl({"exec", "-n", "shop", "web-1", "-c", "app", "--", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err << kube_.Log();
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_THAT(r.err, HasSubstr("err\n"));
+  EXPECT_THAT(r.err, HasSubstr("command terminated with exit code 3"));
+  CommandResult in = RunCommand({kubectl_, "--kubeconfig", kube_.kubeconfig(), "exec", "-i", "-n", "shop", "web-1",
+                                 "-c", "app", "--", "sh", "-c", "read x; echo got $x; echo $POD_NAME"},
+                                {}, "typed\n");
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(in.out, "got typed\nweb-1\n");
+  // -it under a terminal (script gives kubectl one): a shell with a tty.
+  CommandResult tty = RunCommand(
+      {"/usr/bin/script", "-qec", kubectl_ + " --kubeconfig " + kube_.kubeconfig() + " exec -it -n shop web-1 -c app -- sh", "/dev/null"},
+      {}, "test -t 0 && echo has-a-tty\nexit 4\n");
+  EXPECT_EQ(tty.exit_code, 4) << tty.out << tty.err;
+  EXPECT_THAT(tty.out, HasSubstr("has-a-tty"));
+  CommandResult missing = Kubectl({"exec", "-n", "shop", "web-1", "-c", "nope", "--", "true"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("container nope is not valid for pod web-1"));
+}
+
 }  // namespace
 }  // namespace plinth::testing
