@@ -141,6 +141,7 @@ class Conn {
         X509_VERIFY_PARAM_set1_host(param, sni.c_str(), 0);
       }
     }
+    NoSigpipe no_sigpipe;
     if (SSL_connect(ssl_) != 1) {
       long verify = SSL_get_verify_result(ssl_);
       std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : OpenSslError();
@@ -177,6 +178,7 @@ class Conn {
       if (rc < 0) return errno == EINTR ? -2 : -1;
     }
     if (ssl_ == nullptr) return recv(fd_, buf, n, 0);
+    NoSigpipe no_sigpipe;
     int r = SSL_read(ssl_, buf, static_cast<int>(n));
     if (r > 0) return r;
     int e = SSL_get_error(ssl_, r);
