@@ -71,6 +71,16 @@ class SimKube {
   SimKube(const SimKube&) = delete;
   SimKube& operator=(const SimKube&) = delete;
 
+  // The objects of tests/fakes/kube/shop.json: namespace shop with the
+  // Deployments web (two pods, a Service, an Ingress, a ConfigMap and a
+  // Secret) and billing, and the StatefulSet db with its claim.
+  static std::string ShopObjects() {
+    std::ifstream in(std::string(PLINTH_SOURCE_DIR) + "/tests/fakes/kube/shop.json");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
   bool ok() const { return port_ > 0; }
   int port() const { return port_; }
   const std::string& kubeconfig() const { return kubeconfig_; }
