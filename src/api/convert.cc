@@ -122,6 +122,16 @@ google::rpc::ResourceInfo ResourceInfoOf(const std::string& message) {
 
 }  // namespace
 
+bool StatusCodeFromName(absl::string_view name, absl::StatusCode* code) {
+  for (int i = 0; i <= 16; ++i) {
+    if (absl::StatusCodeToString(static_cast<absl::StatusCode>(i)) == name) {
+      *code = static_cast<absl::StatusCode>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   // Messages quote what the caller sent: a NUL or an escape sequence in a

@@ -146,6 +146,19 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
     Send(std::move(m));
   }
 
+  void OfferOps(const orchestrator::WorkLease& lease, const std::string& payload) override {
+    pb::ControlMessage m;
+    SetLease(lease, m.mutable_offer()->mutable_lease());
+    if (!m.mutable_offer()->mutable_cloud_ops()->ParseFromString(payload)) return;  // built by CloudOpsService
+    Send(std::move(m));
+  }
+  void OpsInput(const orchestrator::WorkLease& lease, const std::string& input) override {
+    pb::ControlMessage m;
+    if (!m.mutable_input()->ParseFromString(input)) return;
+    SetLease(lease, m.mutable_input()->mutable_lease());
+    Send(std::move(m));
+  }
+
   void Begin(std::shared_ptr<RunnerStream> self) {
     self_ = std::move(self);
     StartRead(&in_);
@@ -258,6 +271,13 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
         bool current = false;
         if (msg.has_events()) {
           current = hub_->Report(runner_id_, lease, Reports(msg.events()));
+        } else if (msg.has_result() && msg.result().has_cloud_ops()) {
+          const pb::CloudOpsResult& r = msg.result().cloud_ops();
+          absl::StatusCode code = absl::StatusCode::kUnknown;
+          if (!StatusCodeFromName(r.code(), &code)) code = absl::StatusCode::kUnknown;
+          orchestrator::OpsEnd end{code == absl::StatusCode::kOk ? absl::OkStatus() : absl::Status(code, r.message()),
+                                   r.result_json()};
+          current = hub_->OpsResult(runner_id_, lease, std::move(end));
         } else if (msg.has_result()) {
           engine::JobOutcome outcome;
           json parsed = json::parse(msg.result().outcome_json(), nullptr, false);
@@ -302,7 +322,7 @@ class RunnerStream final : public grpc::ServerBidiReactor<pb::RunnerMessage, pb:
     for (const auto& e : events.events()) {
       orchestrator::WorkReport r;
       r.step = e.step();
-      r.text = e.text();
+      r.text = e.data().empty() ? e.text() : e.data();  // Cloud Ops output is raw bytes
       if (e.type() == "stdout" || e.type() == "stderr" || e.type() == "system") {
         r.type = orchestrator::WorkReport::Type::kLine;
         r.stream = e.type() == "stdout"   ? engine::JobListener::Stream::kStdout

@@ -58,6 +58,12 @@ void RunnerHub::Detach(const std::string& runner_id, const RunnerChannel* channe
   absl::MutexLock lock(&mu_);
   auto it = runners_.find(runner_id);
   if (it == runners_.end() || it->second.channel.get() != channel) return;  // it reconnected meanwhile
+  // Live operations end with their runner's stream: nothing resumes them.
+  for (auto& [id, work] : work_) {
+    if (work->ops && work->runner_id == runner_id && !work->ops_end && !work->lost) {
+      LoseLocked(*work, absl::StrCat("runner ", it->second.info.name, " disconnected during the operation"));
+    }
+  }
   // Its leases last until they expire: a runner that reconnects in time
   // goes on with them.
   it->second.channel.reset();
@@ -79,11 +85,23 @@ bool RunnerHub::Report(const std::string& runner_id, const WorkLease& lease, std
   }
   auto r = runners_.find(runner_id);
   if (r != runners_.end()) r->second.last_heartbeat = absl::Now();
+  Work& work = *it->second;
+  if (work.ops && work.ops_end) return true;  // ended here already (a slow reader)
   for (auto& report : reports) {
-    if (report.type == WorkReport::Type::kStepStarted) it->second->started = true;
-    it->second->reports.push_back(std::move(report));
+    if (report.type == WorkReport::Type::kStepStarted) work.started = true;
+    work.buffered += report.text.size();
+    work.reports.push_back(std::move(report));
   }
-  it->second->changed.Signal();
+  if (work.ops && work.buffered > kMaxOpsBuffer) {
+    // The caller reads slower than the cluster sends: end it rather than
+    // take plinthd's memory.
+    work.ops_end = OpsEnd{absl::ResourceExhaustedError(absl::StrCat(
+                              "the caller read too slowly: more than ", kMaxOpsBuffer >> 20,
+                              " MiB of output waited for it; the operation was stopped")),
+                          ""};
+    if (r != runners_.end() && r->second.channel) r->second.channel->CancelWork(work.lease, "the caller read too slowly");
+  }
+  work.changed.Signal();
   return true;
 }
 
@@ -410,6 +428,112 @@ RemoteResult RunnerHub::Watch(const RemoteRun& run, std::shared_ptr<Work> work, 
       return result;
     }
   }
+}
+
+absl::StatusOr<OpsCall> RunnerHub::StartOps(const std::string& pool, const std::string& connection,
+                                            const std::string& payload) {
+  std::shared_ptr<RunnerChannel> channel;
+  OpsCall call;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return absl::UnavailableError("plinthd is stopping");
+    int in_pool = 0;
+    const Runner* best = nullptr;
+    for (const auto& [id, r] : runners_) {
+      if (r.info.pool != pool || r.channel == nullptr) continue;
+      ++in_pool;
+      if (!connection.empty() && !r.info.connections.count(connection)) continue;
+      if (best == nullptr || r.leased.size() < best->leased.size()) best = &r;
+    }
+    if (best == nullptr) {
+      const std::string what = connection.empty() ? std::string("this cluster") : absl::StrCat("connection ", connection);
+      if (in_pool == 0) {
+        return absl::UnavailableError(absl::StrCat("no runner of pool ", pool, " is connected (", what,
+                                                   " is served through that pool's runners)"));
+      }
+      return absl::UnavailableError(absl::StrCat("no connected runner of pool ", pool, " holds connection ", connection,
+                                                 " (runner.yaml connections)"));
+    }
+    auto work = std::make_shared<Work>();
+    work->ops = true;
+    work->started = true;
+    ++next_generation_;
+    work->lease = {absl::StrCat("ops-", next_generation_), next_generation_};
+    work->runner_id = best->info.id;
+    work->since = absl::Now();
+    work_[work->lease.work_id] = work;
+    channel = best->channel;
+    call = {work->lease, best->info.id, best->info.name};
+  }
+  channel->OfferOps(call.lease, payload);
+  return call;
+}
+
+std::vector<WorkReport> RunnerHub::PollOps(const OpsCall& call, absl::Duration wait, std::optional<OpsEnd>* end) {
+  absl::MutexLock lock(&mu_);
+  auto it = work_.find(call.lease.work_id);
+  if (it == work_.end() || !it->second->ops) {
+    *end = OpsEnd{absl::UnavailableError("the operation is no longer known to plinthd"), ""};
+    return {};
+  }
+  std::shared_ptr<Work> work = it->second;
+  if (work->reports.empty() && !work->ops_end && !work->lost) work->changed.WaitWithTimeout(&mu_, wait);
+  if (!work->ops_end && !work->lost) {
+    auto r = runners_.find(work->runner_id);
+    const absl::Time seen = r == runners_.end() ? work->since : std::max(work->since, r->second.last_heartbeat);
+    if (r == runners_.end() || r->second.channel == nullptr) {
+      LoseLocked(*work, absl::StrCat("runner ", call.runner_name, " disconnected during the operation"));
+    } else if (absl::Now() - seen > lease_time_) {
+      LoseLocked(*work, absl::StrCat("runner ", call.runner_name, " sent nothing for ",
+                                     absl::FormatDuration(lease_time_), " (its lease expired)"));
+    }
+  }
+  std::vector<WorkReport> out(std::make_move_iterator(work->reports.begin()),
+                              std::make_move_iterator(work->reports.end()));
+  work->reports.clear();
+  work->buffered = 0;
+  if (work->ops_end || work->lost) {
+    *end = work->ops_end ? *work->ops_end : OpsEnd{absl::UnavailableError(work->lost_why), ""};
+    work_.erase(call.lease.work_id);
+  }
+  return out;
+}
+
+void RunnerHub::OpsInput(const OpsCall& call, const std::string& input) {
+  std::shared_ptr<RunnerChannel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = work_.find(call.lease.work_id);
+    if (it == work_.end() || !it->second->ops) return;
+    channel = ChannelLocked(*it->second);
+  }
+  if (channel) channel->OpsInput(call.lease, input);
+}
+
+void RunnerHub::CancelOps(const OpsCall& call) {
+  std::shared_ptr<RunnerChannel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = work_.find(call.lease.work_id);
+    if (it == work_.end() || !it->second->ops) return;
+    channel = ChannelLocked(*it->second);
+    work_.erase(it);
+  }
+  if (channel) channel->CancelWork(call.lease, "the caller went");
+}
+
+bool RunnerHub::OpsResult(const std::string& runner_id, const WorkLease& lease, OpsEnd end) {
+  absl::MutexLock lock(&mu_);
+  auto it = work_.find(lease.work_id);
+  if (it == work_.end() || !it->second->ops || it->second->runner_id != runner_id ||
+      it->second->lease.generation != lease.generation || it->second->lost) {
+    return false;
+  }
+  if (!it->second->ops_end) it->second->ops_end = std::move(end);
+  it->second->changed.Signal();
+  auto r = runners_.find(runner_id);
+  if (r != runners_.end()) r->second.last_heartbeat = absl::Now();
+  return true;
 }
 
 }  // namespace plinth::orchestrator

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "cloud_ops_work.h"
 #include "grpcpp/grpcpp.h"
 #include "plinth/api/work_wire.h"
 #include "plinth/engine/connection_env.h"
@@ -584,6 +585,7 @@ class WorkSet {
 };
 
 WorkSet* g_work = nullptr;
+plinth::runner::CloudOpsWorkSet* g_ops = nullptr;
 
 // One connection to plinthd, from hello to the stream's end.
 class Session {
@@ -626,13 +628,24 @@ class Session {
         case pb::ControlMessage::kOffer:
           // Work this runner cannot do is declined, never silently
           // dropped: plinthd offers it elsewhere.
-          g_work->Offer(msg.offer());
+          if (msg.offer().has_cloud_ops()) {
+            g_ops->Offer(msg.offer().lease(), msg.offer().cloud_ops());
+          } else {
+            g_work->Offer(msg.offer());
+          }
           break;
         case pb::ControlMessage::kCancel:
-          g_work->Stop(msg.cancel().lease(), "cancelled: " + msg.cancel().reason());
+          if (!g_ops->Stop(msg.cancel().lease())) {
+            g_work->Stop(msg.cancel().lease(), "cancelled: " + msg.cancel().reason());
+          }
           break;
         case pb::ControlMessage::kLeaseLost:
-          g_work->Stop(msg.lease_lost().lease(), "lease lost: " + msg.lease_lost().reason());
+          if (!g_ops->Stop(msg.lease_lost().lease())) {
+            g_work->Stop(msg.lease_lost().lease(), "lease lost: " + msg.lease_lost().reason());
+          }
+          break;
+        case pb::ControlMessage::kInput:
+          g_ops->Input(msg.input());
           break;
         case pb::ControlMessage::kApproval:
           g_work->Decide(msg.approval());
@@ -648,6 +661,8 @@ class Session {
       cv_.notify_all();
     }
     if (g_stop.load()) ctx_.TryCancel();
+    // Live operations do not outlive their stream: no one waits for them.
+    g_ops->StopAll();
     heartbeat.join();
     return stream_->Finish();
   }
@@ -905,6 +920,27 @@ int main(int argc, char** argv) {
       (held.empty() ? "" : "; runner-held connections: " + held));
   WorkSet work(opts);
   g_work = &work;
+  plinth::runner::CloudOpsWorkSet ops(SendToPlinthd, [&opts](const std::string& name) -> absl::StatusOr<plinth::runner::Kubeconfig> {
+    auto it = opts.connections.find(name);
+    if (it == opts.connections.end()) {
+      return absl::FailedPreconditionError("this runner does not hold connection " + name + " (runner.yaml connections)");
+    }
+    if (it->second.provider != "kubernetes") {
+      return absl::FailedPreconditionError("connection " + name + " is a " + it->second.provider +
+                                           " connection here (runner.yaml), not kubernetes");
+    }
+    auto source = it->second.secrets.find("kubeconfig");
+    if (source == it->second.secrets.end()) {
+      return absl::FailedPreconditionError("runner.yaml connections[" + name + "].secrets.kubeconfig: not set");
+    }
+    auto text = ReadSecret("runner.yaml connections[" + name + "].secrets.kubeconfig", source->second);
+    if (!text.ok()) return text.status();
+    plinth::runner::Kubeconfig config{*std::move(text), ""};
+    config.base_dir = source->second.file.empty() ? std::filesystem::current_path().string()
+                                                  : std::filesystem::path(source->second.file).parent_path().string();
+    return config;
+  });
+  g_ops = &ops;
   grpc::ChannelArguments channel_args;
   channel_args.SetMaxReceiveMessageSize(256 << 20);
   channel_args.SetMaxSendMessageSize(256 << 20);

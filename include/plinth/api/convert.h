@@ -23,6 +23,9 @@ namespace plinth::api {
 // absl and gRPC share their codes; the message is kept, but for control
 // characters (except newline and tab), which become \xNN.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+// "NOT_FOUND" -> kNotFound (the names absl::StatusCodeToString gives);
+// false for a name it does not know.
+bool StatusCodeFromName(absl::string_view name, absl::StatusCode* code);
 // Text with control characters (except newline and tab) as \xNN.
 std::string EscapeControls(absl::string_view text);
 

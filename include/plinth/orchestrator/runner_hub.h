@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "plinth/engine/stack_job.h"
@@ -49,6 +50,10 @@ class RunnerChannel {
   virtual void CancelWork(const WorkLease& lease, const std::string& reason) = 0;
   virtual void LoseLease(const WorkLease& lease, const std::string& reason) = 0;
   virtual void Decide(const WorkLease& lease, bool approved, const std::string& actor, const std::string& comment) = 0;
+  // Cloud Ops: `payload` is the work as the api layer encoded it (opaque
+  // here), and so is `input` (an exec's stdin, a resize).
+  virtual void OfferOps(const WorkLease& lease, const std::string& payload) = 0;
+  virtual void OpsInput(const WorkLease& lease, const std::string& input) = 0;
 };
 
 struct RunnerInfo {
@@ -88,6 +93,18 @@ struct RemoteRun {
   std::string resume_runner_id, resume_runner_name;
   // The last decline logged (the same one is not logged again).
   mutable std::string last_decline;
+};
+
+// How a Cloud Ops operation ended on its runner.
+struct OpsEnd {
+  absl::Status status;
+  std::string result_json;
+};
+
+// One live Cloud Ops operation on a runner (RunnerHub::StartOps).
+struct OpsCall {
+  WorkLease lease;
+  std::string runner_id, runner_name;
 };
 
 struct RemoteResult {
@@ -134,6 +151,24 @@ class RunnerHub {
   // with `run.resume`.
   RemoteResult Run(const RemoteRun& run);
 
+  // Cloud Ops. An operation goes to a connected runner of `pool` that holds
+  // `connection` (any runner of the pool for a server-held one: "" ), takes
+  // no job slot, and ends at once (UNAVAILABLE) when its runner's stream
+  // ends or its lease runs out; it is never offered again.
+  // UNAVAILABLE naming the pool and the connection when no runner can.
+  absl::StatusOr<OpsCall> StartOps(const std::string& pool, const std::string& connection, const std::string& payload);
+  // Output so far (kLine reports with the raw bytes in `text`), waiting up
+  // to `wait` for some; once the operation ended, *end is set and the call
+  // is forgotten.
+  std::vector<WorkReport> PollOps(const OpsCall& call, absl::Duration wait, std::optional<OpsEnd>* end);
+  void OpsInput(const OpsCall& call, const std::string& input);
+  // The caller went: the runner stops it.
+  void CancelOps(const OpsCall& call);
+  // The runner's result for Cloud Ops work (false: not current).
+  bool OpsResult(const std::string& runner_id, const WorkLease& lease, OpsEnd end);
+  // Output buffered for calls whose reader is slow, in bytes.
+  static constexpr size_t kMaxOpsBuffer = size_t{64} << 20;
+
  private:
   struct Runner {
     RunnerInfo info;
@@ -158,6 +193,10 @@ class RunnerHub {
     // work, not conditions on mu_: with 500 jobs watched, every unlock of
     // mu_ evaluated 500 conditions.
     absl::CondVar changed;
+    // Cloud Ops work: not leased against the runner's slots.
+    bool ops = false;
+    std::optional<OpsEnd> ops_end;
+    size_t buffered = 0;
   };
   std::string PickLocked(const std::string& pool, const engine::JobSpec& spec, const std::set<std::string>& exclude,
                          std::string* why) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
