@@ -241,6 +241,10 @@ absl::Status Daemon::Start() {
   runner_pool_service_ = std::make_unique<api::RunnerPoolServiceImpl>(env, runner_pools_.get(), connected_runners_.get(),
                                                                       runner_hub_.get());
   state_service_ = std::make_unique<api::StateServiceImpl>(env, states_.get(), resources_.get());
+  cloud_ops_audit_ = std::make_unique<store::CloudOpsAuditStore>(db_.get(), core::SystemClock());
+  cloud_ops_service_ = std::make_unique<api::CloudOpsServiceImpl>(
+      env, api::CloudOpsDeps{catalog_.get(), resources_.get(), connections_.get(), runner_pools_.get(),
+                             cloud_ops_audit_.get(), runner_hub_.get()});
   runner_service_ = std::make_unique<api::RunnerServiceImpl>(
       workers_.get(), runner_pools_.get(), connected_runners_.get(), runner_hub_.get(),
       api::RunnerSettings{config_.runner_heartbeat_seconds, config_.runner_lease_seconds});
@@ -249,7 +253,7 @@ absl::Status Daemon::Start() {
       "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",
       "plinth.v1.StackJobService",      "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
       "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService", "plinth.v1.RunnerPoolService",
-      "plinth.v1.RunnerService",       "plinth.v1.StateService"};
+      "plinth.v1.RunnerService",       "plinth.v1.StateService",       "plinth.v1.CloudOpsService"};
   std::vector<std::string> listed = kServices;
   listed.push_back("grpc.health.v1.Health");
   reflection_service_ = std::make_unique<api::ReflectionService>(env, catalog_.get(), std::move(listed));
@@ -274,6 +278,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(runner_pool_service_.get());
   builder.RegisterService(runner_service_.get());
   builder.RegisterService(state_service_.get());
+  builder.RegisterService(cloud_ops_service_.get());
   builder.RegisterCallbackGenericService(reflection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

@@ -380,6 +380,33 @@ CREATE TABLE state_locks (
   created_at  INTEGER NOT NULL
 );
 )sql"},
+      {11, "Cloud Ops audit, and grants of identities on scopes", R"sql(
+CREATE TABLE cloud_ops_audit (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at  INTEGER NOT NULL,
+  actor       TEXT NOT NULL,
+  mode        TEXT NOT NULL,        -- developer or admin
+  target      TEXT NOT NULL,        -- ORG/ENV/KIND/NAME or the connection ORG/NAME
+  connection  TEXT NOT NULL,
+  namespace   TEXT NOT NULL,
+  operation   TEXT NOT NULL,        -- logs, exec, get, apply, delete ...
+  object      TEXT NOT NULL,        -- what it touched (Kind/name, pods, the command's first word)
+  runner      TEXT NOT NULL,
+  code        TEXT NOT NULL,        -- OK or the error's code
+  message     TEXT NOT NULL
+);
+CREATE INDEX cloud_ops_audit_by_time ON cloud_ops_audit (id);
+CREATE TABLE grants (
+  id          TEXT PRIMARY KEY,
+  identity    TEXT NOT NULL,
+  role        TEXT NOT NULL,        -- viewer, operator, admin, use
+  scope       TEXT NOT NULL,        -- ORG, ORG/ENV, ORG/ENV/KIND/NAME, or connection ORG/NAME for use
+  created_at  INTEGER NOT NULL,
+  created_by  TEXT NOT NULL,
+  UNIQUE (identity, role, scope)
+);
+CREATE INDEX grants_by_identity ON grants (identity);
+)sql"},
   };
   return *migrations;
 }

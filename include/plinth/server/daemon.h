@@ -22,6 +22,7 @@
 #include "plinth/api/reflection_service.h"
 #include "plinth/api/runner_service.h"
 #include "plinth/api/stack_job_service.h"
+#include "plinth/api/cloud_ops_service.h"
 #include "plinth/api/state_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
@@ -111,6 +112,8 @@ class Daemon {
   std::unique_ptr<api::RunnerServiceImpl> runner_service_;
   std::unique_ptr<store::StateStore> states_;
   std::unique_ptr<api::StateServiceImpl> state_service_;
+  std::unique_ptr<store::CloudOpsAuditStore> cloud_ops_audit_;
+  std::unique_ptr<api::CloudOpsServiceImpl> cloud_ops_service_;
   std::unique_ptr<StateBackend> state_backend_;
   mutable absl::Mutex state_url_mu_;
   std::string state_url_ ABSL_GUARDED_BY(state_url_mu_);
