@@ -5,9 +5,11 @@
 #include <mutex>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "plinth/api/paging.h"
 #include "plinth/api/polling_stream.h"
 #include "plinth/core/logging.h"
 #include "plinth/core/status_macros.h"
@@ -67,6 +69,17 @@ pb::CloudOpsWork WorkFor(const CloudOpsRouteInfo& r, const std::string& operatio
   w.set_tail_lines(-1);
   w.set_reveal_sensitive(auth != nullptr && auth->Allows(actor, kRevealSensitivePermission));
   return w;
+}
+
+// What a refused request is audited as: the target it named.
+CloudOpsRouteInfo Named(const pb::CloudOpsTarget& t) {
+  CloudOpsRouteInfo r;
+  r.developer = !t.resource().empty();
+  r.target = r.developer ? t.resource().substr(0, 300)
+                         : absl::StrCat(t.org().substr(0, 100), "/", t.connection().substr(0, 100));
+  r.connection = t.connection().substr(0, 100);
+  r.ns = t.namespace_().substr(0, 100);
+  return r;
 }
 
 }  // namespace
@@ -226,7 +239,10 @@ absl::StatusOr<json> CloudOpsServiceImpl::RunToEnd(grpc::CallbackServerContext* 
                                                    const std::string& object, pb::CloudOpsRoute* route_out) {
   const std::string operation = work.operation();
   auto route = Resolve(target, actor, operation);
-  if (!route.ok()) return route.status();
+  if (!route.ok()) {
+    Audit(Named(target), actor, operation, object, "", route.status());
+    return route.status();
+  }
   pb::CloudOpsWork full = WorkFor(*route, operation, actor, env_.auth);
   full.MergeFrom(work);
   auto call = deps_.hub->StartOps(route->pool, route->runner_held ? route->connection : "", full.SerializeAsString());
@@ -253,10 +269,16 @@ absl::StatusOr<json> CloudOpsServiceImpl::RunToEnd(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListPods(grpc::CallbackServerContext* ctx, const pb::ListPodsRequest* req,
                                                         pb::ListPodsResponse* resp) {
   return RunUnary(ctx, env_, "ListPods", [=, this](const std::string& actor) -> absl::Status {
+    PageQuery query("ListPods", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 500));
     pb::CloudOpsWork w;
     w.set_operation("pods");
     PLINTH_ASSIGN_OR_RETURN(json result, RunToEnd(ctx, req->target(), actor, w, "pods", resp->mutable_route()));
-    for (const auto& p : result.value("pods", json::array())) {
+    std::vector<json> all(result["pods"].begin(), result["pods"].end());
+    std::string next;
+    for (const json* item : PageOf(all, [](const json& p) { return p.value("name", ""); }, cursor, size, &next)) {
+      const json& p = *item;
       pb::Pod* pod = resp->add_pods();
       pod->set_name(p.value("name", ""));
       pod->set_phase(p.value("phase", ""));
@@ -267,6 +289,7 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListPods(grpc::CallbackServerCont
       for (const auto& c : p.value("containers", json::array())) pod->add_containers(c.get<std::string>());
       pod->set_workload(p.value("workload", ""));
     }
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }
@@ -275,10 +298,17 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListApiResources(grpc::CallbackSe
                                                                 const pb::ListApiResourcesRequest* req,
                                                                 pb::ListApiResourcesResponse* resp) {
   return RunUnary(ctx, env_, "ListApiResources", [=, this](const std::string& actor) -> absl::Status {
+    PageQuery query("ListApiResources", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 1000));
     pb::CloudOpsWork w;
     w.set_operation("api-resources");
     PLINTH_ASSIGN_OR_RETURN(json result, RunToEnd(ctx, req->target(), actor, w, "", resp->mutable_route()));
-    for (const auto& r : result.value("resources", json::array())) {
+    std::vector<json> all(result["resources"].begin(), result["resources"].end());
+    std::string next;
+    auto key = [](const json& r) { return absl::StrCat(r.value("group", ""), "/", r.value("name", "")); };
+    for (const json* item : PageOf(all, key, cursor, size, &next)) {
+      const json& r = *item;
       pb::ApiResource* a = resp->add_resources();
       a->set_name(r.value("name", ""));
       a->set_kind(r.value("kind", ""));
@@ -287,6 +317,7 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListApiResources(grpc::CallbackSe
       a->set_namespaced(r.value("namespaced", true));
       for (const auto& s : r.value("short_names", json::array())) a->add_short_names(s.get<std::string>());
     }
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }
@@ -296,12 +327,19 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListObjects(grpc::CallbackServerC
                                                            pb::ListObjectsResponse* resp) {
   return RunUnary(ctx, env_, "ListObjects", [=, this](const std::string& actor) -> absl::Status {
     if (req->type().empty()) return absl::InvalidArgumentError("type: required (pods, deployments, ...)");
+    PageQuery query("ListObjects", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 500));
     pb::CloudOpsWork w;
     w.set_operation("list");
     w.set_type(req->type());
     PLINTH_ASSIGN_OR_RETURN(json result, RunToEnd(ctx, req->target(), actor, w, req->type(), resp->mutable_route()));
     resp->set_kind(result.value("kind", ""));
-    for (const auto& o : result.value("items", json::array())) resp->add_objects_json(o.dump());
+    std::vector<json> all(result["items"].begin(), result["items"].end());
+    std::string next;
+    auto key = [](const json& o) { return StringAt(o, {"metadata", "name"}); };
+    for (const json* o : PageOf(all, key, cursor, size, &next)) resp->add_objects_json(o->dump());
+    resp->set_next_page_token(query.Token(next));
     return absl::OkStatus();
   });
 }
@@ -376,8 +414,10 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::DeleteObject(grpc::CallbackServer
   return RunUnary(ctx, env_, "DeleteObject", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(NeedTypeAndName(req->type(), req->name()));
     if (!req->confirm()) {
-      return absl::FailedPreconditionError(absl::StrCat("confirm: a delete of ", req->type(), "/", req->name(),
-                                                        " must be confirmed (plinth kubectl delete ... --yes)"));
+      absl::Status refused = absl::FailedPreconditionError(absl::StrCat(
+          "confirm: a delete of ", req->type(), "/", req->name(), " must be confirmed (plinth kubectl delete ... --yes)"));
+      Audit(Named(req->target()), actor, "delete", absl::StrCat(req->type(), "/", req->name()), "", refused);
+      return refused;
     }
     pb::CloudOpsWork w;
     w.set_operation("delete");
@@ -400,6 +440,40 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::GetNamespaceGraph(grpc::CallbackS
     resp->set_dot(result.value("dot", ""));
     result.erase("dot");
     resp->set_graph_json(result.dump());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListCloudOpsAudit(grpc::CallbackServerContext* ctx,
+                                                                 const pb::ListCloudOpsAuditRequest* req,
+                                                                 pb::ListCloudOpsAuditResponse* resp) {
+  return RunUnary(ctx, env_, "ListCloudOpsAudit", [=, this](const std::string& actor) -> absl::Status {
+    (void)actor;
+    PageQuery query("ListCloudOpsAudit", *req);
+    PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
+    PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
+    int64_t before = 0;
+    if (!cursor.empty() && (!absl::SimpleAtoi(cursor, &before) || before <= 0)) {
+      return absl::InvalidArgumentError("page_token: not one this call gave");
+    }
+    PLINTH_ASSIGN_OR_RETURN(auto entries, deps_.audit->List(size + 1, before));
+    for (size_t i = 0; i < entries.size() && static_cast<int>(i) < size; ++i) {
+      const auto& e = entries[i];
+      pb::CloudOpsAuditEntry* out = resp->add_entries();
+      out->set_id(e.id);
+      ToTimestamp(e.time, out->mutable_time());
+      out->set_actor(e.actor);
+      out->set_mode(e.mode);
+      out->set_target(e.target);
+      out->set_connection(e.connection);
+      out->set_namespace_(e.ns);
+      out->set_operation(e.operation);
+      out->set_object(e.object);
+      out->set_runner(e.runner);
+      out->set_code(e.code);
+      out->set_message(e.message);
+    }
+    if (static_cast<int>(entries.size()) > size) resp->set_next_page_token(query.Token(absl::StrCat(entries[size - 1].id)));
     return absl::OkStatus();
   });
 }
@@ -444,7 +518,10 @@ grpc::ServerWriteReactor<pb::LogChunk>* CloudOpsServiceImpl::StreamLogs(grpc::Ca
     if (!state->started) {
       state->started = true;
       auto route = Resolve(request.target(), actor, "logs");
-      if (!route.ok()) return route.status();
+      if (!route.ok()) {
+        Audit(Named(request.target()), actor, "logs", absl::StrJoin(request.pods(), ","), "", route.status());
+        return route.status();
+      }
       state->route = *route;
       pb::CloudOpsWork w = WorkFor(*route, "logs", actor, env_.auth);
       w.mutable_pods()->CopyFrom(request.pods());
@@ -597,7 +674,10 @@ class ExecReactor final : public grpc::ServerBidiReactor<pb::ExecRequest, pb::Ex
     std::lock_guard<std::mutex> lock(core->mu);
     Core& c = *core;
     if (c.self == nullptr || c.finished) return;
-    if (!route.ok()) return Finish(c, ToGrpcStatus(route.status()));
+    if (!route.ok()) {
+      service->Audit(Named(start.target()), c.actor, "exec", start.pod(), "", route.status());
+      return Finish(c, ToGrpcStatus(route.status()));
+    }
     if (start.pod().empty() && !route->developer) {
       return Finish(c, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "pod: required in admin mode"));
     }

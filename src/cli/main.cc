@@ -10,6 +10,7 @@
 #include "kustomize_commands.h"
 #include "project_commands.h"
 #include "runner_commands.h"
+#include "kubectl_commands.h"
 #include "state_commands.h"
 
 int main(int argc, char** argv) {
@@ -445,6 +446,9 @@ int main(int argc, char** argv) {
   state_unlock->add_option("resource", state.resource, "ORG/ENV/KIND/NAME")->required();
   state_unlock->add_option("--lock-id", state.lock_id, "only if this is the lock held");
   state_unlock->callback(run([&](const Client& c) { return StateUnlock(c, opts, state); }));
+
+  KubectlArgs kubectl;
+  AddKubectlCommands(app, opts, kubectl, rc);
 
   try {
     app.parse(argc, argv);

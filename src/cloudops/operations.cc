@@ -471,6 +471,18 @@ absl::StatusOr<json> RunOperation(const KubeClient& kube, const OpsRequest& req,
     std::vector<std::string> pods = req.pods;
     if (pods.empty()) {
       for (const auto& p : view->pods()) pods.push_back(p["metadata"].value("name", ""));
+      // exec without a pod: the resource's first running one, as
+      // `kubectl exec deploy/NAME` picks one.
+      if (op == "exec" && pods.size() > 1) {
+        std::string chosen = pods.front();
+        for (const auto& p : view->pods()) {
+          if (p.value("status", json::object()).value("phase", "") == "Running") {
+            chosen = p["metadata"].value("name", "");
+            break;
+          }
+        }
+        pods = {chosen};
+      }
       if (pods.empty()) {
         return absl::NotFoundError(req.scope.restricted
                                        ? absl::StrCat("no pods: nothing ", req.scope.workload, " manages in namespace ",

@@ -70,6 +70,9 @@ class CloudOpsServiceImpl final : public plinth::v1::CloudOpsService::CallbackSe
   grpc::ServerUnaryReactor* GetNamespaceGraph(grpc::CallbackServerContext* ctx,
                                               const plinth::v1::GetNamespaceGraphRequest* req,
                                               plinth::v1::NamespaceGraph* resp) override;
+  grpc::ServerUnaryReactor* ListCloudOpsAudit(grpc::CallbackServerContext* ctx,
+                                              const plinth::v1::ListCloudOpsAuditRequest* req,
+                                              plinth::v1::ListCloudOpsAuditResponse* resp) override;
 
   // Public for the exec and log streams (cloud_ops_service.cc).
   absl::StatusOr<CloudOpsRouteInfo> Resolve(const plinth::v1::CloudOpsTarget& target, const std::string& actor,
