@@ -243,7 +243,12 @@ class ResponseReader {
         std::string hex = buf_.substr(0, buf_.find_first_of(";\r"));
         if (!absl::SimpleHexAtoi(hex, &size)) return absl::UnavailableError("the API server sent a bad chunk size");
         buf_.erase(0, eol + 2);
-        if (size == 0) return absl::OkStatus();
+        if (size == 0) {
+          while (buf_.size() < 2) PLINTH_KUBE_FILL();  // the last chunk's CRLF (no trailers)
+          buf_.erase(0, 2);
+          delimited_ = true;
+          return absl::OkStatus();
+        }
         while (size > 0) {
           if (buf_.empty()) PLINTH_KUBE_FILL();
           size_t take = std::min(size, buf_.size());
@@ -258,6 +263,7 @@ class ResponseReader {
     auto cl = headers.find("content-length");
     int64_t left = -1;
     if (cl != headers.end() && !absl::SimpleAtoi(cl->second, &left)) return absl::UnavailableError("bad Content-Length");
+    delimited_ = left >= 0;
     while (left != 0) {
       if (buf_.empty()) {
         absl::Status s = Fill();
@@ -281,6 +287,7 @@ class ResponseReader {
       if (cancel_ != nullptr && cancel_->load()) return absl::CancelledError("cancelled");
       ssize_t n = conn_->Read(tmp, sizeof tmp, absl::Milliseconds(200));
       if (n > 0) {
+        received_any_ = true;
         buf_.append(tmp, static_cast<size_t>(n));
         return absl::OkStatus();
       }
@@ -291,6 +298,9 @@ class ResponseReader {
   }
 
   std::string& buffered() { return buf_; }
+  // The body's end was known (a length or chunks), not the connection's close.
+  bool delimited() const { return delimited_; }
+  bool received_any() const { return received_any_; }
 
   int status = 0;
   std::map<std::string, std::string> headers;
@@ -300,6 +310,8 @@ class ResponseReader {
   const std::atomic<bool>* cancel_;
   absl::Duration timeout_;
   std::string buf_;
+  bool delimited_ = false;
+  bool received_any_ = false;
 };
 
 }  // namespace
@@ -337,6 +349,23 @@ struct KubeClient::Impl {
     if (!s.ok()) return s;
     return conn;
   }
+
+  // Connections kept alive after a call (HTTP/1.1 keep-alive), so that a
+  // call costs no TCP and TLS handshake; at most kIdle.
+  static constexpr size_t kIdle = 4;
+  std::unique_ptr<Conn> TakeIdle() const {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    if (idle.empty()) return nullptr;
+    auto c = std::move(idle.back());
+    idle.pop_back();
+    return c;
+  }
+  void GiveBack(std::unique_ptr<Conn> c) const {
+    std::lock_guard<std::mutex> lock(idle_mu);
+    if (idle.size() < kIdle) idle.push_back(std::move(c));
+  }
+  mutable std::mutex idle_mu;
+  mutable std::vector<std::unique_ptr<Conn>> idle;
 };
 
 namespace {
@@ -388,7 +417,10 @@ std::string RequestHead(const std::string& method, const std::string& path, cons
 }  // namespace
 
 KubeClient::KubeClient(ClusterAccess access, Options options, std::unique_ptr<Impl> impl)
-    : access_(std::move(access)), options_(options), impl_(std::move(impl)) {}
+    : access_(std::move(access)), options_(options), impl_(std::move(impl)) {
+  static std::atomic<uint64_t> next{0};
+  id_ = ++next;
+}
 KubeClient::~KubeClient() = default;
 
 absl::StatusOr<std::unique_ptr<KubeClient>> KubeClient::Create(ClusterAccess access, Options options) {
@@ -429,27 +461,45 @@ absl::StatusOr<std::unique_ptr<KubeClient>> KubeClient::Create(ClusterAccess acc
 }
 
 absl::StatusOr<json> KubeClient::Call(const std::string& method, const std::string& path, const json* body) const {
-  auto conn = impl_->Connect(options_.connect_timeout);
-  if (!conn.ok()) return conn.status();
   std::string payload = body != nullptr ? body->dump() : "";
-  std::string extra = "Accept: application/json\r\nConnection: close\r\n";
+  std::string extra = "Accept: application/json\r\n";
   if (body != nullptr) {
     absl::StrAppend(&extra, "Content-Type: ",
                     method == "PATCH" ? "application/merge-patch+json" : "application/json",
                     "\r\nContent-Length: ", payload.size(), "\r\n");
   }
-  absl::Status wrote = (*conn)->Write(RequestHead(method, path, impl_->host_header, access_, extra) + payload);
-  if (!wrote.ok()) return wrote;
-  ResponseReader r(conn->get(), nullptr, options_.call_timeout);
-  absl::Status head = r.ReadHead();
-  if (!head.ok()) return head;
+  const std::string request = RequestHead(method, path, impl_->host_header, access_, extra) + payload;
+  // A GET may go on a kept connection (and again on a fresh one if the
+  // server had closed it meanwhile); a change always takes a fresh one, so
+  // it is never sent twice.
+  std::unique_ptr<Conn> conn = method == "GET" ? impl_->TakeIdle() : nullptr;
+  const bool reused = conn != nullptr;
+  std::optional<ResponseReader> r;
+  for (int attempt = 0;; ++attempt) {
+    if (conn == nullptr) {
+      auto fresh = impl_->Connect(options_.connect_timeout);
+      if (!fresh.ok()) return fresh.status();
+      conn = *std::move(fresh);
+    }
+    absl::Status wrote = conn->Write(request);
+    r.emplace(conn.get(), nullptr, options_.call_timeout);
+    absl::Status head = wrote.ok() ? r->ReadHead() : wrote;
+    if (head.ok()) break;
+    if (!reused || attempt > 0 || r->received_any()) return head;
+    conn.reset();  // the kept connection had gone stale: once more, fresh
+  }
   std::string text;
-  absl::Status read = r.ReadBody([&](absl::string_view d) {
+  absl::Status read = r->ReadBody([&](absl::string_view d) {
     text.append(d.data(), d.size());
     return text.size() < (64u << 20);
   });
   if (!read.ok()) return read;
-  if (r.status < 200 || r.status > 299) return StatusFromKube(r.status, text);
+  auto connection = r->headers.find("connection");
+  if (r->delimited() && r->buffered().empty() &&
+      (connection == r->headers.end() || absl::AsciiStrToLower(connection->second) != "close")) {
+    impl_->GiveBack(std::move(conn));
+  }
+  if (r->status < 200 || r->status > 299) return StatusFromKube(r->status, text);
   json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded()) return absl::UnavailableError(absl::StrCat("the API server's answer to ", path, " is not JSON"));
   return doc;

@@ -116,7 +116,7 @@ struct ApiResource {
   std::string ApiVersion() const { return group.empty() ? version : absl::StrCat(group, "/", version); }
 };
 
-absl::StatusOr<std::vector<ApiResource>> Discover(const KubeClient& kube) {
+absl::StatusOr<std::vector<ApiResource>> DiscoverNow(const KubeClient& kube) {
   std::vector<ApiResource> out;
   auto add = [&](const json& list, const std::string& group, const std::string& version) {
     for (const auto& r : list.value("resources", json::array())) {
@@ -145,6 +145,31 @@ absl::StatusOr<std::vector<ApiResource>> Discover(const KubeClient& kube) {
     add(*list, name, version);
   }
   return out;
+}
+
+// Discovery is cached per client for a little while: types change rarely,
+// and a cluster with many groups costs a call per group.
+absl::StatusOr<std::vector<ApiResource>> Discover(const KubeClient& kube) {
+  struct Entry {
+    absl::Time at;
+    std::vector<ApiResource> resources;
+  };
+  static std::mutex mu;
+  static std::map<uint64_t, Entry> cache;
+  constexpr absl::Duration kFresh = absl::Seconds(30);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(kube.id());
+    if (it != cache.end() && absl::Now() - it->second.at < kFresh) return it->second.resources;
+  }
+  auto found = DiscoverNow(kube);
+  if (!found.ok()) return found.status();
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = cache.begin(); it != cache.end();) {
+    it = absl::Now() - it->second.at >= kFresh ? cache.erase(it) : std::next(it);
+  }
+  cache[kube.id()] = Entry{absl::Now(), *found};
+  return found;
 }
 
 absl::StatusOr<ApiResource> FindType(const std::vector<ApiResource>& all, const std::string& type) {
@@ -209,9 +234,13 @@ constexpr const char* kWorkloadKinds[] = {"Deployment", "StatefulSet", "DaemonSe
 // What one developer-mode scope covers in a namespace.
 class ScopeView {
  public:
-  static absl::StatusOr<ScopeView> Load(const KubeClient& kube, const std::string& ns, const OpsScope& scope) {
+  // `full`: the workloads and pods even in admin mode (to name each pod's
+  // workload); else an admin-mode view covers everything and reads nothing.
+  static absl::StatusOr<ScopeView> Load(const KubeClient& kube, const std::string& ns, const OpsScope& scope,
+                                        bool full = true) {
     ScopeView view;
     view.scope_ = scope;
+    if (!scope.restricted && !full) return view;
     for (int i = 0; i < 4; ++i) {
       auto items = ListItems(kube, absl::StrCat("/apis/", kWorkloads[i][0], "/namespaces/", ns, "/", kWorkloads[i][1]));
       if (!items.ok()) return items.status();
@@ -511,7 +540,7 @@ absl::StatusOr<json> RunOperation(const KubeClient& kube, const OpsRequest& req,
   if (op == "list" || op == "get" || op == "describe" || op == "delete" || op == "apply" || op == "graph") {
     auto all = Discover(kube);
     if (!all.ok()) return all.status();
-    auto view = ScopeView::Load(kube, req.ns, req.scope);
+    auto view = ScopeView::Load(kube, req.ns, req.scope, /*full=*/false);
     if (!view.ok()) return view.status();
     if (op == "graph") {
       std::vector<json> objects;

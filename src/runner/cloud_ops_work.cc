@@ -86,10 +86,7 @@ void CloudOpsWorkSet::Run(pb::Lease lease, std::shared_ptr<Op> op, pb::CloudOpsW
         return absl::FailedPreconditionError(absl::StrCat("connection ", work.connection(), ": no kubeconfig"));
       }
     }
-    auto access = cloudops::LoadKubeconfig(config.text, config.base_dir, work.context(),
-                                           absl::StrCat("the kubeconfig of connection ", work.connection()));
-    if (!access.ok()) return access.status();
-    auto kube = cloudops::KubeClient::Create(*std::move(access));
+    auto kube = ClientFor(config, work.context(), work.connection());
     if (!kube.ok()) return kube.status();
     ToPlinthd sink(send_, lease);
     return cloudops::RunOperation(**kube, RequestOf(work), &sink, &op->control);
@@ -116,6 +113,25 @@ void CloudOpsWorkSet::Run(pb::Lease lease, std::shared_ptr<Op> op, pb::CloudOpsW
   std::lock_guard<std::mutex> lock(mu_);
   --threads_;
   done_.notify_all();
+}
+
+absl::StatusOr<std::shared_ptr<const cloudops::KubeClient>> CloudOpsWorkSet::ClientFor(
+    const Kubeconfig& config, const std::string& context, const std::string& connection) {
+  // Keyed by the whole text: a rotated kubeconfig (new token, new
+  // certificate) makes a new client.
+  const std::string key = absl::StrCat(connection, "\n", context, "\n", config.base_dir, "\n", config.text);
+  std::lock_guard<std::mutex> lock(clients_mu_);
+  auto it = clients_.find(key);
+  if (it != clients_.end()) return it->second;
+  auto access = cloudops::LoadKubeconfig(config.text, config.base_dir, context,
+                                         absl::StrCat("the kubeconfig of connection ", connection));
+  if (!access.ok()) return access.status();
+  auto kube = cloudops::KubeClient::Create(*std::move(access));
+  if (!kube.ok()) return kube.status();
+  if (clients_.size() >= 16) clients_.clear();  // a bound, not an LRU: rotations are rare
+  std::shared_ptr<const cloudops::KubeClient> client = std::move(*kube);
+  clients_[key] = client;
+  return client;
 }
 
 std::shared_ptr<CloudOpsWorkSet::Op> CloudOpsWorkSet::Find(const pb::Lease& lease) {

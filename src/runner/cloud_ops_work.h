@@ -48,6 +48,11 @@ class CloudOpsWorkSet {
   };
   void Run(plinth::v1::Lease lease, std::shared_ptr<Op> op, plinth::v1::CloudOpsWork work);
   std::shared_ptr<Op> Find(const plinth::v1::Lease& lease);
+  // A client per kubeconfig (its text, the context): its kept connections
+  // and cached discovery serve the next operation on the same cluster.
+  absl::StatusOr<std::shared_ptr<const cloudops::KubeClient>> ClientFor(const Kubeconfig& config,
+                                                                        const std::string& context,
+                                                                        const std::string& connection);
 
   Send send_;
   HeldKubeconfig held_;
@@ -55,6 +60,8 @@ class CloudOpsWorkSet {
   std::condition_variable done_;
   std::map<std::string, std::shared_ptr<Op>> ops_;  // guarded by mu_
   int threads_ = 0;                                 // guarded by mu_
+  std::mutex clients_mu_;
+  std::map<std::string, std::shared_ptr<const cloudops::KubeClient>> clients_;  // guarded by clients_mu_
 };
 
 }  // namespace plinth::runner

@@ -206,6 +206,13 @@ class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
+    def get_request(self):
+        # As Go's net/http (the real API server) does: no Nagle, so a
+        # response's head and body do not wait for the client's delayed ACK.
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
 
 def make_tls(dirpath):
     def run(*a):
@@ -520,37 +527,42 @@ def main():
                 return self.fail(*err)
             lines = log_lines(pod, container)
             created = parse_time(pod["metadata"]["creationTimestamp"])
-            stamped = []
-            for i, l in enumerate(lines):
-                ts = created + datetime.timedelta(seconds=i)
-                stamped.append((ts, l if l is not None else "%s %s" % (container, "x" * 99)))
+            generated = "%s %s" % (container, "x" * 99)
+            # Line i was written at created + i seconds; times are made only
+            # when a query needs them (a big log streams at full speed).
+            idx = range(len(lines))
+            stamp = lambda i: created + datetime.timedelta(seconds=i)
             if q.get("sinceTime"):
                 since = parse_time(q["sinceTime"])
-                stamped = [(t, l) for t, l in stamped if t >= since]
+                idx = [i for i in idx if stamp(i) >= since]
             if q.get("sinceSeconds"):
                 since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=int(q["sinceSeconds"]))
-                stamped = [(t, l) for t, l in stamped if t >= since]
+                idx = [i for i in idx if stamp(i) >= since]
             if q.get("tailLines"):
-                stamped = stamped[-int(q["tailLines"]):] if int(q["tailLines"]) > 0 else []
+                idx = list(idx)[-int(q["tailLines"]):] if int(q["tailLines"]) > 0 else []
             limit = int(q.get("limitBytes", "0") or 0)
             ts_on = q.get("timestamps") in ("1", "true")
             self.start_chunked("text/plain")
             sent = 0
             buf = []
+            buffered = 0
 
             def emit(t, l, flush=False):
-                nonlocal sent
+                nonlocal sent, buffered
                 data = ((t.strftime("%Y-%m-%dT%H:%M:%S.000000000Z ") if ts_on else "") + l + "\n").encode()
                 if limit and sent + len(data) > limit:
                     data = data[:limit - sent]
                 sent += len(data)
                 buf.append(data)
-                if flush or sum(map(len, buf)) >= 65536:
+                buffered += len(data)
+                if flush or buffered >= 65536:
                     self.chunk(b"".join(buf))
                     buf.clear()
+                    buffered = 0
 
-            for t, l in stamped:
-                emit(t, l)
+            for i in idx:
+                l = lines[i]
+                emit(stamp(i) if ts_on else None, l if l is not None else generated)
                 if limit and sent >= limit:
                     break
             self.chunk(b"".join(buf))

@@ -19,6 +19,7 @@
 #define PLINTH_CLOUDOPS_KUBE_CLIENT_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -74,6 +75,8 @@ class KubeClient {
   ~KubeClient();
 
   const ClusterAccess& access() const { return access_; }
+  // Unique among the clients of this process (for caches keyed by client).
+  uint64_t id() const { return id_; }
 
   // A JSON call; `body` null for none. PATCH sends a JSON merge patch.
   absl::StatusOr<nlohmann::json> Call(const std::string& method, const std::string& path,
@@ -93,6 +96,7 @@ class KubeClient {
   ClusterAccess access_;
   Options options_;
   std::unique_ptr<Impl> impl_;
+  uint64_t id_ = 0;
 };
 
 // An API server's answer (a Status object or anything else) as a status.
