@@ -50,10 +50,10 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::FromText(const std
     }
     if (parts.size() == 3) {
       for (absl::string_view p : absl::StrSplit(parts[2], ',', absl::SkipEmpty())) {
-        if (p != kRevealSensitivePermission) {
+        if (p != kRevealSensitivePermission && p != kScopedPermission) {
           return absl::InvalidArgumentError(absl::StrCat("auth token file ", origin, ": line ", line_no,
                                                          ": unknown permission \"", p, "\" (known: ",
-                                                         kRevealSensitivePermission, ")"));
+                                                         kRevealSensitivePermission, ", ", kScopedPermission, ")"));
         }
         auth->permissions_[std::string(parts[1])].insert(std::string(p));
       }
@@ -75,6 +75,12 @@ bool Authenticator::Allows(const std::string& actor, absl::string_view permissio
   if (!enabled_) return true;
   auto it = permissions_.find(actor);
   return it != permissions_.end() && it->second.count(std::string(permission)) > 0;
+}
+
+bool Authenticator::Scoped(const std::string& actor) const {
+  if (!enabled_) return false;
+  auto it = permissions_.find(actor);
+  return it != permissions_.end() && it->second.count(std::string(kScopedPermission)) > 0;
 }
 
 absl::StatusOr<std::string> Authenticator::Authenticate(

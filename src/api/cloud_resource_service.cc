@@ -43,6 +43,12 @@ pb::ApplyCloudResourcesResponse::Action ToProto(store::ApplyAction a) {
   return pb::ApplyCloudResourcesResponse::ACTION_UNSPECIFIED;
 }
 
+using orchestrator::AccessScope;
+using orchestrator::Role;
+
+AccessScope ScopeOf(const store::CloudResourceKey& k) { return AccessScope::Resource(k.org, k.env, k.kind, k.name); }
+AccessScope ScopeOf(const manifest::Manifest& m) { return AccessScope::Resource(m.org, m.env, m.kind, m.name); }
+
 }  // namespace
 
 absl::StatusOr<manifest::Manifest> CloudResourceServiceImpl::ParseOne(const std::string& text,
@@ -81,6 +87,9 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ApplyCloudResources(
     if (manifests.empty()) {
       return absl::InvalidArgumentError("sources: no manifest found (every document is empty)");
     }
+    for (const auto& m : manifests) {
+      PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, ScopeOf(m), absl::StrCat("apply ", m.source)));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto outcomes, store_->Apply(manifests, actor, req->dry_run()));
     for (const auto& o : outcomes) {
       auto* result = resp->add_results();
@@ -97,6 +106,7 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::CreateCloudResource(
     pb::CloudResource* resp) {
   return RunUnary(ctx, env_, "CreateCloudResource", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto m, ParseOne(req->manifest(), req->org(), req->env()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, ScopeOf(m), "create " + m.KindName()));
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Create(m, actor));
     api::ToProto(record, resp);
     return absl::OkStatus();
@@ -113,6 +123,7 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::GetCloudResource(
                                                       kRevealSensitivePermission, " permission (auth token file)"));
     }
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel, /*parse_manifest=*/false));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, ScopeOf(record.key), "read " + record.key.ToString()));
     if (req->reveal_sensitive_outputs()) PLINTH_RETURN_IF_ERROR(RevealSensitive(actor, &record));
     api::ToProto(record, resp);
     return absl::OkStatus();
@@ -137,7 +148,7 @@ absl::Status CloudResourceServiceImpl::RevealSensitive(const std::string& actor,
 grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResources(
     grpc::CallbackServerContext* ctx, const pb::ListCloudResourcesRequest* req,
     pb::ListCloudResourcesResponse* resp) {
-  return RunUnary(ctx, env_, "ListCloudResources", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListCloudResources", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListCloudResources", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     store::ListQuery q;
@@ -148,7 +159,14 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResources(
     q.page_size = req->page_size();
     q.page_token = cursor;
     PLINTH_ASSIGN_OR_RETURN(auto page, store_->List(q));
-    for (const auto& r : page.items) api::ToProto(r, resp->add_resources());
+    // What the caller may not see is left out (a page may come out short).
+    const bool all = Allowed(env_, actor, Role::kViewer,
+                             q.org.empty() ? AccessScope::Everything()
+                             : q.env.empty() ? AccessScope::Org(q.org)
+                                             : AccessScope::Env(q.org, q.env));
+    for (const auto& r : page.items) {
+      if (all || Allowed(env_, actor, Role::kViewer, ScopeOf(r.key))) api::ToProto(r, resp->add_resources());
+    }
     resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
@@ -163,6 +181,7 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::UpdateCloudResource(
           "version: required: pass the version you read (optimistic concurrency)");
     }
     PLINTH_ASSIGN_OR_RETURN(auto m, ParseOne(req->manifest(), req->org(), req->env()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, ScopeOf(m), "update " + m.KindName()));
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Update(m, req->version(), actor));
     api::ToProto(record, resp);
     return absl::OkStatus();
@@ -175,6 +194,11 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::DeleteCloudResource(
   return RunUnary(ctx, env_, "DeleteCloudResource", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
     if (req->version() < 0) return absl::InvalidArgumentError("version: must not be negative");
+    {
+      PLINTH_ASSIGN_OR_RETURN(auto existing, store_->Get(sel, /*parse_manifest=*/false));
+      PLINTH_RETURN_IF_ERROR(
+          Require(env_, actor, Role::kOperator, ScopeOf(existing.key), "delete " + existing.key.ToString()));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Delete(sel, req->version(), actor));
     api::ToProto(record, resp->mutable_resource());
     return absl::OkStatus();
@@ -184,12 +208,19 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::DeleteCloudResource(
 grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResourceRevisions(
     grpc::CallbackServerContext* ctx, const pb::ListCloudResourceRevisionsRequest* req,
     pb::ListCloudResourceRevisionsResponse* resp) {
-  return RunUnary(ctx, env_, "ListCloudResourceRevisions", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListCloudResourceRevisions", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListCloudResourceRevisions", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
     PLINTH_ASSIGN_OR_RETURN(auto page,
                             store_->ListRevisions(sel, req->page_size(), cursor));
+    if (!page.items.empty()) {
+      // The key as the revision recorded it (the resource may be deleted).
+      const nlohmann::json& meta = page.items.front().manifest.value("metadata", nlohmann::json::object());
+      store::CloudResourceKey key{meta.value("org", ""), meta.value("env", ""),
+                                  page.items.front().manifest.value("kind", ""), meta.value("name", "")};
+      PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, ScopeOf(key), "read the history of " + key.ToString()));
+    }
     for (const auto& r : page.items) {
       auto* out = resp->add_revisions();
       out->set_resource_id(r.resource_id);

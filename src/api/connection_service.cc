@@ -42,6 +42,8 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::CreateConnection(grpc::Callback
                                                                   pb::Connection* resp) {
   return RunUnary(ctx, env_, "CreateConnection", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(CheckOrgName(req->org(), req->name()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin, orchestrator::AccessScope::Org(req->org()),
+                                   "create connections in " + req->org()));
     auto fields = ToMap(req->fields());
     auto secrets = ToMap(req->secret_fields());
     if (req->runner_held()) {
@@ -76,8 +78,10 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::CreateConnection(grpc::Callback
 
 grpc::ServerUnaryReactor* ConnectionServiceImpl::GetConnection(grpc::CallbackServerContext* ctx,
                                                                const pb::GetConnectionRequest* req, pb::Connection* resp) {
-  return RunUnary(ctx, env_, "GetConnection", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetConnection", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(CheckOrgName(req->org(), req->name()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kViewer, orchestrator::AccessScope::Org(req->org()),
+                                   "read the connections of " + req->org()));
     PLINTH_ASSIGN_OR_RETURN(auto r, connections_->Get(req->org(), req->name()));
     ToProto(r, resp);
     return absl::OkStatus();
@@ -87,7 +91,9 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::GetConnection(grpc::CallbackSer
 grpc::ServerUnaryReactor* ConnectionServiceImpl::ListConnections(grpc::CallbackServerContext* ctx,
                                                                  const pb::ListConnectionsRequest* req,
                                                                  pb::ListConnectionsResponse* resp) {
-  return RunUnary(ctx, env_, "ListConnections", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListConnections", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kViewer, orchestrator::AccessScope::Org(req->org()),
+                                   "read the connections of " + req->org()));
     PageQuery query("ListConnections", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
@@ -106,6 +112,8 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::UpdateConnection(grpc::Callback
                                                                   pb::Connection* resp) {
   return RunUnary(ctx, env_, "UpdateConnection", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(CheckOrgName(req->org(), req->name()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin, orchestrator::AccessScope::Org(req->org()),
+                                   "change connections of " + req->org()));
     PLINTH_ASSIGN_OR_RETURN(auto existing, connections_->Get(req->org(), req->name()));
     auto fields = ToMap(req->fields());
     auto secrets = ToMap(req->secret_fields());
@@ -126,6 +134,8 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::DeleteConnection(grpc::Callback
                                                                   pb::DeleteConnectionResponse*) {
   return RunUnary(ctx, env_, "DeleteConnection", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(CheckOrgName(req->org(), req->name()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin, orchestrator::AccessScope::Org(req->org()),
+                                   "delete connections of " + req->org()));
     return connections_->Delete(req->org(), req->name(), actor);
   });
 }
@@ -136,6 +146,10 @@ grpc::ServerUnaryReactor* ConnectionServiceImpl::SetDefaultConnection(grpc::Call
   return RunUnary(ctx, env_, "SetDefaultConnection", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", req->org()));
     if (!req->env().empty()) PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", req->env()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin,
+                                   req->env().empty() ? orchestrator::AccessScope::Org(req->org())
+                                                      : orchestrator::AccessScope::Env(req->org(), req->env()),
+                                   "set default connections"));
     if (engine::FindProvider(req->provider()) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("provider: \"", req->provider(), "\" is not a known provider"));
     }

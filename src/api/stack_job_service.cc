@@ -115,7 +115,18 @@ absl::StatusOr<std::string> ResourceIdOf(const Request& req, store::CloudResourc
   return std::string();
 }
 
+using orchestrator::AccessScope;
+using orchestrator::Role;
+
+AccessScope ScopeOf(const store::CloudResourceKey& k) { return AccessScope::Resource(k.org, k.env, k.kind, k.name); }
+
 }  // namespace
+
+absl::Status StackJobServiceImpl::RequireOnJob(const std::string& actor, orchestrator::Role role, const std::string& id,
+                                               const std::string& what) const {
+  PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(id));
+  return Require(env_, actor, role, ScopeOf(job.key), absl::StrCat(what, " ", id, " (", job.key.ToString(), ")"));
+}
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServerContext* ctx,
                                                               const pb::CreateStackJobRequest* req, pb::StackJob* resp) {
@@ -126,8 +137,10 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
     if (operation.empty()) return absl::InvalidArgumentError("operation: required (or operation_enum)");
     json options = {{"skipRefresh", req->skip_refresh()}};
     if (req->require_approval()) options["requireApproval"] = true;
+    PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = id}, false));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, ScopeOf(resource.key),
+                                   absl::StrCat("run a ", operation, " job of ", resource.key.ToString())));
     if (!req->connection().empty()) {
-      PLINTH_ASSIGN_OR_RETURN(auto resource, resources_->Get({.id = id}, false));
       PLINTH_RETURN_IF_ERROR(connections_->Get(resource.key.org, req->connection()).status());
       options["connection"] = req->connection();
     }
@@ -139,9 +152,10 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CreateStackJob(grpc::CallbackServ
 
 grpc::ServerUnaryReactor* StackJobServiceImpl::GetStackJob(grpc::CallbackServerContext* ctx,
                                                            const pb::GetStackJobRequest* req, pb::StackJob* resp) {
-  return RunUnary(ctx, env_, "GetStackJob", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
     PLINTH_ASSIGN_OR_RETURN(auto job, jobs_->Get(req->id()));
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, ScopeOf(job.key), "read job " + job.id));
     ToProto(job, resp);
     return absl::OkStatus();
   });
@@ -150,7 +164,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::GetStackJob(grpc::CallbackServerC
 grpc::ServerUnaryReactor* StackJobServiceImpl::ListStackJobs(grpc::CallbackServerContext* ctx,
                                                              const pb::ListStackJobsRequest* req,
                                                              pb::ListStackJobsResponse* resp) {
-  return RunUnary(ctx, env_, "ListStackJobs", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListStackJobs", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListStackJobs", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(std::string id, ResourceIdOf(*req, resources_));
@@ -162,7 +176,10 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::ListStackJobs(grpc::CallbackServe
           "\" is not one of queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted"));
     }
     PLINTH_ASSIGN_OR_RETURN(auto page, jobs_->List(id, state, req->page_size(), cursor));
-    for (const auto& j : page.items) ToProto(j, resp->add_jobs());
+    // Jobs of resources the caller may not see are left out.
+    for (const auto& j : page.items) {
+      if (Allowed(env_, actor, Role::kViewer, ScopeOf(j.key))) ToProto(j, resp->add_jobs());
+    }
     resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
@@ -172,6 +189,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::CancelStackJob(grpc::CallbackServ
                                                               const pb::CancelStackJobRequest* req, pb::StackJob* resp) {
   return RunUnary(ctx, env_, "CancelStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_RETURN_IF_ERROR(RequireOnJob(actor, Role::kOperator, req->id(), "cancel job"));
     PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Cancel(req->id(), actor));
     ToProto(job, resp);
     return absl::OkStatus();
@@ -193,9 +211,14 @@ grpc::ServerWriteReactor<pb::StackJobEvent>* StackJobServiceImpl::StreamStackJob
   // Stored events from after_seq, then new ones as they are stored, until
   // the job has ended and every event was sent.
   auto after = std::make_shared<int64_t>(req->after_seq());
-  Stream::Poll poll = [jobs = jobs_, id = req->job_id(), after,
+  auto checked = std::make_shared<bool>(false);
+  Stream::Poll poll = [jobs = jobs_, id = req->job_id(), after, checked, env = env_, actor = *actor,
                        stored_only = req->stored_only()]() -> absl::StatusOr<Stream::Batch> {
     PLINTH_ASSIGN_OR_RETURN(auto job, jobs->Get(id));
+    if (!*checked) {
+      PLINTH_RETURN_IF_ERROR(Require(env, actor, Role::kViewer, ScopeOf(job.key), "read job " + id));
+      *checked = true;
+    }
     PLINTH_ASSIGN_OR_RETURN(auto events, jobs->Events(id, *after, 500));
     Stream::Batch batch;
     for (const auto& e : events) {
@@ -225,6 +248,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::ApproveStackJob(grpc::CallbackSer
                                                                const pb::ResolveStackJobRequest* req, pb::StackJob* resp) {
   return RunUnary(ctx, env_, "ApproveStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_RETURN_IF_ERROR(RequireOnJob(actor, Role::kOperator, req->id(), "approve job"));
     PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Resolve(req->id(), /*approve=*/true, actor, req->comment()));
     ToProto(job, resp);
     return absl::OkStatus();
@@ -235,6 +259,7 @@ grpc::ServerUnaryReactor* StackJobServiceImpl::RejectStackJob(grpc::CallbackServ
                                                               const pb::ResolveStackJobRequest* req, pb::StackJob* resp) {
   return RunUnary(ctx, env_, "RejectStackJob", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_RETURN_IF_ERROR(RequireOnJob(actor, Role::kOperator, req->id(), "reject job"));
     PLINTH_ASSIGN_OR_RETURN(auto job, runner_->Resolve(req->id(), /*approve=*/false, actor, req->comment()));
     ToProto(job, resp);
     return absl::OkStatus();

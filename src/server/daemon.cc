@@ -223,7 +223,13 @@ absl::Status Daemon::Start() {
   }
 
   workers_ = std::make_unique<core::ThreadPool>(config_.workers, "api");
+  grants_ = std::make_unique<store::GrantStore>(db_.get(), core::SystemClock());
+  const api::Authenticator* auth = auth_.get();
+  access_ = std::make_unique<orchestrator::AccessControl>(
+      grants_.get(), [auth](const std::string& identity) { return !auth->enabled() || !auth->Scoped(identity); });
+  PLINTH_RETURN_IF_ERROR(access_->Load());
   api::CallEnv env{auth_.get(), workers_.get(), &metrics_};
+  env.access = access_.get();
   cloud_resource_service_ = std::make_unique<api::CloudResourceServiceImpl>(
       env, catalog_.get(), resources_.get(),
       api::CloudResourceServiceOptions{config_.max_manifest_bytes, jobs_.get(), secret_box_.get()});
@@ -245,6 +251,7 @@ absl::Status Daemon::Start() {
   cloud_ops_service_ = std::make_unique<api::CloudOpsServiceImpl>(
       env, api::CloudOpsDeps{catalog_.get(), resources_.get(), connections_.get(), runner_pools_.get(),
                              cloud_ops_audit_.get(), runner_hub_.get()});
+  grant_service_ = std::make_unique<api::GrantServiceImpl>(env, access_.get());
   runner_service_ = std::make_unique<api::RunnerServiceImpl>(
       workers_.get(), runner_pools_.get(), connected_runners_.get(), runner_hub_.get(),
       api::RunnerSettings{config_.runner_heartbeat_seconds, config_.runner_lease_seconds});
@@ -253,7 +260,8 @@ absl::Status Daemon::Start() {
       "plinth.v1.CloudResourceService", "plinth.v1.KindService",       "plinth.v1.InfraChartService",
       "plinth.v1.StackJobService",      "plinth.v1.ConnectionService", "plinth.v1.InfraProjectService",
       "plinth.v1.InfraPipelineService", "plinth.v1.FlowControlService", "plinth.v1.RunnerPoolService",
-      "plinth.v1.RunnerService",       "plinth.v1.StateService",       "plinth.v1.CloudOpsService"};
+      "plinth.v1.RunnerService",       "plinth.v1.StateService",       "plinth.v1.CloudOpsService",
+      "plinth.v1.GrantService"};
   std::vector<std::string> listed = kServices;
   listed.push_back("grpc.health.v1.Health");
   reflection_service_ = std::make_unique<api::ReflectionService>(env, catalog_.get(), std::move(listed));
@@ -279,6 +287,7 @@ absl::Status Daemon::Start() {
   builder.RegisterService(runner_service_.get());
   builder.RegisterService(state_service_.get());
   builder.RegisterService(cloud_ops_service_.get());
+  builder.RegisterService(grant_service_.get());
   builder.RegisterCallbackGenericService(reflection_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {

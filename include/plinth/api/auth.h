@@ -29,6 +29,9 @@
 namespace plinth::api {
 
 inline constexpr absl::string_view kRevealSensitivePermission = "reveal-sensitive";
+// The identity holds only its stored grants (plinth grant), instead of being
+// an admin of everything as the token file's identities are by default.
+inline constexpr absl::string_view kScopedPermission = "scoped";
 
 class Authenticator {
  public:
@@ -44,6 +47,8 @@ class Authenticator {
 
   // Whether `actor` holds `permission`; always true without a token file.
   bool Allows(const std::string& actor, absl::string_view permission) const;
+  // Whether the token file marks `actor` scoped; false without a file.
+  bool Scoped(const std::string& actor) const;
 
   // The actor, or UNAUTHENTICATED with a message that never echoes a token.
   absl::StatusOr<std::string> Authenticate(

@@ -27,6 +27,7 @@
 #include "plinth/core/memory_budget.h"
 #include "plinth/core/metrics.h"
 #include "plinth/core/thread_pool.h"
+#include "plinth/orchestrator/access_control.h"
 
 namespace plinth::api {
 
@@ -39,7 +40,21 @@ struct CallEnv {
   // Heap one call's handler may hold at once; past it the call fails with
   // RESOURCE_EXHAUSTED instead of taking the daemon's memory.
   size_t max_call_memory_bytes = size_t{1} << 30;
+  // Grants (null: every authenticated caller may do everything).
+  const orchestrator::AccessControl* access = nullptr;
 };
+
+// OK, or PERMISSION_DENIED naming who, what and the role on the scope it
+// needs (see orchestrator/access_control.h).
+inline absl::Status Require(const CallEnv& env, const std::string& actor, orchestrator::Role role,
+                            const orchestrator::AccessScope& scope, absl::string_view what) {
+  if (env.access == nullptr) return absl::OkStatus();
+  return env.access->Require(actor, role, scope, what);
+}
+inline bool Allowed(const CallEnv& env, const std::string& actor, orchestrator::Role role,
+                    const orchestrator::AccessScope& scope) {
+  return env.access == nullptr || env.access->Allowed(actor, role, scope);
+}
 
 // Records one finished call in env.metrics.
 inline void RecordCall(const CallEnv& env, const char* method, absl::StatusCode code, absl::Time start) {

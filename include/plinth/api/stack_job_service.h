@@ -34,6 +34,8 @@ class StackJobServiceImpl final : public plinth::v1::StackJobService::CallbackSe
                                            plinth::v1::StackJob* resp) override;
 
  private:
+  absl::Status RequireOnJob(const std::string& actor, orchestrator::Role role, const std::string& id,
+                            const std::string& what) const;
   const CallEnv env_;
   orchestrator::StackJobRunner* const runner_;
   store::StackJobStore* const jobs_;

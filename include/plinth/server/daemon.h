@@ -23,6 +23,7 @@
 #include "plinth/api/runner_service.h"
 #include "plinth/api/stack_job_service.h"
 #include "plinth/api/cloud_ops_service.h"
+#include "plinth/api/grant_service.h"
 #include "plinth/api/state_service.h"
 #include "plinth/core/secret_box.h"
 #include "plinth/engine/process.h"
@@ -114,6 +115,9 @@ class Daemon {
   std::unique_ptr<api::StateServiceImpl> state_service_;
   std::unique_ptr<store::CloudOpsAuditStore> cloud_ops_audit_;
   std::unique_ptr<api::CloudOpsServiceImpl> cloud_ops_service_;
+  std::unique_ptr<store::GrantStore> grants_;
+  std::unique_ptr<orchestrator::AccessControl> access_;
+  std::unique_ptr<api::GrantServiceImpl> grant_service_;
   std::unique_ptr<StateBackend> state_backend_;
   mutable absl::Mutex state_url_mu_;
   std::string state_url_ ABSL_GUARDED_BY(state_url_mu_);
