@@ -412,6 +412,13 @@ void ToProto(const store::FlowControlPolicy& p, pb::FlowControlPolicy* out) {
 
 std::string OrgOf(const std::string& org) { return org.empty() ? "default" : org; }
 
+orchestrator::AccessScope PolicyScope(const std::string& org, const std::string& env, const std::string& kind,
+                                      const std::string& name) {
+  if (!kind.empty() && !env.empty()) return orchestrator::AccessScope::Resource(OrgOf(org), env, kind, name);
+  if (!env.empty()) return orchestrator::AccessScope::Env(OrgOf(org), env);
+  return orchestrator::AccessScope::Org(OrgOf(org));
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* FlowControlServiceImpl::SetFlowControlPolicy(grpc::CallbackServerContext* ctx,
@@ -434,6 +441,8 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::SetFlowControlPolicy(grpc::Cal
     p.skip_refresh = in.skip_refresh();
     p.disable_on_lifecycle_events = in.disable_on_lifecycle_events();
     p.requires_manual_gate = in.requires_manual_gate();
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin, PolicyScope(in.org(), p.env, p.kind, p.name),
+                                   "set flow-control policies"));
     PLINTH_ASSIGN_OR_RETURN(auto stored, policies_->Set(p, actor));
     ToProto(stored, resp);
     return absl::OkStatus();
@@ -443,7 +452,9 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::SetFlowControlPolicy(grpc::Cal
 grpc::ServerUnaryReactor* FlowControlServiceImpl::GetFlowControlPolicy(grpc::CallbackServerContext* ctx,
                                                                        const pb::GetFlowControlPolicyRequest* req,
                                                                        pb::FlowControlPolicy* resp) {
-  return RunUnary(ctx, env_, "GetFlowControlPolicy", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetFlowControlPolicy", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kViewer,
+                                   PolicyScope(req->org(), req->env(), req->kind(), req->name()), "read policies"));
     PLINTH_ASSIGN_OR_RETURN(auto p, policies_->Get(OrgOf(req->org()), req->env(), req->kind(), req->name()));
     ToProto(p, resp);
     return absl::OkStatus();
@@ -452,7 +463,9 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::GetFlowControlPolicy(grpc::Cal
 
 grpc::ServerUnaryReactor* FlowControlServiceImpl::GetEffectiveFlowControlPolicy(
     grpc::CallbackServerContext* ctx, const pb::GetFlowControlPolicyRequest* req, pb::FlowControlPolicy* resp) {
-  return RunUnary(ctx, env_, "GetEffectiveFlowControlPolicy", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetEffectiveFlowControlPolicy", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kViewer,
+                                   PolicyScope(req->org(), req->env(), req->kind(), req->name()), "read policies"));
     if (req->kind().empty() != req->name().empty()) {
       return absl::InvalidArgumentError("kind and name: give both (a resource) or neither (an env)");
     }
@@ -465,7 +478,11 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::GetEffectiveFlowControlPolicy(
 grpc::ServerUnaryReactor* FlowControlServiceImpl::ListFlowControlPolicies(
     grpc::CallbackServerContext* ctx, const pb::ListFlowControlPoliciesRequest* req,
     pb::ListFlowControlPoliciesResponse* resp) {
-  return RunUnary(ctx, env_, "ListFlowControlPolicies", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListFlowControlPolicies", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kViewer,
+                                   req->org().empty() ? orchestrator::AccessScope::Everything()
+                                                      : orchestrator::AccessScope::Org(req->org()),
+                                   "list policies"));
     PageQuery query("ListFlowControlPolicies", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
@@ -487,6 +504,8 @@ grpc::ServerUnaryReactor* FlowControlServiceImpl::DeleteFlowControlPolicy(
     grpc::CallbackServerContext* ctx, const pb::GetFlowControlPolicyRequest* req,
     pb::DeleteFlowControlPolicyResponse*) {
   return RunUnary(ctx, env_, "DeleteFlowControlPolicy", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kAdmin,
+                                   PolicyScope(req->org(), req->env(), req->kind(), req->name()), "delete policies"));
     return policies_->Delete(OrgOf(req->org()), req->env(), req->kind(), req->name(), actor);
   });
 }
