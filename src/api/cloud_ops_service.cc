@@ -86,7 +86,6 @@ CloudOpsRouteInfo Named(const pb::CloudOpsTarget& t) {
 
 absl::StatusOr<CloudOpsRouteInfo> CloudOpsServiceImpl::Resolve(const pb::CloudOpsTarget& t, const std::string& actor,
                                                                 const std::string& operation) const {
-  (void)actor;
   CloudOpsRouteInfo r;
   const bool needs_namespace = operation != "api-resources";
   if (!t.resource().empty()) {
@@ -105,6 +104,13 @@ absl::StatusOr<CloudOpsRouteInfo> CloudOpsServiceImpl::Resolve(const pb::CloudOp
       return absl::InvalidArgumentError("target.org/env: not with target.resource (it names its org and env)");
     }
     store::CloudResourceKey key{parts[0], parts[1], parts[2], parts[3]};
+    // Reads need viewer on the resource; what changes the workload (exec,
+    // edit, delete) needs operator. Checked before the lookup, so a refused
+    // caller learns nothing about what exists.
+    const bool writes = operation == "exec" || operation == "apply" || operation == "delete";
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, writes ? orchestrator::Role::kOperator : orchestrator::Role::kViewer,
+                                   orchestrator::AccessScope::Resource(key.org, key.env, key.kind, key.name),
+                                   absl::StrCat(operation, " on ", key.ToString())));
     auto resource = deps_.resources->Get({.key = key});
     if (!resource.ok()) {
       if (resource.status().code() == absl::StatusCode::kNotFound) {
@@ -190,6 +196,10 @@ absl::StatusOr<CloudOpsRouteInfo> CloudOpsServiceImpl::Resolve(const pb::CloudOp
   if (needs_namespace && t.namespace_().empty()) {
     return absl::InvalidArgumentError("target.namespace: required in admin mode");
   }
+  // Admin mode: `use` on the connection, or admin of its org.
+  if (env_.access != nullptr && !t.connection().empty()) {
+    PLINTH_RETURN_IF_ERROR(env_.access->RequireUse(actor, t.org(), t.connection()));
+  }
   auto resolved = deps_.connections->Resolve(t.org(), t.env(), "kubernetes", t.connection());
   if (!resolved.ok()) {
     return absl::Status(resolved.status().code(), absl::StrCat("target.connection: ", resolved.status().message()));
@@ -204,6 +214,7 @@ absl::StatusOr<CloudOpsRouteInfo> CloudOpsServiceImpl::Resolve(const pb::CloudOp
     return absl::InvalidArgumentError(absl::StrCat("target.connection: ", c.org, "/", c.name, " is a ", c.provider,
                                                    " connection, not kubernetes"));
   }
+  if (env_.access != nullptr) PLINTH_RETURN_IF_ERROR(env_.access->RequireUse(actor, c.org, c.name));
   r.org = t.org();
   r.env = t.env();
   r.connection = absl::StrCat(c.org, "/", c.name);
@@ -448,7 +459,6 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListCloudOpsAudit(grpc::CallbackS
                                                                  const pb::ListCloudOpsAuditRequest* req,
                                                                  pb::ListCloudOpsAuditResponse* resp) {
   return RunUnary(ctx, env_, "ListCloudOpsAudit", [=, this](const std::string& actor) -> absl::Status {
-    (void)actor;
     PageQuery query("ListCloudOpsAudit", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
@@ -456,7 +466,26 @@ grpc::ServerUnaryReactor* CloudOpsServiceImpl::ListCloudOpsAudit(grpc::CallbackS
     if (!cursor.empty() && (!absl::SimpleAtoi(cursor, &before) || before <= 0)) {
       return absl::InvalidArgumentError("page_token: not one this call gave");
     }
+    // The caller's own entries, and those of the orgs it administers.
+    auto visible = [&](const store::CloudOpsAuditRecord& e) {
+      if (e.actor == actor) return true;
+      const std::string org = e.target.substr(0, e.target.find('/'));
+      return Allowed(env_, actor, orchestrator::Role::kAdmin, orchestrator::AccessScope::Org(org));
+    };
     PLINTH_ASSIGN_OR_RETURN(auto entries, deps_.audit->List(size + 1, before));
+    if (env_.access != nullptr && !env_.access->Unscoped(actor)) {
+      // Filtering may leave a page short: read on until it is full or the
+      // log is exhausted.
+      std::vector<store::CloudOpsAuditRecord> kept;
+      while (true) {
+        for (auto& e : entries) {
+          if (visible(e)) kept.push_back(std::move(e));
+        }
+        if (static_cast<int>(kept.size()) > size || static_cast<int>(entries.size()) <= size) break;
+        PLINTH_ASSIGN_OR_RETURN(entries, deps_.audit->List(size + 1, entries.back().id));
+      }
+      entries = std::move(kept);
+    }
     for (size_t i = 0; i < entries.size() && static_cast<int>(i) < size; ++i) {
       const auto& e = entries[i];
       pb::CloudOpsAuditEntry* out = resp->add_entries();

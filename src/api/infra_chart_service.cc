@@ -61,6 +61,9 @@ grpc::ServerUnaryReactor* InfraChartServiceImpl::PushInfraChart(grpc::CallbackSe
                                                                 const pb::PushInfraChartRequest* req,
                                                                 pb::PushInfraChartResponse* resp) {
   return RunUnary(ctx, env_, "PushInfraChart", [=, this](const std::string& actor) -> absl::Status {
+    // The catalog belongs to no org: changing it takes operator on "*".
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kOperator, orchestrator::AccessScope::Everything(),
+                                   "push a chart"));
     PLINTH_ASSIGN_OR_RETURN(chart::Chart loaded, Load(req->files(), req->archive()));
     std::string version = req->version().empty() ? loaded.version : req->version();
     if (version.empty()) version = chart::ContentVersion(loaded.files);
@@ -112,6 +115,8 @@ grpc::ServerUnaryReactor* InfraChartServiceImpl::DeleteInfraChart(grpc::Callback
   return RunUnary(ctx, env_, "DeleteInfraChart", [=, this](const std::string& actor) -> absl::Status {
     if (req->name().empty()) return absl::InvalidArgumentError("name: required");
     if (req->version().empty()) return absl::InvalidArgumentError("version: required (delete one version at a time)");
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, orchestrator::Role::kOperator, orchestrator::AccessScope::Everything(),
+                                   absl::StrCat("delete chart ", req->name(), "@", req->version())));
     // Projects (a later issue) pin chart versions; the check that refuses to
     // delete a version in use lands with them.
     return charts_->Delete(req->name(), req->version(), actor);

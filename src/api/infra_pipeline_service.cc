@@ -9,13 +9,31 @@ namespace {
 
 namespace pb = plinth::v1;
 
+using orchestrator::AccessScope;
+using orchestrator::Role;
+
+// The project's id, once `actor` may read its org/env.
 template <typename Request>
-absl::StatusOr<std::string> ProjectIdOf(const Request& req, store::InfraProjectStore* projects) {
-  if (!req.project_id().empty()) return req.project_id();
-  if (req.project_name().empty()) return absl::InvalidArgumentError("project_id: required (or org, env, project_name)");
-  PLINTH_ASSIGN_OR_RETURN(auto p, projects->Get({"", req.org().empty() ? "default" : req.org(), req.env(),
-                                                 req.project_name()}));
+absl::StatusOr<std::string> ReadableProjectIdOf(const CallEnv& env, const std::string& actor, const Request& req,
+                                                store::InfraProjectStore* projects) {
+  if (req.project_id().empty() && req.project_name().empty()) {
+    return absl::InvalidArgumentError("project_id: required (or org, env, project_name)");
+  }
+  const std::string org = req.org().empty() ? "default" : req.org();
+  if (req.project_id().empty()) {
+    PLINTH_RETURN_IF_ERROR(Require(env, actor, Role::kViewer, AccessScope::Env(org, req.env()),
+                                   absl::StrCat("read the pipelines of ", org, "/", req.env(), "/", req.project_name())));
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto p, projects->Get({req.project_id(), org, req.env(), req.project_name()}));
+  PLINTH_RETURN_IF_ERROR(Require(env, actor, Role::kViewer, AccessScope::Env(p.org, p.env),
+                                 absl::StrCat("read the pipelines of ", p.org, "/", p.env, "/", p.name)));
   return p.id;
+}
+
+absl::Status RequireOn(const CallEnv& env, const std::string& actor, Role role, const store::PipelineRecord& p,
+                       absl::string_view what) {
+  return Require(env, actor, role, AccessScope::Env(p.org, p.env),
+                 absl::StrCat(what, " pipeline ", p.id, " (", p.org, "/", p.env, "/", p.project_name, ")"));
 }
 
 }  // namespace
@@ -89,9 +107,10 @@ void ToProto(const store::PipelineRecord& p, pb::InfraPipeline* out) {
 grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetInfraPipeline(grpc::CallbackServerContext* ctx,
                                                                      const pb::GetInfraPipelineRequest* req,
                                                                      pb::InfraPipeline* resp) {
-  return RunUnary(ctx, env_, "GetInfraPipeline", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetInfraPipeline", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
     PLINTH_ASSIGN_OR_RETURN(auto p, pipelines_->Get(req->id()));
+    PLINTH_RETURN_IF_ERROR(RequireOn(env_, actor, Role::kViewer, p, "read"));
     ToProto(p, resp);
     return absl::OkStatus();
   });
@@ -100,10 +119,10 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetInfraPipeline(grpc::Callb
 grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ListInfraPipelines(grpc::CallbackServerContext* ctx,
                                                                        const pb::ListInfraPipelinesRequest* req,
                                                                        pb::ListInfraPipelinesResponse* resp) {
-  return RunUnary(ctx, env_, "ListInfraPipelines", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListInfraPipelines", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListInfraPipelines", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
-    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ProjectIdOf(*req, projects_));
+    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ReadableProjectIdOf(env_, actor, *req, projects_));
     PLINTH_ASSIGN_OR_RETURN(auto page, pipelines_->List(project_id, req->page_size(), cursor));
     for (const auto& p : page.items) ToProto(p, resp->add_pipelines());
     resp->set_next_page_token(query.Token(page.next_page_token));
@@ -114,8 +133,8 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ListInfraPipelines(grpc::Cal
 grpc::ServerUnaryReactor* InfraPipelineServiceImpl::GetLastInfraPipeline(grpc::CallbackServerContext* ctx,
                                                                          const pb::GetLastInfraPipelineRequest* req,
                                                                          pb::InfraPipeline* resp) {
-  return RunUnary(ctx, env_, "GetLastInfraPipeline", [=, this](const std::string&) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ProjectIdOf(*req, projects_));
+  return RunUnary(ctx, env_, "GetLastInfraPipeline", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(std::string project_id, ReadableProjectIdOf(env_, actor, *req, projects_));
     PLINTH_ASSIGN_OR_RETURN(auto p, pipelines_->Last(project_id));
     ToProto(p, resp);
     return absl::OkStatus();
@@ -129,6 +148,11 @@ grpc::ServerWriteReactor<pb::InfraPipeline>* InfraPipelineServiceImpl::WatchInfr
   if (!actor.ok()) return new FailedStream<pb::InfraPipeline>(ToGrpcStatus(actor.status()));
   if (req->id().empty()) {
     return new FailedStream<pb::InfraPipeline>(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required"));
+  }
+  {
+    auto p = pipelines_->Get(req->id());
+    absl::Status allowed = p.ok() ? RequireOn(env_, *actor, Role::kViewer, *p, "watch") : p.status();
+    if (!allowed.ok()) return new FailedStream<pb::InfraPipeline>(ToGrpcStatus(allowed));
   }
   // The pipeline now, then again whenever its change counter moved, until
   // it has ended and its final state was sent.
@@ -151,6 +175,8 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::CancelInfraPipeline(grpc::Ca
                                                                         pb::InfraPipeline* resp) {
   return RunUnary(ctx, env_, "CancelInfraPipeline", [=, this](const std::string& actor) -> absl::Status {
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
+    PLINTH_ASSIGN_OR_RETURN(auto current, pipelines_->Get(req->id()));
+    PLINTH_RETURN_IF_ERROR(RequireOn(env_, actor, Role::kOperator, current, "cancel"));
     PLINTH_ASSIGN_OR_RETURN(auto p, scheduler_->Cancel(req->id(), actor));
     ToProto(p, resp);
     return absl::OkStatus();
@@ -163,6 +189,8 @@ grpc::ServerUnaryReactor* InfraPipelineServiceImpl::ResolveGate(grpc::CallbackSe
   return RunUnary(ctx, env_, "ResolveGate", [=, this](const std::string& actor) -> absl::Status {
     if (req->pipeline_id().empty()) return absl::InvalidArgumentError("pipeline_id: required");
     if (req->comment().size() > 4096) return absl::InvalidArgumentError("comment: longer than 4096 bytes");
+    PLINTH_ASSIGN_OR_RETURN(auto current, pipelines_->Get(req->pipeline_id()));
+    PLINTH_RETURN_IF_ERROR(RequireOn(env_, actor, Role::kOperator, current, req->approve() ? "approve a gate of" : "reject a gate of"));
     PLINTH_ASSIGN_OR_RETURN(auto p, scheduler_->ResolveGate(req->pipeline_id(), req->node(), req->approve(), actor,
                                                             req->comment()));
     ToProto(p, resp);

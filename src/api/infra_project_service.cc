@@ -25,6 +25,27 @@ absl::Status CheckRef(const pb::ProjectRef& r) {
   return absl::OkStatus();
 }
 
+using orchestrator::AccessScope;
+using orchestrator::Role;
+
+// The project `ref` names, once `actor` holds `role` on its org/env.
+absl::StatusOr<store::InfraProjectRecord> Authorized(const CallEnv& env, store::InfraProjectStore* projects,
+                                                     const std::string& actor, Role role, const pb::ProjectRef& ref,
+                                                     absl::string_view what) {
+  PLINTH_RETURN_IF_ERROR(CheckRef(ref));
+  // Named by org/env/name: check first, so a refused caller learns nothing
+  // about whether the project exists.
+  if (ref.id().empty()) {
+    const auto r = RefOf(ref);
+    PLINTH_RETURN_IF_ERROR(Require(env, actor, role, AccessScope::Env(r.org, r.env),
+                                   absl::StrCat(what, " project ", r.org, "/", r.env, "/", r.name)));
+  }
+  PLINTH_ASSIGN_OR_RETURN(auto p, projects->Get(RefOf(ref)));
+  PLINTH_RETURN_IF_ERROR(Require(env, actor, role, AccessScope::Env(p.org, p.env),
+                                 absl::StrCat(what, " project ", p.org, "/", p.env, "/", p.name)));
+  return p;
+}
+
 store::ProjectSettings SettingsFromProto(const pb::ProjectSettings& s) {
   return {s.disable_pipelines(), s.disable_deployments(), s.requires_manual_gate(), s.max_parallel_jobs(),
           s.enable_pull_request_deployments()};
@@ -161,6 +182,9 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::CreateInfraProject(grpc::Call
                                                                       const pb::CreateInfraProjectRequest* req,
                                                                       pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "CreateInfraProject", [=, this](const std::string& actor) -> absl::Status {
+    const std::string org = req->org().empty() ? "default" : req->org();
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, AccessScope::Env(org, req->env()),
+                                   absl::StrCat("create project ", org, "/", req->env(), "/", req->name())));
     orchestrator::CreateProjectRequest r;
     if (req->has_git()) {
       if (!req->values_yaml().empty() || req->set_size() > 0) {
@@ -202,7 +226,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::UpdateInfraProject(grpc::Call
                                                                       const pb::UpdateInfraProjectRequest* req,
                                                                       pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "UpdateInfraProject", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kOperator, req->project(), "update").status());
     orchestrator::UpdateProjectRequest r;
     r.project = RefOf(req->project());
     r.expected_version = req->expected_version();
@@ -222,9 +246,8 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::UpdateInfraProject(grpc::Call
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::GetInfraProject(grpc::CallbackServerContext* ctx,
                                                                    const pb::GetInfraProjectRequest* req,
                                                                    pb::InfraProject* resp) {
-  return RunUnary(ctx, env_, "GetInfraProject", [=, this](const std::string&) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
-    PLINTH_ASSIGN_OR_RETURN(auto p, projects_->Get(RefOf(req->project())));
+  return RunUnary(ctx, env_, "GetInfraProject", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto p, Authorized(env_, projects_, actor, Role::kViewer, req->project(), "read"));
     PLINTH_RETURN_IF_ERROR(Fill(p, resp));
     auto revision = projects_->GetRevision(p.id, 0);
     if (revision.ok() && revision->values.is_object()) JsonToStruct(revision->values, resp->mutable_values());
@@ -235,11 +258,16 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::GetInfraProject(grpc::Callbac
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjects(grpc::CallbackServerContext* ctx,
                                                                      const pb::ListInfraProjectsRequest* req,
                                                                      pb::ListInfraProjectsResponse* resp) {
-  return RunUnary(ctx, env_, "ListInfraProjects", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListInfraProjects", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListInfraProjects", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(auto page, projects_->List(req->org(), req->env(), req->page_size(), cursor));
-    for (const auto& p : page.items) PLINTH_RETURN_IF_ERROR(Fill(p, resp->add_projects()));
+    // The projects the caller may read; a page may come back shorter.
+    for (const auto& p : page.items) {
+      if (Allowed(env_, actor, Role::kViewer, AccessScope::Env(p.org, p.env))) {
+        PLINTH_RETURN_IF_ERROR(Fill(p, resp->add_projects()));
+      }
+    }
     resp->set_next_page_token(query.Token(page.next_page_token));
     return absl::OkStatus();
   });
@@ -248,11 +276,10 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjects(grpc::Callb
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjectRevisions(
     grpc::CallbackServerContext* ctx, const pb::ListInfraProjectRevisionsRequest* req,
     pb::ListInfraProjectRevisionsResponse* resp) {
-  return RunUnary(ctx, env_, "ListInfraProjectRevisions", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListInfraProjectRevisions", [=, this](const std::string& actor) -> absl::Status {
     PageQuery query("ListInfraProjectRevisions", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
-    PLINTH_ASSIGN_OR_RETURN(auto p, projects_->Get(RefOf(req->project())));
+    PLINTH_ASSIGN_OR_RETURN(auto p, Authorized(env_, projects_, actor, Role::kViewer, req->project(), "read"));
     PLINTH_ASSIGN_OR_RETURN(auto page, projects_->ListRevisions(p.id, req->page_size(), cursor));
     for (const auto& r : page.items) {
       auto* out = resp->add_revisions();
@@ -268,10 +295,9 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListInfraProjectRevisions(
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::GetInfraProjectGraph(grpc::CallbackServerContext* ctx,
                                                                         const pb::GetInfraProjectGraphRequest* req,
                                                                         pb::InfraProjectGraph* resp) {
-  return RunUnary(ctx, env_, "GetInfraProjectGraph", [=, this](const std::string&) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+  return RunUnary(ctx, env_, "GetInfraProjectGraph", [=, this](const std::string& actor) -> absl::Status {
     if (req->revision() < 0) return absl::InvalidArgumentError("revision: must not be negative");
-    PLINTH_ASSIGN_OR_RETURN(auto p, projects_->Get(RefOf(req->project())));
+    PLINTH_ASSIGN_OR_RETURN(auto p, Authorized(env_, projects_, actor, Role::kViewer, req->project(), "read"));
     PLINTH_ASSIGN_OR_RETURN(auto r, projects_->GetRevision(p.id, req->revision()));
     PLINTH_ASSIGN_OR_RETURN(auto g, graph::Graph::Build(orchestrator::FromStoredManifests(r.manifests)));
     resp->set_revision(r.revision);
@@ -286,7 +312,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::Action(grpc::CallbackServerCo
                                                           const std::string& trigger,
                                                           pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, method, [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kOperator, req->project(), trigger).status());
     PLINTH_ASSIGN_OR_RETURN(auto result, manager_->StartPipeline(RefOf(req->project()), trigger, actor));
     return Respond(result, resp);
   });
@@ -314,7 +340,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::RollbackInfraProject(grpc::Ca
                                                                         const pb::RollbackInfraProjectRequest* req,
                                                                         pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "RollbackInfraProject", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kOperator, req->project(), "roll back").status());
     PLINTH_ASSIGN_OR_RETURN(auto result, manager_->Rollback(RefOf(req->project()), req->revision(), actor));
     return Respond(result, resp);
   });
@@ -324,7 +350,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::DeleteInfraProject(grpc::Call
                                                                       const pb::DeleteInfraProjectRequest* req,
                                                                       pb::DeleteInfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "DeleteInfraProject", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kOperator, req->project(), "delete").status());
     PLINTH_ASSIGN_OR_RETURN(auto orphaned, manager_->Delete(RefOf(req->project()), req->orphan_resources(), actor));
     for (const auto& o : orphaned) resp->add_orphaned(o);
     return absl::OkStatus();
@@ -335,7 +361,7 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::SyncInfraProject(grpc::Callba
                                                                     const pb::SyncInfraProjectRequest* req,
                                                                     pb::InfraProjectResponse* resp) {
   return RunUnary(ctx, env_, "SyncInfraProject", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kOperator, req->project(), "sync").status());
     const std::string& commit = req->commit();
     if (!commit.empty() && (commit.size() != 40 || commit.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)) {
       return absl::InvalidArgumentError(absl::StrCat("commit: \"", commit, "\" is not a full commit id (40 hex digits)"));
@@ -349,7 +375,9 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::RotateWebhookSecret(grpc::Cal
                                                                        const pb::RotateWebhookSecretRequest* req,
                                                                        pb::RotateWebhookSecretResponse* resp) {
   return RunUnary(ctx, env_, "RotateWebhookSecret", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_RETURN_IF_ERROR(CheckRef(req->project()));
+    // The webhook secret lets whoever holds it start pipelines from Git
+    // pushes: an admin's matter, as connections are.
+    PLINTH_RETURN_IF_ERROR(Authorized(env_, projects_, actor, Role::kAdmin, req->project(), "rotate the webhook secret of").status());
     PLINTH_ASSIGN_OR_RETURN(auto secret, git_->RotateWebhookSecret(RefOf(req->project()), req->webhook_secret(), actor));
     resp->set_webhook_secret(secret);
     return absl::OkStatus();
@@ -359,7 +387,9 @@ grpc::ServerUnaryReactor* InfraProjectServiceImpl::RotateWebhookSecret(grpc::Cal
 grpc::ServerUnaryReactor* InfraProjectServiceImpl::ListWebhookDeliveries(grpc::CallbackServerContext* ctx,
                                                                          const pb::ListWebhookDeliveriesRequest* req,
                                                                          pb::ListWebhookDeliveriesResponse* resp) {
-  return RunUnary(ctx, env_, "ListWebhookDeliveries", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListWebhookDeliveries", [=, this](const std::string& actor) -> absl::Status {
+    // Deliveries come from the one webhook endpoint and belong to no org.
+    PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, AccessScope::Everything(), "list webhook deliveries"));
     if (req->limit() < 0) return absl::InvalidArgumentError("limit: must not be negative");
     PageQuery query("ListWebhookDeliveries", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));

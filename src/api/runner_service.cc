@@ -469,6 +469,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::CreateRunnerPool(grpc::Callback
                                                                   const pb::CreateRunnerPoolRequest* req,
                                                                   pb::RunnerPool* resp) {
   return RunUnary(ctx, env_, "CreateRunnerPool", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, "create runner pool " + req->name()));
     PLINTH_ASSIGN_OR_RETURN(auto p, pools_->CreatePool(req->name(), req->description(), actor));
     ToProto(p, resp);
     return absl::OkStatus();
@@ -495,6 +496,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::DeleteRunnerPool(grpc::Callback
                                                                   const pb::DeleteRunnerPoolRequest* req,
                                                                   pb::DeleteRunnerPoolResponse*) {
   return RunUnary(ctx, env_, "DeleteRunnerPool", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, "delete runner pool " + req->name()));
     return pools_->DeletePool(req->name(), actor);
   });
 }
@@ -503,6 +505,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::CreatePoolToken(grpc::CallbackS
                                                                  const pb::CreatePoolTokenRequest* req,
                                                                  pb::CreatePoolTokenResponse* resp) {
   return RunUnary(ctx, env_, "CreatePoolToken", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, "create a token of runner pool " + req->pool()));
     if (req->pool().empty()) return absl::InvalidArgumentError("pool: required");
     PLINTH_ASSIGN_OR_RETURN(auto created, pools_->CreateToken(req->pool(), req->description(), actor));
     ToProto(created.first, resp->mutable_token());
@@ -515,6 +518,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::RevokePoolToken(grpc::CallbackS
                                                                  const pb::RevokePoolTokenRequest* req,
                                                                  pb::PoolToken* resp) {
   return RunUnary(ctx, env_, "RevokePoolToken", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, "revoke runner token " + req->id()));
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
     PLINTH_ASSIGN_OR_RETURN(auto t, pools_->RevokeToken(req->id(), actor));
     connected_->CloseToken(t.id, grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "runner token: revoked"));
@@ -527,6 +531,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::BindRunnerPool(grpc::CallbackSe
                                                                 const pb::BindRunnerPoolRequest* req,
                                                                 pb::RunnerPoolBinding* resp) {
   return RunUnary(ctx, env_, "BindRunnerPool", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, absl::StrCat("bind runner pool ", req->pool(), " to ", req->org(), req->env().empty() ? "" : "/", req->env())));
     if (req->pool().empty()) return absl::InvalidArgumentError("pool: required");
     PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", req->org()));
     if (!req->env().empty()) PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", req->env()));
@@ -540,6 +545,7 @@ grpc::ServerUnaryReactor* RunnerPoolServiceImpl::UnbindRunnerPool(grpc::Callback
                                                                   const pb::UnbindRunnerPoolRequest* req,
                                                                   pb::UnbindRunnerPoolResponse*) {
   return RunUnary(ctx, env_, "UnbindRunnerPool", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_RETURN_IF_ERROR(RequireGlobalAdmin(actor, "remove pool binding " + req->id()));
     if (req->id().empty()) return absl::InvalidArgumentError("id: required");
     return pools_->Unbind(req->id(), actor);
   });

@@ -14,6 +14,8 @@ namespace plinth::api {
 namespace {
 
 namespace pb = plinth::v1;
+using orchestrator::AccessScope;
+using orchestrator::Role;
 
 void ToProto(const store::StateVersionRecord& v, pb::StateVersion* out) {
   out->set_version(v.version);
@@ -36,25 +38,35 @@ void ToProto(const store::StateLockRecord& l, pb::StateLock* out) {
 
 }  // namespace
 
-absl::StatusOr<store::CloudResourceRecord> StateServiceImpl::Resolve(const std::string& ref) const {
+absl::StatusOr<store::CloudResourceRecord> StateServiceImpl::Resolve(const std::string& actor, orchestrator::Role role,
+                                                                     const std::string& ref,
+                                                                     absl::string_view what) const {
   std::vector<std::string> parts = absl::StrSplit(ref, '/');
   if (parts.size() != 4) {
     return absl::InvalidArgumentError(absl::StrCat("resource: \"", ref, "\" is not ORG/ENV/KIND/NAME"));
   }
   PLINTH_RETURN_IF_ERROR(manifest::CheckName("resource (org)", parts[0]));
   PLINTH_RETURN_IF_ERROR(manifest::CheckName("resource (env)", parts[1]));
+  PLINTH_RETURN_IF_ERROR(Require(env_, actor, role, orchestrator::AccessScope::Resource(parts[0], parts[1], parts[2], parts[3]),
+                                 absl::StrCat(what, " ", ref)));
   return resources_->Get({.key = {parts[0], parts[1], parts[2], parts[3]}});
 }
 
 grpc::ServerUnaryReactor* StateServiceImpl::ListStates(grpc::CallbackServerContext* ctx, const pb::ListStatesRequest* req,
                                                        pb::ListStatesResponse* resp) {
-  return RunUnary(ctx, env_, "ListStates", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "ListStates", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_RETURN_IF_ERROR(manifest::CheckName("org", req->org()));
     if (!req->env().empty()) PLINTH_RETURN_IF_ERROR(manifest::CheckName("env", req->env()));
     PageQuery query("ListStates", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 100));
     PLINTH_ASSIGN_OR_RETURN(auto list, states_->List(req->org(), req->env()));
+    // The states of the resources the caller may read.
+    if (!Allowed(env_, actor, Role::kViewer, AccessScope::Env(req->org(), req->env()))) {
+      std::erase_if(list, [&](const store::ResourceStateRecord& r) {
+        return !Allowed(env_, actor, Role::kViewer, AccessScope::Resource(r.key.org, r.key.env, r.key.kind, r.key.name));
+      });
+    }
     std::string next;
     auto page = PageOf(
         list, [](const store::ResourceStateRecord& r) { return absl::StrCat(r.key.env, "\x1f", r.key.kind, "\x1f", r.key.name); },
@@ -75,9 +87,11 @@ grpc::ServerUnaryReactor* StateServiceImpl::ListStates(grpc::CallbackServerConte
 
 grpc::ServerUnaryReactor* StateServiceImpl::GetState(grpc::CallbackServerContext* ctx, const pb::GetStateRequest* req,
                                                      pb::GetStateResponse* resp) {
-  return RunUnary(ctx, env_, "GetState", [=, this](const std::string&) -> absl::Status {
+  return RunUnary(ctx, env_, "GetState", [=, this](const std::string& actor) -> absl::Status {
     if (req->version() < 0) return absl::InvalidArgumentError("version: negative");
-    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(req->resource()));
+    // A state file holds every value of the stack in clear, sensitive ones
+    // too: for those who may run its jobs, not for viewers.
+    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(actor, Role::kOperator, req->resource(), "read the state of"));
     PLINTH_ASSIGN_OR_RETURN(auto version, states_->Get(resource.id, req->version()));
     if (!version) {
       return absl::NotFoundError(req->version() == 0
@@ -98,8 +112,8 @@ grpc::ServerUnaryReactor* StateServiceImpl::GetState(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* StateServiceImpl::ListStateVersions(grpc::CallbackServerContext* ctx,
                                                               const pb::ListStateVersionsRequest* req,
                                                               pb::ListStateVersionsResponse* resp) {
-  return RunUnary(ctx, env_, "ListStateVersions", [=, this](const std::string&) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(req->resource()));
+  return RunUnary(ctx, env_, "ListStateVersions", [=, this](const std::string& actor) -> absl::Status {
+    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(actor, Role::kViewer, req->resource(), "list the state versions of"));
     PLINTH_ASSIGN_OR_RETURN(int size, PageSizeOf(req->page_size(), 50));
     int64_t before = 0;
     if (!req->page_token().empty() && (!absl::SimpleAtoi(req->page_token(), &before) || before <= 0)) {
@@ -118,7 +132,7 @@ grpc::ServerUnaryReactor* StateServiceImpl::ListStateVersions(grpc::CallbackServ
 grpc::ServerUnaryReactor* StateServiceImpl::UnlockState(grpc::CallbackServerContext* ctx, const pb::UnlockStateRequest* req,
                                                         pb::StateLock* resp) {
   return RunUnary(ctx, env_, "UnlockState", [=, this](const std::string& actor) -> absl::Status {
-    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(req->resource()));
+    PLINTH_ASSIGN_OR_RETURN(auto resource, Resolve(actor, Role::kOperator, req->resource(), "unlock the state of"));
     PLINTH_ASSIGN_OR_RETURN(auto lock, states_->LockOf(resource.id));
     if (!lock) return absl::NotFoundError(absl::StrCat("the state of ", req->resource(), " is not locked"));
     if (!req->lock_id().empty() && req->lock_id() != lock->lock_id) {

@@ -10,6 +10,7 @@
 #include "kustomize_commands.h"
 #include "project_commands.h"
 #include "runner_commands.h"
+#include "grant_commands.h"
 #include "kubectl_commands.h"
 #include "state_commands.h"
 
@@ -449,6 +450,8 @@ int main(int argc, char** argv) {
 
   KubectlArgs kubectl;
   AddKubectlCommands(app, opts, kubectl, rc);
+  GrantArgs grant;
+  AddGrantCommands(app, opts, grant, rc);
 
   try {
     app.parse(argc, argv);

@@ -75,6 +75,13 @@ class RunnerPoolServiceImpl final : public plinth::v1::RunnerPoolService::Callba
                                         plinth::v1::ListRunnersResponse* resp) override;
 
  private:
+  // Pools and their tokens belong to no org, and a pool's runners hold
+  // credentials: managing them, and binding an org to one, takes admin on
+  // "*".
+  absl::Status RequireGlobalAdmin(const std::string& actor, const std::string& what) const {
+    return Require(env_, actor, orchestrator::Role::kAdmin, orchestrator::AccessScope::Everything(), what);
+  }
+
   const CallEnv env_;
   store::RunnerPoolStore* const pools_;
   ConnectedRunners* const connected_;

@@ -27,7 +27,9 @@ class StateServiceImpl final : public plinth::v1::StateService::CallbackService 
 
  private:
   // "ORG/ENV/KIND/NAME" -> the resource; INVALID_ARGUMENT naming `resource`.
-  absl::StatusOr<store::CloudResourceRecord> Resolve(const std::string& ref) const;
+  // The resource ORG/ENV/KIND/NAME, once `actor` holds `role` on it.
+  absl::StatusOr<store::CloudResourceRecord> Resolve(const std::string& actor, orchestrator::Role role,
+                                                     const std::string& ref, absl::string_view what) const;
 
   CallEnv env_;
   store::StateStore* const states_;
