@@ -122,6 +122,11 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::GetCloudResource(
       return absl::PermissionDeniedError(absl::StrCat("reveal_sensitive_outputs: ", actor, " lacks the ",
                                                       kRevealSensitivePermission, " permission (auth token file)"));
     }
+    // Named by key: checked before the lookup, so a refused caller learns
+    // nothing of what exists.
+    if (sel.id.empty()) {
+      PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, ScopeOf(sel.key), "read " + sel.key.ToString()));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto record, store_->Get(sel, /*parse_manifest=*/false));
     PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kViewer, ScopeOf(record.key), "read " + record.key.ToString()));
     if (req->reveal_sensitive_outputs()) PLINTH_RETURN_IF_ERROR(RevealSensitive(actor, &record));
@@ -194,6 +199,9 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::DeleteCloudResource(
   return RunUnary(ctx, env_, "DeleteCloudResource", [=, this](const std::string& actor) -> absl::Status {
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
     if (req->version() < 0) return absl::InvalidArgumentError("version: must not be negative");
+    if (sel.id.empty()) {
+      PLINTH_RETURN_IF_ERROR(Require(env_, actor, Role::kOperator, ScopeOf(sel.key), "delete " + sel.key.ToString()));
+    }
     {
       PLINTH_ASSIGN_OR_RETURN(auto existing, store_->Get(sel, /*parse_manifest=*/false));
       PLINTH_RETURN_IF_ERROR(
@@ -212,6 +220,10 @@ grpc::ServerUnaryReactor* CloudResourceServiceImpl::ListCloudResourceRevisions(
     PageQuery query("ListCloudResourceRevisions", *req);
     PLINTH_ASSIGN_OR_RETURN(std::string cursor, query.Cursor(req->page_token()));
     PLINTH_ASSIGN_OR_RETURN(auto sel, SelectorOf(*req));
+    if (sel.id.empty()) {
+      PLINTH_RETURN_IF_ERROR(
+          Require(env_, actor, Role::kViewer, ScopeOf(sel.key), "read the history of " + sel.key.ToString()));
+    }
     PLINTH_ASSIGN_OR_RETURN(auto page,
                             store_->ListRevisions(sel, req->page_size(), cursor));
     if (!page.items.empty()) {

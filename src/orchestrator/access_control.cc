@@ -98,17 +98,18 @@ absl::Status AccessControl::Require(const std::string& identity, Role need, cons
 absl::Status AccessControl::RequireUse(const std::string& identity, const std::string& org,
                                        const std::string& connection) const {
   if (Allowed(identity, Role::kAdmin, AccessScope::Org(org))) return absl::OkStatus();
+  const std::string full = absl::StrCat(org, "/", connection);
   {
     absl::MutexLock lock(&mu_);
     auto it = by_identity_.find(identity);
     if (it != by_identity_.end()) {
       for (const auto& g : it->second) {
-        if (g.role == "use" && g.scope == connection) return absl::OkStatus();
+        if (g.role == "use" && g.scope == full) return absl::OkStatus();
       }
     }
   }
-  return absl::PermissionDeniedError(absl::StrCat(identity, " may not use connection ", connection,
-                                                  " in admin mode: it needs use on ", connection, " or admin on ", org));
+  return absl::PermissionDeniedError(absl::StrCat(identity, " may not use connection ", full,
+                                                  " in admin mode: it needs use on ", full, " or admin on ", org));
 }
 
 bool AccessControl::SeesAnyOf(const std::string& identity, const std::string& org) const {

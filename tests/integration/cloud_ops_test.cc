@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
 #include <thread>
 
 #include "daemon_process.h"
@@ -14,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "plinth/v1/cloud_ops.grpc.pb.h"
+#include "plinth/v1/grant.grpc.pb.h"
 #include "plinth/v1/cloud_resource.grpc.pb.h"
 #include "plinth/v1/connection.grpc.pb.h"
 #include "plinth/v1/runner.grpc.pb.h"
@@ -43,7 +46,7 @@ class CloudOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kube_.ok()) << kube_.Log();
-    ASSERT_TRUE(daemon_.Start().ok()) << daemon_.Stderr();
+    ASSERT_TRUE(daemon_.Start(DaemonArgs()).ok()) << daemon_.Stderr();
     ops_ = pb::CloudOpsService::NewStub(daemon_.Channel());
     auto connections = pb::ConnectionService::NewStub(daemon_.Channel());
     pb::CreateConnectionRequest create;
@@ -52,7 +55,7 @@ class CloudOpsTest : public ::testing::Test {
     create.set_provider("kubernetes");
     create.set_runner_held(true);
     pb::Connection c;
-    grpc::Status s = connections->CreateConnection(DaemonProcess::Context().get(), create, &c);
+    grpc::Status s = connections->CreateConnection(Ctx().get(), create, &c);
     ASSERT_TRUE(s.ok()) << s.error_message();
     pb::SetDefaultConnectionRequest def;
     def.set_org("acme");
@@ -60,26 +63,31 @@ class CloudOpsTest : public ::testing::Test {
     def.set_provider("kubernetes");
     def.set_name("shop-cluster");
     pb::SetDefaultConnectionResponse ignored;
-    s = connections->SetDefaultConnection(DaemonProcess::Context().get(), def, &ignored);
+    s = connections->SetDefaultConnection(Ctx().get(), def, &ignored);
     ASSERT_TRUE(s.ok()) << s.error_message();
     Apply("prod", kWeb);
     auto pools = pb::RunnerPoolService::NewStub(daemon_.Channel());
     pb::CreateRunnerPoolRequest pool;
     pool.set_name("edge");
     pb::RunnerPool created;
-    ASSERT_TRUE(pools->CreateRunnerPool(DaemonProcess::Context().get(), pool, &created).ok());
+    ASSERT_TRUE(pools->CreateRunnerPool(Ctx().get(), pool, &created).ok());
     pb::BindRunnerPoolRequest bind;
     bind.set_pool("edge");
     bind.set_org("acme");
     pb::RunnerPoolBinding binding;
-    ASSERT_TRUE(pools->BindRunnerPool(DaemonProcess::Context().get(), bind, &binding).ok());
+    ASSERT_TRUE(pools->BindRunnerPool(Ctx().get(), bind, &binding).ok());
     pb::CreatePoolTokenRequest token;
     token.set_pool("edge");
     pb::CreatePoolTokenResponse secret;
-    ASSERT_TRUE(pools->CreatePoolToken(DaemonProcess::Context().get(), token, &secret).ok());
+    ASSERT_TRUE(pools->CreatePoolToken(Ctx().get(), token, &secret).ok());
     token_file_ = dir_.path() + "/runner.token";
     std::ofstream(token_file_) << secret.secret() << "\n";
   }
+
+  // Extra plinthd arguments (a subclass turns auth on).
+  virtual std::vector<std::string> DaemonArgs() { return {}; }
+  // A context with the current caller's token (none without auth).
+  std::unique_ptr<grpc::ClientContext> Ctx() const { return DaemonProcess::Context(token_); }
 
   void Apply(const std::string& env, const std::string& yaml) {
     auto resources = pb::CloudResourceService::NewStub(daemon_.Channel());
@@ -88,7 +96,7 @@ class CloudOpsTest : public ::testing::Test {
     req.set_org("acme");
     req.set_env(env);
     pb::ApplyCloudResourcesResponse resp;
-    grpc::Status s = resources->ApplyCloudResources(DaemonProcess::Context().get(), req, &resp);
+    grpc::Status s = resources->ApplyCloudResources(Ctx().get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -104,7 +112,7 @@ class CloudOpsTest : public ::testing::Test {
     for (int i = 0; i < 300; ++i) {
       pb::ListRunnersRequest req;
       pb::ListRunnersResponse resp;
-      pools->ListRunners(DaemonProcess::Context().get(), req, &resp);
+      pools->ListRunners(Ctx().get(), req, &resp);
       for (const auto& r : resp.runners()) {
         if (r.name() == name && r.connected()) return runner;
       }
@@ -130,12 +138,12 @@ class CloudOpsTest : public ::testing::Test {
   grpc::Status Pods(const pb::CloudOpsTarget& t, pb::ListPodsResponse* resp) {
     pb::ListPodsRequest req;
     *req.mutable_target() = t;
-    return ops_->ListPods(DaemonProcess::Context().get(), req, resp);
+    return ops_->ListPods(Ctx().get(), req, resp);
   }
 
   // Reads a log stream to its end: the text and how it ended.
   grpc::Status Logs(const pb::StreamLogsRequest& req, std::string* out, grpc::ClientContext* ctx = nullptr) {
-    auto owned = DaemonProcess::Context();
+    auto owned = Ctx();
     auto reader = ops_->StreamLogs(ctx != nullptr ? ctx : owned.get(), req);
     pb::LogChunk chunk;
     while (reader->Read(&chunk)) *out += chunk.data();
@@ -145,7 +153,7 @@ class CloudOpsTest : public ::testing::Test {
   // One exec: stdin sent whole, then closed; output and exit code.
   grpc::Status Exec(const pb::CloudOpsTarget& t, const std::string& pod, std::vector<std::string> command,
                     const std::string& input, std::string* out, int* exit_code, const std::string& container = "") {
-    auto ctx = DaemonProcess::Context();
+    auto ctx = Ctx();
     auto stream = ops_->Exec(ctx.get());
     pb::ExecRequest start;
     *start.mutable_start()->mutable_target() = t;
@@ -177,6 +185,7 @@ class CloudOpsTest : public ::testing::Test {
   DaemonProcess daemon_;
   std::unique_ptr<pb::CloudOpsService::Stub> ops_;
   std::string token_file_;
+  std::string token_;  // the caller's bearer token, when auth is on
 };
 
 TEST_F(CloudOpsTest, DeveloperModeShowsTheResourcesPodsLogsExecAndGraph) {
@@ -214,7 +223,7 @@ TEST_F(CloudOpsTest, DeveloperModeShowsTheResourcesPodsLogsExecAndGraph) {
   pb::GetNamespaceGraphRequest graph_req;
   *graph_req.mutable_target() = Web();
   pb::NamespaceGraph graph;
-  s = ops_->GetNamespaceGraph(DaemonProcess::Context().get(), graph_req, &graph);
+  s = ops_->GetNamespaceGraph(Ctx().get(), graph_req, &graph);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_THAT(graph.dot(), HasSubstr("\"Ingress/web\" -> \"Service/web\""));
   EXPECT_THAT(graph.graph_json(), Not(HasSubstr("billing")));
@@ -227,7 +236,7 @@ TEST_F(CloudOpsTest, DeveloperModeShowsTheResourcesPodsLogsExecAndGraph) {
   get.set_type("configmaps");
   get.set_name("web-config");
   pb::KubeObject cm;
-  s = ops_->GetObject(DaemonProcess::Context().get(), get, &cm);
+  s = ops_->GetObject(Ctx().get(), get, &cm);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(json::parse(cm.object_json())["data"]["LISTEN"], ":8080");
   EXPECT_FALSE(cm.resource_version().empty());
@@ -255,7 +264,7 @@ TEST_F(CloudOpsTest, DeveloperModeRefusesWhatIsOutsideTheResourcesScope) {
   del.set_name("billing");
   del.set_confirm(true);
   pb::DeleteObjectResponse deleted;
-  EXPECT_EQ(ops_->DeleteObject(DaemonProcess::Context().get(), del, &deleted).error_code(),
+  EXPECT_EQ(ops_->DeleteObject(Ctx().get(), del, &deleted).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // Admin mode reaches it (the grant is then checked on the connection).
   s = Exec(Admin(), "billing-5c8-x9", {"echo", "admin"}, "", &out, &code);
@@ -296,19 +305,19 @@ TEST_F(CloudOpsTest, EditsApplyAtTheirVersionDeletesNeedConfirmationAndAllIsAudi
   get.set_type("cm");
   get.set_name("web-config");
   pb::KubeObject read;
-  ASSERT_TRUE(ops_->GetObject(DaemonProcess::Context().get(), get, &read).ok());
+  ASSERT_TRUE(ops_->GetObject(Ctx().get(), get, &read).ok());
   json obj = json::parse(read.object_json());
   obj["data"]["LISTEN"] = ":9090";
   pb::ApplyObjectRequest apply;
   *apply.mutable_target() = Web();
   apply.set_object_json(obj.dump());
   pb::KubeObject applied;
-  grpc::Status s = ops_->ApplyObject(DaemonProcess::Context().get(), apply, &applied);
+  grpc::Status s = ops_->ApplyObject(Ctx().get(), apply, &applied);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_NE(applied.resource_version(), read.resource_version());
   obj["data"]["LISTEN"] = ":7070";  // from the old version: a conflict
   apply.set_object_json(obj.dump());
-  s = ops_->ApplyObject(DaemonProcess::Context().get(), apply, &applied);
+  s = ops_->ApplyObject(Ctx().get(), apply, &applied);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::ABORTED);
   EXPECT_THAT(s.error_message(), HasSubstr("changed since it was read"));
   pb::DeleteObjectRequest del;
@@ -316,11 +325,11 @@ TEST_F(CloudOpsTest, EditsApplyAtTheirVersionDeletesNeedConfirmationAndAllIsAudi
   del.set_type("pods");
   del.set_name("web-7d4f9-b2");
   pb::DeleteObjectResponse deleted;
-  s = ops_->DeleteObject(DaemonProcess::Context().get(), del, &deleted);
+  s = ops_->DeleteObject(Ctx().get(), del, &deleted);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("must be confirmed"));
   del.set_confirm(true);
-  s = ops_->DeleteObject(DaemonProcess::Context().get(), del, &deleted);
+  s = ops_->DeleteObject(Ctx().get(), del, &deleted);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(deleted.deleted(), "Pod/web-7d4f9-b2");
   pb::ListPodsResponse pods;
@@ -329,7 +338,7 @@ TEST_F(CloudOpsTest, EditsApplyAtTheirVersionDeletesNeedConfirmationAndAllIsAudi
   // The audit: who, mode, target, operation, outcome.
   pb::ListCloudOpsAuditRequest audit_req;
   pb::ListCloudOpsAuditResponse audit;
-  s = ops_->ListCloudOpsAudit(DaemonProcess::Context().get(), audit_req, &audit);
+  s = ops_->ListCloudOpsAudit(Ctx().get(), audit_req, &audit);
   ASSERT_TRUE(s.ok()) << s.error_message();
   std::string rows;
   for (const auto& e : audit.entries()) {
@@ -421,7 +430,7 @@ TEST_F(CloudOpsTest, ALogStreamOfAPodDeletedMeanwhileEnds) {
     del.set_name("billing-5c8-x9");
     del.set_confirm(true);
     pb::DeleteObjectResponse resp;
-    EXPECT_TRUE(ops_->DeleteObject(DaemonProcess::Context().get(), del, &resp).ok());
+    EXPECT_TRUE(ops_->DeleteObject(Ctx().get(), del, &resp).ok());
   });
   std::string text;
   grpc::Status s = Logs(logs, &text);
@@ -459,6 +468,140 @@ TEST_F(CloudOpsTest, TheCliShowsPodsRunsExecAndPrintsTheGraph) {
   EXPECT_THAT(edit.out, HasSubstr("configmaps/web-config edited"));
   CommandResult after = daemon_.Cli({"kubectl", "get", "cm", "web-config", "-o", "json", "-r", "acme/prod/KubernetesDeployment/web"});
   EXPECT_THAT(after.out, HasSubstr(":8181"));
+}
+
+// With a token file: what each grant lets a caller do through Cloud Ops.
+class CloudOpsGrantsTest : public CloudOpsTest {
+ protected:
+  static constexpr char kRoot[] = "token-root-000000001";  // admin of everything, reveal-sensitive
+  static constexpr char kDana[] = "token-dana-000000001";  // viewer on the web resource
+  static constexpr char kOlga[] = "token-olga-000000001";  // operator on acme/prod
+  static constexpr char kAda[] = "token-ada-0000000001";   // use of acme/shop-cluster
+  static constexpr char kGus[] = "token-gus-0000000001";   // viewer on acme/dev
+
+  std::vector<std::string> DaemonArgs() override {
+    const std::string tokens = dir_.path() + "/tokens";
+    std::ofstream(tokens) << kRoot << " root reveal-sensitive\n"
+                          << kDana << " dana scoped\n"
+                          << kOlga << " olga scoped\n"
+                          << kAda << " ada scoped\n"
+                          << kGus << " gus scoped\n";
+    token_ = kRoot;
+    const std::string config = dir_.path() + "/plinthd.yaml";
+    std::ofstream(config) << "auth_token_file: " << tokens << "\n";
+    return {"--config", config};
+  }
+
+  void SetUp() override {
+    CloudOpsTest::SetUp();
+    auto grants = pb::GrantService::NewStub(daemon_.Channel());
+    for (auto [who, role, scope] : std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"dana", "viewer", "acme/prod/KubernetesDeployment/web"},
+             {"olga", "operator", "acme/prod"},
+             {"ada", "use", "acme/shop-cluster"},
+             {"gus", "viewer", "acme/dev"}}) {
+      pb::CreateGrantRequest req;
+      req.set_identity(who);
+      req.set_role(role);
+      req.set_scope(scope);
+      pb::Grant g;
+      grpc::Status s = grants->CreateGrant(DaemonProcess::Context(kRoot).get(), req, &g);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+    }
+  }
+
+  grpc::Status GetSecret(const pb::CloudOpsTarget& t, json* data) {
+    pb::GetObjectRequest get;
+    *get.mutable_target() = t;
+    get.set_type("secrets");
+    get.set_name("web-tls");
+    pb::KubeObject obj;
+    grpc::Status s = ops_->GetObject(Ctx().get(), get, &obj);
+    if (s.ok()) *data = json::parse(obj.object_json())["data"];
+    return s;
+  }
+};
+
+TEST_F(CloudOpsGrantsTest, ViewersReadOperatorsChangeAndAdminModeNeedsTheConnection) {
+  auto runner = StartRunner("rack-a", kube_.kubeconfig());
+  // A viewer of the resource: pods, logs and browse; Secret values hidden.
+  token_ = kDana;
+  pb::ListPodsResponse pods;
+  grpc::Status s = Pods(Web(), &pods);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pods.pods_size(), 2);
+  pb::StreamLogsRequest logs;
+  *logs.mutable_target() = Web();
+  logs.set_tail_lines(1);
+  std::string text;
+  EXPECT_TRUE(Logs(logs, &text).ok());
+  EXPECT_FALSE(text.empty());
+  json data;
+  ASSERT_TRUE(GetSecret(Web(), &data).ok());
+  EXPECT_EQ(data["tls.key"], "(hidden)");
+  // ... but no exec, edit or delete: those take operator.
+  std::string out;
+  int code = -1;
+  s = Exec(Web(), "web-7d4f9-a1", {"true"}, "", &out, &code);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("operator"));
+  pb::DeleteObjectRequest del;
+  *del.mutable_target() = Web();
+  del.set_type("pods");
+  del.set_name("web-7d4f9-a1");
+  del.set_confirm(true);
+  pb::DeleteObjectResponse deleted;
+  EXPECT_EQ(ops_->DeleteObject(Ctx().get(), del, &deleted).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Nor admin mode (no use of the connection).
+  EXPECT_EQ(Pods(Admin(), &pods).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // A viewer of another env sees nothing of this resource.
+  token_ = kGus;
+  s = Pods(Web(), &pods);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("acme/prod/KubernetesDeployment/web"));
+
+  // The env's operator runs exec.
+  token_ = kOlga;
+  s = Exec(Web(), "web-7d4f9-a1", {"sh", "-c", "exit 3"}, "", &out, &code);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(code, 3);
+  EXPECT_EQ(Pods(Admin(), &pods).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // `use` of the connection: admin mode, in any namespace, but not
+  // developer mode on a resource it holds nothing on.
+  token_ = kAda;
+  s = Pods(Admin("shop"), &pods);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pods.route().mode(), "admin");
+  EXPECT_EQ(Pods(Web(), &pods).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(GetSecret(Admin(), &data).ok());
+  EXPECT_EQ(data["tls.key"], "(hidden)");
+
+  // reveal-sensitive (the token file's) shows Secret values.
+  token_ = kRoot;
+  ASSERT_TRUE(GetSecret(Web(), &data).ok());
+  EXPECT_EQ(data["tls.key"], "c2VjcmV0LWtleQ==");
+
+  // The audit: refusals recorded too; each caller sees its own entries, an
+  // admin of the org all of them.
+  auto audit = [&](const char* token) {
+    token_ = token;
+    pb::ListCloudOpsAuditResponse resp;
+    grpc::Status s = ops_->ListCloudOpsAudit(Ctx().get(), {}, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::set<std::string> rows;
+    for (const auto& e : resp.entries()) rows.insert(e.actor() + "|" + e.operation() + "|" + e.code());
+    return rows;
+  };
+  auto dana = audit(kDana);
+  EXPECT_TRUE(dana.count("dana|exec|PERMISSION_DENIED")) << ::testing::PrintToString(dana);
+  EXPECT_TRUE(dana.count("dana|pods|OK"));
+  for (const auto& row : dana) EXPECT_EQ(row.rfind("dana|", 0), 0u) << row;
+  auto all = audit(kRoot);
+  EXPECT_TRUE(all.count("olga|exec|OK"));
+  EXPECT_TRUE(all.count("gus|pods|PERMISSION_DENIED"));
+  EXPECT_TRUE(all.count("dana|exec|PERMISSION_DENIED"));
 }
 
 }  // namespace

@@ -64,8 +64,8 @@ class AccessControl {
   // OK, or PERMISSION_DENIED naming who, what and the role it needs.
   absl::Status Require(const std::string& identity, Role need, const AccessScope& scope,
                        absl::string_view what) const;
-  // Admin-mode Cloud Ops through connection ORG/NAME: `use` on it, or admin
-  // of its org.
+  // Admin-mode Cloud Ops through connection `connection` (its name) of
+  // `org`: `use` on ORG/NAME, or admin of the org.
   absl::Status RequireUse(const std::string& identity, const std::string& org, const std::string& connection) const;
   // Whether the identity may see anything at all of `org` (a grant on it or
   // under it): for filtering lists.
