@@ -110,7 +110,7 @@ absl::StatusOr<CloudOpsRouteInfo> CloudOpsServiceImpl::Resolve(const pb::CloudOp
     const bool writes = operation == "exec" || operation == "apply" || operation == "delete";
     PLINTH_RETURN_IF_ERROR(Require(env_, actor, writes ? orchestrator::Role::kOperator : orchestrator::Role::kViewer,
                                    orchestrator::AccessScope::Resource(key.org, key.env, key.kind, key.name),
-                                   absl::StrCat(operation, " on ", key.ToString())));
+                                   absl::StrCat("run Cloud Ops ", operation, " on ", key.ToString())));
     auto resource = deps_.resources->Get({.key = key});
     if (!resource.ok()) {
       if (resource.status().code() == absl::StatusCode::kNotFound) {

@@ -21,9 +21,19 @@ std::unique_ptr<grpc::ClientContext> Client::Context() const {
 int Fail(const grpc::Status& status, const std::string& server) {
   std::cerr << "error: " << status.error_message() << "\n";
   switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      std::cerr << "hint: is plinthd running at " << server << "? (set --server or PLINTH_SERVER)\n";
+    case grpc::StatusCode::UNAVAILABLE: {
+      // gRPC's own words for a server it could not reach; an UNAVAILABLE
+      // from plinthd itself (no runner connected) needs no such hint.
+      const std::string& m = status.error_message();
+      for (const char* transport : {"failed to connect", "onnection refused", "Socket closed", "DNS resolution",
+                                    "connections to all backends failing", "Broken pipe", "Connection reset"}) {
+        if (m.find(transport) != std::string::npos) {
+          std::cerr << "hint: is plinthd running at " << server << "? (set --server or PLINTH_SERVER)\n";
+          break;
+        }
+      }
       break;
+    }
     case grpc::StatusCode::UNAUTHENTICATED:
       std::cerr << "hint: pass a token with --token or PLINTH_TOKEN\n";
       break;

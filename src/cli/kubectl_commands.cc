@@ -444,6 +444,25 @@ int Graph(const Client& client, const ClientOptions& opts, const KubectlArgs& a)
   return 0;
 }
 
+int Audit(const Client& client, const ClientOptions& opts, const KubectlArgs& a) {
+  auto stub = pb::CloudOpsService::NewStub(client.channel());
+  pb::ListCloudOpsAuditRequest req;
+  const int limit = a.tail > 0 ? a.tail : 20;
+  req.set_page_size(limit);
+  pb::ListCloudOpsAuditResponse resp;
+  auto ctx = client.Context();
+  grpc::Status s = stub->ListCloudOpsAudit(ctx.get(), req, &resp);
+  if (!s.ok()) return Fail(s, opts.server);
+  std::vector<std::vector<std::string>> rows = {{"TIME", "ACTOR", "MODE", "TARGET", "NAMESPACE", "OPERATION", "OBJECT",
+                                                 "RUNNER", "OUTCOME"}};
+  for (const auto& e : resp.entries()) {
+    rows.push_back({FormatTime(e.time()), e.actor(), e.mode(), e.target(), e.namespace_(), e.operation(), e.object(),
+                    e.runner(), e.code()});
+  }
+  PrintTable(std::cout, rows);
+  return 0;
+}
+
 }  // namespace
 
 void AddKubectlCommands(CLI::App& app, const ClientOptions& opts, KubectlArgs& a, int& rc) {
@@ -510,6 +529,9 @@ void AddKubectlCommands(CLI::App& app, const ClientOptions& opts, KubectlArgs& a
   target(graph);
   graph->add_option("-o,--output", a.output, "json or dot")->check(CLI::IsMember({"json", "dot", "table"}));
   graph->callback(run(Graph));
+  auto* audit = k->add_subcommand("audit", "the latest Cloud Ops operations: who, mode, target, outcome");
+  audit->add_option("--tail", a.tail, "how many (default 20)");
+  audit->callback(run(Audit));
 }
 
 }  // namespace plinth::cli

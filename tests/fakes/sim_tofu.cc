@@ -153,6 +153,8 @@ std::string Fill(std::string tmpl, const Module& m) {
     if (end == std::string::npos) break;
     std::string field = tmpl.substr(start + 6, end - start - 6);
     json v = m.spec.contains(field) ? m.spec[field] : json("");
+    // A StringValueOrRef the job resolved keeps its {value: ...} shape.
+    if (v.is_object() && v.contains("value") && v["value"].is_string()) v = v["value"];
     tmpl.replace(start, end - start + 1, v.is_string() ? v.get<std::string>() : v.dump());
   }
   return tmpl;
