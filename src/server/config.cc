@@ -47,11 +47,15 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
     return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", key, ": unknown setting"));
   };
   for (const auto& [key, v] : root.items()) {
-    if (key == "listen" || key == "http_listen" || key == "data_dir" || key == "auth_token_file") {
+    if (key == "ui" && v.is_boolean()) {
+      config.ui = v.get<bool>() ? "on" : "off";
+    } else if (key == "listen" || key == "http_listen" || key == "data_dir" || key == "auth_token_file" ||
+               key == "ui") {
       if (!v.is_string()) return wrong(key, "a string");
       const std::string& value = v.get_ref<const std::string&>();
       if (key == "listen") config.listen = value;
       if (key == "http_listen") config.http_listen = value;
+      if (key == "ui") config.ui = value;
       if (key == "data_dir") config.data_dir = Resolve(dir, value);
       if (key == "auth_token_file") config.auth_token_file = Resolve(dir, value);
     } else if (key == "log") {
@@ -204,6 +208,9 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (c.listen.empty() || c.listen.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("listen \"", c.listen, "\": use host:port"));
+  }
+  if (c.ui != "on" && c.ui != "off") {
+    return absl::InvalidArgumentError(absl::StrCat("ui \"", c.ui, "\": use on or off"));
   }
   if (c.http_listen != "off") {
     size_t colon = c.http_listen.rfind(':');

@@ -316,6 +316,16 @@ absl::Status Daemon::Start() {
     state_backend_ = std::make_unique<StateBackend>(states_.get(), jobs_.get(),
                                                     secret_box_->Derive(orchestrator::kStateTokenPurpose));
     handlers.state = [this](const HttpCall& call) { return state_backend_->Handle(call); };
+    if (config_.ui == "on") {
+      // The console calls the API through the server itself, so it passes
+      // the same authentication and grants as any client.
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(-1);
+      Console::Options options;
+      options.auth_required = auth_->enabled();
+      console_ = std::make_unique<Console>(std::make_unique<api::JsonBridge>(server_->InProcessChannel(args)), options);
+      handlers.console = [this](const HttpCall& call) { return console_->Handle(call); };
+    }
     auto http = HttpServer::Start(config_.http_listen, std::move(handlers));
     if (!http.ok()) {
       server_->Shutdown();

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -43,6 +44,7 @@ const char* Reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 202: return "Accepted";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -51,6 +53,10 @@ const char* Reason(int status) {
     case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 412: return "Precondition Failed";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 504: return "Gateway Timeout";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -67,7 +73,9 @@ struct Request {
 };
 
 struct Conn {
-  enum class State { kHeaders, kBody, kChunkSize, kChunkData, kChunkEnd, kTrailers, kHandling, kWriting, kLinger };
+  enum class State {
+    kHeaders, kBody, kChunkSize, kChunkData, kChunkEnd, kTrailers, kHandling, kWriting, kLinger, kStreaming
+  };
   int fd = -1;
   uint64_t id = 0;
   State state = State::kHeaders;
@@ -81,6 +89,7 @@ struct Conn {
   bool close_after = false;
   Clock::time_point deadline;
   Clock::time_point started;  // of the request being read, for eviction
+  std::shared_ptr<HttpStream> stream;  // while kStreaming
 
   bool Reading() const {
     return state == State::kHeaders || state == State::kBody || state == State::kChunkSize ||
@@ -88,7 +97,61 @@ struct Conn {
   }
 };
 
+// A streamed answer's producer thread.
+struct Producer {
+  std::thread thread;
+  std::shared_ptr<std::atomic<bool>> done = std::make_shared<std::atomic<bool>>(false);
+};
+
 }  // namespace
+
+bool HttpStream::Write(std::string data) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
+    if (pending_.size() + data.size() > kMaxBacklog) return false;
+    wake = pending_.empty();
+    pending_ += data;
+  }
+  if (wake && wake_) wake_();
+  return true;
+}
+
+bool HttpStream::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return closed_;
+}
+
+void HttpStream::OnClose(std::function<void()> f) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) {
+      on_close_.push_back(std::move(f));
+      return;
+    }
+  }
+  f();
+}
+
+void HttpStream::Close() {
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    run.swap(on_close_);
+    pending_.clear();
+  }
+  for (auto& f : run) f();
+}
+
+std::string HttpStream::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string out;
+  out.swap(pending_);
+  return out;
+}
 
 class HttpServer::Loop {
  public:
@@ -97,10 +160,17 @@ class HttpServer::Loop {
     if (pipe2(wake_, O_NONBLOCK | O_CLOEXEC) != 0) wake_[0] = wake_[1] = -1;
     // Webhooks touch the store: never on the loop.
     workers_ = std::make_unique<core::ThreadPool>(2, "http-webhooks");
+    // Console calls wait on the API: a pool of their own.
+    console_workers_ = std::make_unique<core::ThreadPool>(4, "http-console");
   }
 
   ~Loop() {
     workers_.reset();  // waits for running webhooks; their answers are dropped
+    console_workers_.reset();
+    for (auto& [id, c] : conns_) {
+      if (c.stream) c.stream->Close();
+    }
+    for (auto& p : producers_) p.thread.join();
     for (auto& [id, c] : conns_) close(c.fd);
     if (listen_fd_ >= 0) close(listen_fd_);
     if (wake_[0] >= 0) close(wake_[0]);
@@ -129,7 +199,7 @@ class HttpServer::Loop {
       Clock::time_point next = Clock::now() + std::chrono::seconds(1);
       for (auto& [id, c] : conns_) {
         short events = 0;
-        if (c.Reading() || c.state == Conn::State::kLinger) events |= POLLIN;
+        if (c.Reading() || c.state == Conn::State::kLinger || c.state == Conn::State::kStreaming) events |= POLLIN;
         if (c.out_pos < c.out.size()) events |= POLLOUT;
         fds.push_back({c.fd, events, 0});
         ids.push_back(id);
@@ -201,6 +271,7 @@ class HttpServer::Loop {
   }
 
   void Close(Conn& c) {
+    if (c.stream) c.stream->Close();
     close(c.fd);
     conns_.erase(c.id);
   }
@@ -213,6 +284,7 @@ class HttpServer::Loop {
       Close(c);  // the client went away (or reset)
       return;
     }
+    if (c.state == Conn::State::kStreaming) return;  // nothing is read from a stream's client
     if (c.state == Conn::State::kLinger) {
       // A refused request's rest is dropped, up to a bound.
       c.lingered += static_cast<size_t>(n);
@@ -463,7 +535,99 @@ class HttpServer::Loop {
       });
       return;
     }
+    if (handlers_.console) {
+      auto call = std::make_shared<HttpCall>();
+      call->method = r.method;
+      call->path = r.path;
+      call->query = r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
+      call->headers = r.headers;
+      call->body = std::move(c.req.body);
+      console_workers_->Submit([this, id = c.id, call] {
+        HttpAnswer answer = handlers_.console(*call);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          done_.emplace_back(id, std::move(answer));
+        }
+        Wake();
+      });
+      return;
+    }
     Respond(c, 404, "not found\n", "text/plain");
+  }
+
+  // A streamed answer: the head now, then what its producer writes.
+  void StartStream(Conn& c, HttpAnswer answer) {
+    size_t open = 0;
+    for (auto& [id, other] : conns_) open += other.state == Conn::State::kStreaming;
+    if (open >= limits_.max_streams) {
+      c.close_after = true;
+      return Respond(c, 503, "too many open streams; try again later\n", "text/plain", "Retry-After: 5\r\n");
+    }
+    c.state = Conn::State::kStreaming;
+    absl::StrAppend(&c.out, "HTTP/1.1 ", answer.status, " ", Reason(answer.status),
+                    "\r\nContent-Type: ", answer.content_type, "\r\n", answer.headers,
+                    "Cache-Control: no-store\r\nConnection: close\r\n\r\n");
+    c.deadline = Clock::now() + limits_.write_timeout;
+    c.stream = std::make_shared<HttpStream>([this] { Wake(); });
+    Producer p;
+    p.thread = std::thread([stream = c.stream, done = p.done, f = std::move(answer.stream), this] {
+      f(*stream);
+      done->store(true);
+      Wake();
+    });
+    producer_of_[c.id] = p.done;
+    producers_.push_back(std::move(p));
+    WriteTo(c);
+  }
+
+  // Moves what producers wrote to their connections; ends finished streams.
+  void Pump() {
+    std::vector<uint64_t> ended;
+    for (auto& [id, c] : conns_) {
+      if (c.state != Conn::State::kStreaming) continue;
+      std::string data = c.stream->Take();
+      if (!data.empty()) {
+        if (c.out_pos == c.out.size()) c.deadline = Clock::now() + limits_.write_timeout;
+        c.out += data;
+      }
+      auto p = producer_of_.find(id);
+      if (p != producer_of_.end() && p->second->load() && data.empty() && c.out_pos == c.out.size()) {
+        ended.push_back(id);
+      }
+    }
+    for (uint64_t id : ended) {
+      Conn& c = conns_.at(id);
+      producer_of_.erase(id);
+      c.stream->Close();
+      c.stream.reset();
+      shutdown(c.fd, SHUT_WR);
+      c.state = Conn::State::kLinger;
+      c.deadline = Clock::now() + std::chrono::seconds(2);
+    }
+    std::vector<uint64_t> behind;
+    for (auto& [id, c] : conns_) {
+      if (c.state == Conn::State::kStreaming && c.out_pos < c.out.size()) behind.push_back(id);
+    }
+    for (uint64_t id : behind) {
+      Conn& c = conns_.at(id);
+      if (c.out.size() - c.out_pos > (8u << 20)) {
+        Close(c);  // a client that does not read falls this far behind only once
+        continue;
+      }
+      WriteTo(c);
+    }
+    // Join producers that returned.
+    for (auto it = producers_.begin(); it != producers_.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = producers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = producer_of_.begin(); it != producer_of_.end();) {
+      it = conns_.count(it->first) ? std::next(it) : producer_of_.erase(it);
+    }
   }
 
   // Webhook answers from the workers.
@@ -476,8 +640,13 @@ class HttpServer::Loop {
     for (auto& [id, answer] : done) {
       auto it = conns_.find(id);
       if (it == conns_.end()) continue;  // the client left meanwhile
-      Respond(it->second, answer.status, answer.body, answer.content_type.c_str());
+      if (answer.stream) {
+        StartStream(it->second, std::move(answer));
+        continue;
+      }
+      Respond(it->second, answer.status, answer.body, answer.content_type.c_str(), answer.headers);
     }
+    Pump();
   }
 
   void Respond(Conn& c, int status, const std::string& body, const char* type, const std::string& extra = "") {
@@ -524,6 +693,7 @@ class HttpServer::Loop {
     const Clock::time_point now = Clock::now();
     std::vector<uint64_t> late;
     for (auto& [id, c] : conns_) {
+      if (c.state == Conn::State::kStreaming && c.out_pos == c.out.size()) continue;  // waits for its producer
       if (c.state != Conn::State::kHandling && now >= c.deadline) late.push_back(id);
     }
     for (uint64_t id : late) {
@@ -552,6 +722,9 @@ class HttpServer::Loop {
   std::mutex mu_;
   std::deque<std::pair<uint64_t, HttpAnswer>> done_;  // guarded by mu_
   std::unique_ptr<core::ThreadPool> workers_;
+  std::unique_ptr<core::ThreadPool> console_workers_;
+  std::list<Producer> producers_;
+  std::map<uint64_t, std::shared_ptr<std::atomic<bool>>> producer_of_;  // streaming connection -> its producer's end
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen, Handlers handlers,

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   auto* listen = app.add_option("--listen", flags.listen, "gRPC listen address (default 127.0.0.1:7443)");
   auto* http_listen = app.add_option("--http-listen", flags.http_listen,
                                      "HTTP address for /healthz, /readyz, /metrics (default 127.0.0.1:7080; off)");
+  auto* ui = app.add_option("--ui", flags.ui, "the web console on the HTTP address's / (on or off; default on)");
   auto* data_dir = app.add_option("--data-dir", flags.data_dir, "data directory (default ./plinth-data)");
   auto* level = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
   auto* format = app.add_option("--log-format", flags.log_format, "text or json");
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
   }
   if (*listen) config.listen = flags.listen;
   if (*http_listen) config.http_listen = flags.http_listen;
+  if (*ui) config.ui = flags.ui;
   if (*data_dir) config.data_dir = flags.data_dir;
   if (*level) config.log_level = flags.log_level;
   if (*format) config.log_format = flags.log_format;

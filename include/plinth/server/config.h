@@ -1,6 +1,8 @@
 // plinthd's configuration: a YAML file (--config) overridden by flags.
 //
 //   listen: 127.0.0.1:7443
+//   http_listen: 127.0.0.1:7080   # health, metrics, webhooks, state, the web console
+//   ui: on                        # the web console on http_listen's / (on or off)
 //   data_dir: /var/lib/plinth
 //   log: {level: info, format: text}
 //   kinds_descriptor_sets: [/etc/plinth/planton.pb]
@@ -36,6 +38,8 @@ struct Config {
   std::string listen = "127.0.0.1:7443";
   // HTTP: health, readiness, metrics. "off" turns it off.
   std::string http_listen = "127.0.0.1:7080";
+  // The web console on the HTTP side's "/": "on" or "off".
+  std::string ui = "on";
   std::string data_dir = "./plinth-data";
   std::string log_level = "info";  // trace, debug, info, warn, error
   std::string log_format = "text";  // text or json

@@ -36,6 +36,7 @@
 #include "plinth/core/thread_pool.h"
 #include "plinth/manifest/kind_catalog.h"
 #include "plinth/server/config.h"
+#include "plinth/server/console.h"
 #include "plinth/server/data_dir_lock.h"
 #include "plinth/server/http_server.h"
 #include "plinth/server/state_backend.h"
@@ -123,6 +124,7 @@ class Daemon {
   std::string state_url_ ABSL_GUARDED_BY(state_url_mu_);
   std::unique_ptr<grpc::Server> server_;
   core::Metrics metrics_;
+  std::unique_ptr<Console> console_;
   std::unique_ptr<HttpServer> http_;
 };
 

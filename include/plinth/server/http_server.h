@@ -14,7 +14,8 @@
 // as it is decoded), and past max_connections the stalest unfinished
 // connection is dropped for the new one. Health, readiness and metrics are
 // answered on the loop itself, so slow or stuck clients cannot starve them;
-// webhooks run on a worker thread of their own. The destructor stops it.
+// webhooks run on a worker thread of their own, the console on another
+// pool. The destructor stops it.
 #ifndef PLINTH_SERVER_HTTP_SERVER_H_
 #define PLINTH_SERVER_HTTP_SERVER_H_
 
@@ -23,7 +24,9 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "plinth/server/webhooks.h"
@@ -36,10 +39,43 @@ struct HttpCall {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
 };
+// The sending half of a streamed answer (server-sent events): a producer
+// thread writes to it while the loop sends what was written. Thread-safe.
+class HttpStream {
+ public:
+  // Queues data for the client; false once the client left, the server
+  // stops, or the client is more than 8 MiB behind (it is then dropped).
+  bool Write(std::string data);
+  // The client left or the server stops.
+  bool closed() const;
+  // Runs `f` (once) when the stream closes; at once if it has. For a
+  // producer blocked elsewhere, such as in a gRPC read, to cancel it.
+  void OnClose(std::function<void()> f);
+
+  // For the loop.
+  void Close();
+  std::string Take();
+  explicit HttpStream(std::function<void()> wake) : wake_(std::move(wake)) {}
+
+ private:
+  static constexpr size_t kMaxBacklog = 8 << 20;
+  std::function<void()> wake_;
+  mutable std::mutex mu_;
+  std::string pending_;
+  bool closed_ = false;
+  std::vector<std::function<void()>> on_close_;
+};
+
 struct HttpAnswer {
   int status = 200;
   std::string body;
   std::string content_type = "text/plain";
+  // Further header lines, each ending in "\r\n" (Set-Cookie, CSP ...).
+  std::string headers;
+  // When set, the answer is a stream: the head goes out with no length and
+  // `stream` runs on a thread of its own, writing the body until it returns
+  // (then the connection closes) or the client leaves.
+  std::function<void(HttpStream&)> stream;
 };
 
 class HttpServer {
@@ -55,6 +91,9 @@ class HttpServer {
     // Every method on /v1/state/... (Terraform's http state backend; absent:
     // 404). Bodies up to max_state_body_bytes.
     std::function<HttpAnswer(const HttpCall&)> state;
+    // Every other path (the web console; absent: 404), on a pool of its
+    // own. At most max_streams streamed answers at once.
+    std::function<HttpAnswer(const HttpCall&)> console;
   };
 
   struct Limits {
@@ -66,6 +105,7 @@ class HttpServer {
     size_t max_body_bytes = 5 << 20;
     size_t max_state_body_bytes = 64 << 20;  // /v1/state/: engine state is larger than a webhook
     size_t max_connections = 256;
+    size_t max_streams = 64;
   };
 
   // `listen` is host:port; port 0 picks a free one. UNAVAILABLE when the
