@@ -38,6 +38,20 @@ build_plinth() {
   ninja -C "$PLINTH_BUILD" "$@"
 }
 
+# The browser test's npm packages (tests/browser/package-lock.json, exact
+# versions; playwright-core drives Debian's Chromium and downloads no
+# browser). Installed again only when the lock file changed.
+ensure_browser_test_packages() {
+  local dir="$PLINTH_ROOT/tests/browser"
+  local stamp="$dir/node_modules/.plinth-lock"
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$dir/package-lock.json"; then
+    return
+  fi
+  say "Installing the browser test's npm packages (npm ci in tests/browser)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$stamp"
+}
+
 # Debian's kubectl (package kubernetes-client), which the Cloud Ops tests
 # check the simulated API server against. When the package is installed its
 # /usr/bin/kubectl is used; otherwise (here another package, Google's
