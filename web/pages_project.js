@@ -53,13 +53,20 @@ export async function projectPage(main, ctx, org, env, name) {
     if (dag) dag.setStates(statesOf(project, pipeline));
   };
 
-  const watch = (id) => {
-    if (stopWatch) stopWatch();
-    stopWatch = api.stream('InfraPipelineService/WatchInfraPipeline', {id}, (p) => {
+  // Follows the project: its newest pipeline, live, including ones started
+  // elsewhere (the CLI, a webhook). Reconnects after a failure.
+  const follow = () => {
+    stopWatch = api.stream('InfraPipelineService/WatchInfraPipeline', {org, env, project_name: name}, (p) => {
+      const fresh = !pipeline || p.id !== pipeline.id || Number(p.change) > Number(pipeline.change);
+      if (!fresh) return;
       pipeline = p;
       showPipeline();
       if (ENDED.has(p.state)) refreshProject();
-    }, () => { stopWatch = null; });
+    }, () => {
+      stopWatch = null;
+      const retry = setTimeout(() => { if (ctx.alive()) follow(); }, 3000);
+      ctx.defer(() => clearTimeout(retry));
+    });
   };
 
   const refreshProject = async () => {
@@ -69,28 +76,12 @@ export async function projectPage(main, ctx, org, env, name) {
     } catch (e) { /* shown on the next action */ }
   };
 
-  // A pipeline started elsewhere (CLI, webhook) shows up here too.
-  const poll = setInterval(async () => {
-    if (stopWatch) return;
-    try {
-      const last = await api.call('InfraPipelineService/GetLastInfraPipeline', {org, env, project_name: name});
-      if (last.id && (!pipeline || last.id !== pipeline.id || Number(last.change) !== Number(pipeline.change))) {
-        pipeline = last;
-        showPipeline();
-        if (!ENDED.has(last.state)) watch(last.id);
-        else refreshProject();
-      }
-    } catch (e) { /* not found: no pipeline yet */ }
-  }, 3000);
-  ctx.defer(() => clearInterval(poll));
-
   const act = async (label, f) => {
     try {
       const res = await f();
       if (res && res.pipeline && res.pipeline.id) {
         pipeline = res.pipeline;
         showPipeline();
-        watch(res.pipeline.id);
       }
       if (res && res.project) project = res.project;
       toast(`${label}: done${res && res.note ? ' (' + res.note + ')' : ''}`);
@@ -206,7 +197,7 @@ export async function projectPage(main, ctx, org, env, name) {
   tabList.forEach(([label], i) => tabs.appendChild(h('button', {class: 'tab', type: 'button', onclick: () => open(i)}, label)));
   await open(0);
   showPipeline();
-  if (pipeline && !ENDED.has(pipeline.state)) watch(pipeline.id);
+  if (ctx.alive()) follow();
 }
 
 export async function pipelinePage(main, ctx, id) {

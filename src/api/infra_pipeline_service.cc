@@ -146,8 +146,27 @@ grpc::ServerWriteReactor<pb::InfraPipeline>* InfraPipelineServiceImpl::WatchInfr
   using Stream = PollingStream<pb::InfraPipeline>;
   auto actor = env_.auth->Authenticate(ctx->client_metadata());
   if (!actor.ok()) return new FailedStream<pb::InfraPipeline>(ToGrpcStatus(actor.status()));
+  if (req->id().empty() && (!req->project_id().empty() || !req->project_name().empty())) {
+    auto project_id = ReadableProjectIdOf(env_, *actor, *req, projects_);
+    if (!project_id.ok()) return new FailedStream<pb::InfraPipeline>(ToGrpcStatus(project_id.status()));
+    // The project's newest pipeline, whichever it is, whenever it moved.
+    auto sent = std::make_shared<std::pair<std::string, int64_t>>("", -1);
+    Stream::Poll poll = [pipelines = pipelines_, id = *project_id, sent]() -> absl::StatusOr<Stream::Batch> {
+      Stream::Batch batch;
+      auto p = pipelines->Last(id);
+      if (absl::IsNotFound(p.status())) return batch;  // none yet
+      if (!p.ok()) return p.status();
+      if (p->id == sent->first && p->change == sent->second) return batch;
+      *sent = {p->id, p->change};
+      batch.messages.emplace_back();
+      ToProto(*p, &batch.messages.back());
+      return batch;
+    };
+    return new Stream(env_.workers, &timer_, std::move(poll), absl::Milliseconds(100));
+  }
   if (req->id().empty()) {
-    return new FailedStream<pb::InfraPipeline>(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required"));
+    return new FailedStream<pb::InfraPipeline>(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "id: required (or project_id, or org, env and project_name)"));
   }
   {
     auto p = pipelines_->Get(req->id());

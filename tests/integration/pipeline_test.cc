@@ -765,6 +765,49 @@ TEST_F(PipelineTest, WatchStreamsSnapshotsUntilTheEnd) {
   EXPECT_TRUE(saw_running);
 }
 
+TEST_F(PipelineTest, WatchingAProjectFollowsEachNewPipelineAndNeverEndsByItself) {
+  pb::InfraProjectResponse created = MustCreate("shop", "");
+  ASSERT_EQ(Wait(created.pipeline().id()).state(), "succeeded");
+  pb::WatchInfraPipelineRequest req;
+  req.set_org("acme");
+  req.set_env("dev");
+  req.set_project_name("shop");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto reader = pipelines_->WatchInfraPipeline(&ctx, req);
+  pb::InfraPipeline p;
+  // First the newest pipeline as it is now.
+  ASSERT_TRUE(reader->Read(&p));
+  EXPECT_EQ(p.id(), created.pipeline().id());
+  EXPECT_EQ(p.state(), "succeeded");
+  // A pipeline started by someone else shows up on the same stream, to its end.
+  std::string next = Action("shop", "run").pipeline().id();
+  ASSERT_NE(next, created.pipeline().id());
+  bool ended = false;
+  while (!ended && reader->Read(&p)) {
+    EXPECT_EQ(p.id(), next);
+    ended = p.state() == "succeeded";
+  }
+  EXPECT_TRUE(ended);
+  // The stream stays open after the pipeline ended: the client ends it.
+  ctx.TryCancel();
+  EXPECT_FALSE(reader->Read(&p));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // A project that does not exist, or no project at all: refused at once.
+  req.set_project_name("nope");
+  grpc::ClientContext ctx2;
+  auto missing = pipelines_->WatchInfraPipeline(&ctx2, req);
+  EXPECT_FALSE(missing->Read(&p));
+  EXPECT_EQ(missing->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx3;
+  auto neither = pipelines_->WatchInfraPipeline(&ctx3, pb::WatchInfraPipelineRequest());
+  EXPECT_FALSE(neither->Read(&p));
+  grpc::Status s = neither->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("project_name"));
+}
+
 TEST_F(PipelineTest, ProjectControlsAndEnvGateAndMissingExternalReference) {
   // disable_pipelines: stored, no pipeline, and a note why.
   pb::ProjectSettings off;
