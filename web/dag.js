@@ -2,11 +2,13 @@
 // layer numbers), metadata.group as boxes around their nodes, and node
 // states that change in place.
 //
-// Layout: each group is a horizontal band (ungrouped nodes form the last
-// one), so group boxes never overlap; within a band, each layer's nodes are
-// ordered by the mean row of their upstream nodes (one sweep, left to
-// right). Linear in nodes and edges: a 1,000-node project lays out in a few
-// milliseconds, where a general layered layout would not.
+// Layout: each group is a band of rows over the layers it spans (ungrouped
+// nodes form the last one); a band sits under the bands it shares layers
+// with and beside the others, so group boxes never overlap. Within a band,
+// each layer's nodes are ordered by the mean height of their upstream nodes
+// (one sweep, left to right). Near-linear in nodes and edges: a 1,000-node
+// project lays out in milliseconds, where a general layered layout
+// (crossing minimisation over many sweeps) takes seconds.
 import {s} from './dom.js';
 
 const NODE_W = 190, NODE_H = 46, COL_W = 250, ROW_H = 58, BAND_PAD = 26, MARGIN = 16;
@@ -27,19 +29,24 @@ export function layout(graph) {
   const bands = new Map();
   nodes.forEach((n, i) => {
     const g = n.group || '';
-    if (!bands.has(g)) bands.set(g, {group: g, nodes: [], first: Infinity});
+    if (!bands.has(g)) bands.set(g, {group: g, nodes: [], first: Infinity, last: 0});
     const b = bands.get(g);
     b.nodes.push(i);
     b.first = Math.min(b.first, n.layer || 0);
+    b.last = Math.max(b.last, n.layer || 0);
   });
   const order = [...bands.values()].sort((a, b) =>
     (a.group === '') - (b.group === '') || a.first - b.first || a.group.localeCompare(b.group));
-  const row = new Array(nodes.length).fill(0);
   const pos = new Array(nodes.length);
   const boxes = [];
-  let top = MARGIN;
+  const placed = [];  // {first, last, bottom}: the skyline bands are packed under
   let maxLayer = 0;
+  let bottom = MARGIN;
   for (const b of order) {
+    // A band goes as high as the bands over the same layers allow, so
+    // groups of different layers sit side by side.
+    let top = MARGIN;
+    for (const o of placed) if (o.first <= b.last + 0.5 && b.first <= o.last + 0.5) top = Math.max(top, o.bottom);
     const byLayer = new Map();
     for (const i of b.nodes) {
       const l = nodes[i].layer || 0;
@@ -48,32 +55,35 @@ export function layout(graph) {
       byLayer.get(l).push(i);
     }
     const layers = [...byLayer.keys()].sort((x, y) => x - y);
+    const inner = top + (b.group ? BAND_PAD : 0);
     let rows = 0;
-    const bandTop = top + (b.group ? BAND_PAD : 0);
     for (const l of layers) {
       const members = byLayer.get(l);
+      // Ordered by the mean height of their upstream nodes (placed before).
       const weight = (i) => {
         const u = up[i].filter(j => pos[j]);
-        return u.length ? u.reduce((sum, j) => sum + row[j], 0) / u.length : Infinity;
+        return u.length ? u.reduce((sum, j) => sum + pos[j].y, 0) / u.length : Infinity;
       };
-      members.sort((x, y) => weight(x) - weight(y) || nodes[x].name.localeCompare(nodes[y].name));
+      const w = new Map(members.map(i => [i, weight(i)]));
+      members.sort((x, y) => w.get(x) - w.get(y) || nodes[x].name.localeCompare(nodes[y].name));
       members.forEach((i, k) => {
-        row[i] = bandTop / ROW_H + k;
-        pos[i] = {x: MARGIN + l * COL_W + (b.group ? 12 : 0), y: bandTop + k * ROW_H};
+        pos[i] = {x: MARGIN + l * COL_W + (b.group ? 12 : 0), y: inner + k * ROW_H};
       });
       rows = Math.max(rows, members.length);
     }
     const height = rows * ROW_H - (ROW_H - NODE_H);
+    let end;
     if (b.group) {
-      const minL = layers[0], maxL = layers[layers.length - 1];
-      boxes.push({group: b.group, x: MARGIN + minL * COL_W, y: top,
-                  w: (maxL - minL) * COL_W + NODE_W + 24, h: height + BAND_PAD + 12});
-      top += height + BAND_PAD + 12 + 18;
+      boxes.push({group: b.group, x: MARGIN + b.first * COL_W, y: top,
+                  w: (b.last - b.first) * COL_W + NODE_W + 24, h: height + BAND_PAD + 12});
+      end = top + height + BAND_PAD + 12 + 18;
     } else {
-      top += height + 18;
+      end = top + height + 18;
     }
+    placed.push({first: b.first, last: b.last, bottom: end});
+    bottom = Math.max(bottom, end);
   }
-  return {pos, boxes, width: MARGIN * 2 + maxLayer * COL_W + NODE_W + 24, height: top + MARGIN};
+  return {pos, boxes, width: MARGIN * 2 + maxLayer * COL_W + NODE_W + 24, height: bottom + MARGIN};
 }
 
 // Draws `graph` into `host`; returns {setStates(map key -> {state, detail}), select(key)}.

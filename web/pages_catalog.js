@@ -89,9 +89,9 @@ export async function installPage(main, ctx, name) {
   if (!chart || !ctx.alive()) return;
   const ref = {name: chart.name, version: chart.version};
   const target = {
-    org: h('input', {id: 'install-org', name: 'org', value: 'acme', autocomplete: 'off'}),
-    env: h('input', {id: 'install-env', name: 'env', value: 'dev', autocomplete: 'off'}),
-    name: h('input', {id: 'install-name', name: 'project', value: chart.name, autocomplete: 'off'}),
+    org: h('input', {id: 'install-org', type: 'text', name: 'org', value: 'acme', autocomplete: 'off'}),
+    env: h('input', {id: 'install-env', type: 'text', name: 'env', value: 'dev', autocomplete: 'off'}),
+    name: h('input', {id: 'install-name', type: 'text', name: 'project', value: chart.name, autocomplete: 'off'}),
   };
   const fields = (chart.params || []).filter(p => !p.hidden).map(paramField);
   const problems = h('div', {class: 'problems'});

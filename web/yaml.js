@@ -57,8 +57,25 @@ function inline(v) {
   return scalar(v);
 }
 
+// Manifests read in their usual order (protobuf's Struct keeps none).
+const MANIFEST_ORDER = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+
+function manifestOrder(v) {
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !('kind' in v)) return v;
+  const out = {};
+  for (const k of MANIFEST_ORDER) if (k in v) out[k] = v[k];
+  for (const k of Object.keys(v)) if (!(k in out)) out[k] = v[k];
+  if (out.metadata && typeof out.metadata === 'object') {
+    const m = {};
+    for (const k of ['name', 'org', 'env', 'group', 'labels', 'annotations']) if (k in out.metadata) m[k] = out.metadata[k];
+    for (const k of Object.keys(out.metadata)) if (!(k in m)) m[k] = out.metadata[k];
+    out.metadata = m;
+  }
+  return out;
+}
+
 export function toYaml(v) {
   const out = [];
-  lines(v, 0, out);
+  lines(manifestOrder(v), 0, out);
   return out.join('\n') + '\n';
 }
