@@ -57,6 +57,18 @@ export function toast(text, kind = 'info') {
   setTimeout(() => t.remove(), 4000);
 }
 
+// Terraform's and OpenTofu's -json lines read as their message.
+function readable(line) {
+  if (!line.startsWith('{"@level"')) return line;
+  try {
+    const m = JSON.parse(line);
+    const level = m['@level'] === 'info' ? '' : `[${m['@level']}] `;
+    return level + (m['@message'] || line);
+  } catch (e) {
+    return line;
+  }
+}
+
 // A stack job's log, following the job until it ends. Returns {el, close}.
 export function jobLog(jobId) {
   const pre = h('pre', {class: 'log', 'aria-label': 'job log'});
@@ -82,7 +94,7 @@ export function jobLog(jobId) {
     }
     if (ev.type === 'event') return;
     const prefix = ev.type === 'system' ? '▸ ' : ev.type === 'stderr' ? '! ' : '';
-    pending.push(prefix + (ev.text || '') + (String(ev.text || '').endsWith('\n') ? '' : '\n'));
+    pending.push(prefix + readable(String(ev.text || '')) + (String(ev.text || '').endsWith('\n') ? '' : '\n'));
     if (!scheduled) { scheduled = true; requestAnimationFrame(flush); }
   }, (err) => {
     if (err) replace(status, errorBox(err));

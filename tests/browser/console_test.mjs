@@ -197,9 +197,12 @@ try {
     await page.goto(daemon.url + '/#/');
     await page.waitForSelector('body[data-page="overview:/"]');
     await page.waitForSelector('text=Waiting for approval');
+    await page.waitForSelector('section.panel:first-of-type table a[href^="#/pipelines/"]');
+    await shot(page, '08-overview');
     await page.click('section.panel:first-of-type table a[href^="#/pipelines/"]');
     await page.waitForSelector('[data-gate="pipeline"]');
     await shot(page, '08-pipeline-gate');
+    assert.match(await page.textContent('main'), /waits for an approval/);
     await page.click('[data-gate="pipeline"]');
     await page.fill('.dialog textarea', 'looks right <b>to me</b>');
     await page.click('.dialog button[type=submit]');
@@ -209,7 +212,9 @@ try {
     assert.match(decisions, /looks right <b>to me<\/b>/, 'the message is shown as text');
     // A node's job log from the pipeline page.
     await page.click('button[data-job]');
-    await page.waitForFunction(() => (document.querySelector('pre.log') || {}).textContent?.length > 20, null, {timeout: 20000});
+    await page.waitForFunction(() => /Apply complete!/.test((document.querySelector('pre.log') || {}).textContent || ''),
+                               null, {timeout: 20000});
+    assert.doesNotMatch(await page.textContent('pre.log'), /\{"@level"/, 'the engine\'s JSON lines read as messages');
     await shot(page, '09-pipeline-approved');
   });
 
