@@ -218,6 +218,19 @@ try {
     await shot(page, '09-pipeline-approved');
   });
 
+  await step('a waiting pipeline is cancelled from its page', async () => {
+    daemon.cli(['project', 'run-pipeline', 'gated', '--org', 'acme', '--env', 'dev']);
+    const last = JSON.parse(daemon.cli(['pipeline', 'last', 'gated', '--org', 'acme', '--env', 'dev', '-o', 'json']));
+    await page.goto(`${daemon.url}/#/pipelines/${last.id}`);
+    await page.waitForSelector('[data-gate="pipeline"]');
+    await page.click('.page-head button.danger');
+    await page.click('.dialog button[type=submit]');
+    await page.waitForFunction(() => /cancelled/.test(document.querySelector('.page-head dl')?.textContent || ''),
+                               null, {timeout: 30000});
+    const after = JSON.parse(daemon.cli(['pipeline', 'get', last.id, '-o', 'json']));
+    assert.equal(after.state, 'cancelled');
+  });
+
   await step('roll back to revision 1 from the revisions tab', async () => {
     daemon.cli(['project', 'update', 'shop', '--org', 'acme', '--env', 'dev', '--set', 'api_replicas=3', '--wait']);
     await page.goto(daemon.url + '/#/projects/acme/dev/shop');
@@ -272,6 +285,11 @@ try {
     await page.waitForSelector('body[data-page="jobs:/jobs"]');
     assert.ok(await page.$$eval('table.list tbody tr', r => r.length) >= 8);
     await shot(page, '13-jobs');
+    await page.click('table.list tbody a[href^="#/jobs/"]');
+    await page.waitForSelector('body[data-page^="jobs:/jobs/"]');
+    await page.waitForFunction(() => (document.querySelector('pre.log') || {}).textContent?.length > 20, null, {timeout: 20000});
+    assert.match(await page.textContent('main'), /Operation/);
+    await shot(page, '13-job');
     await page.goto(daemon.url + '/#/connections');
     await page.waitForSelector('body[data-page="connections:/connections"]');
     const text = await page.textContent('main');
