@@ -50,12 +50,14 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path, Config config) {
     if (key == "ui" && v.is_boolean()) {
       config.ui = v.get<bool>() ? "on" : "off";
     } else if (key == "listen" || key == "http_listen" || key == "data_dir" || key == "auth_token_file" ||
-               key == "ui") {
+               key == "ui" || key == "store" || key == "secret_key_file") {
       if (!v.is_string()) return wrong(key, "a string");
       const std::string& value = v.get_ref<const std::string&>();
       if (key == "listen") config.listen = value;
       if (key == "http_listen") config.http_listen = value;
       if (key == "ui") config.ui = value;
+      if (key == "store") config.store = value;
+      if (key == "secret_key_file") config.secret_key_file = Resolve(dir, value);
       if (key == "data_dir") config.data_dir = Resolve(dir, value);
       if (key == "auth_token_file") config.auth_token_file = Resolve(dir, value);
     } else if (key == "log") {
@@ -208,6 +210,10 @@ absl::Status ValidateConfig(const Config& c) {
   }
   if (c.listen.empty() || c.listen.find(':') == std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("listen \"", c.listen, "\": use host:port"));
+  }
+  if (!c.store.empty() && !absl::StartsWith(c.store, "postgres://") && !absl::StartsWith(c.store, "postgresql://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store: must be a PostgreSQL URL (postgres://user@host:port/db), or left out for SQLite in the data dir"));
   }
   if (c.ui != "on" && c.ui != "off") {
     return absl::InvalidArgumentError(absl::StrCat("ui \"", c.ui, "\": use on or off"));

@@ -1,5 +1,7 @@
 #include "plinth/server/daemon.h"
 
+#include "plinth/store/postgres.h"
+
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -54,40 +56,55 @@ absl::Status Daemon::OpenStoreAndKey() {
   auto log = core::Logger("server");
   const fs::path dir(config_.data_dir);
   const fs::path db_path = dir / "plinth.db";
-  // In WAL mode a young database may live in its -wal file alone.
-  const bool had_db = NonEmptyFile(db_path) || NonEmptyFile(dir / "plinth.db-wal");
-  if (!had_db) {
-    std::vector<std::string> left = UsedDataDirParts(dir);
-    if (!left.empty()) {
-      if (!config_.init) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "data dir ", dir.string(), ": plinth.db is missing or empty, but ", absl::StrJoin(left, ", "),
-            (left.size() == 1 ? " is" : " are"),
-            " there: the catalog of this data dir is gone. Restore plinth.db (with plinth.db-wal) from a backup; "
-            "or, to start an empty catalog beside them on purpose, start plinthd once with --init"));
-      }
-      log->warn("--init: starting an empty catalog in {} beside {}", dir.string(), absl::StrJoin(left, ", "));
-    }
-  }
+  const bool shared = !config_.store.empty();
+  bool had_db = false;
   store::DatabaseOptions db_options;
-  db_options.path = db_path.string();
   db_options.readers = config_.workers;
+  if (shared) {
+    // PostgreSQL: the catalog lives there, whichever replica wrote it.
+    db_options.path = config_.store;
+  } else {
+    // In WAL mode a young database may live in its -wal file alone.
+    had_db = NonEmptyFile(db_path) || NonEmptyFile(dir / "plinth.db-wal");
+    if (!had_db) {
+      std::vector<std::string> left = UsedDataDirParts(dir);
+      if (!left.empty()) {
+        if (!config_.init) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "data dir ", dir.string(), ": plinth.db is missing or empty, but ", absl::StrJoin(left, ", "),
+              (left.size() == 1 ? " is" : " are"),
+              " there: the catalog of this data dir is gone. Restore plinth.db (with plinth.db-wal) from a backup; "
+              "or, to start an empty catalog beside them on purpose, start plinthd once with --init"));
+        }
+        log->warn("--init: starting an empty catalog in {} beside {}", dir.string(), absl::StrJoin(left, ", "));
+      }
+    }
+    db_options.path = db_path.string();
+  }
   PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
-  log->info("store: {} (schema version {})", db_options.path, db_->SchemaVersion());
+  log->info("store: {} (schema version {})", shared ? store::RedactedUrl(config_.store) : db_options.path,
+            db_->SchemaVersion());
 
-  const fs::path key_path = dir / "secret.key";
+  const fs::path key_path = config_.secret_key_file.empty() ? dir / "secret.key" : fs::path(config_.secret_key_file);
   const bool key_exists = fs::exists(key_path);
   PLINTH_ASSIGN_OR_RETURN(std::string sealed_with, store::ReadMeta(db_.get(), "secret_key_id"));
+  // The store's own record of its key says whether it was used before.
+  if (shared) had_db = !sealed_with.empty();
+  const std::string what = shared ? absl::StrCat("the store ", store::RedactedUrl(config_.store))
+                                  : absl::StrCat("data dir ", dir.string());
+  const std::string key_name = config_.secret_key_file.empty() ? "secret.key" : key_path.string();
+  const std::string catalog = shared ? "the catalog" : "plinth.db";
   if (!key_exists && had_db) {
     if (!config_.init) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", dir.string(), ": secret.key is missing, but plinth.db exists",
+          what, ": ", key_name, " is missing, but ", catalog, " exists",
           sealed_with.empty() ? "" : absl::StrCat(" (sealed with key ", sealed_with, ")"),
           ": connections' secrets, webhook secrets and sensitive outputs cannot be opened with a new key. "
-          "Restore secret.key from a backup; or, to make a new key on purpose (every sealed secret must then be "
-          "set again), start plinthd once with --init"));
+          "Restore the key from a backup", shared ? " (every replica needs the same key file, --secret-key-file)" : "",
+          "; or, to make a new key on purpose (every sealed secret must then be set again), start plinthd once "
+          "with --init"));
     }
-    log->warn("--init: making a new secret.key; secrets sealed with the old key ({}) stay unreadable",
+    log->warn("--init: making a new secret key; secrets sealed with the old key ({}) stay unreadable",
               sealed_with.empty() ? "unknown" : sealed_with);
   }
   PLINTH_ASSIGN_OR_RETURN(secret_box_, core::SecretBox::FromKeyFile(key_path.string()));
@@ -95,11 +112,12 @@ absl::Status Daemon::OpenStoreAndKey() {
   if (!sealed_with.empty() && sealed_with != key_id) {
     if (!config_.init) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", dir.string(), ": secret.key (key ", key_id, ") is not the key plinth.db was sealed with (key ",
-          sealed_with, "). Restore the right secret.key; or, to use this one on purpose (secrets sealed with the "
-          "old key stay unreadable), start plinthd once with --init"));
+          what, ": ", key_name, " (key ", key_id, ") is not the key ", catalog, " was sealed with (key ",
+          sealed_with, ")", shared ? ": every replica must be given the same key file (--secret-key-file)" : "",
+          ". Restore the right key; or, to use this one on purpose (secrets sealed with the old key stay "
+          "unreadable), start plinthd once with --init"));
     }
-    log->warn("--init: using secret.key {} where plinth.db was sealed with {}", key_id, sealed_with);
+    log->warn("--init: using secret key {} where the catalog was sealed with {}", key_id, sealed_with);
   }
   if (sealed_with != key_id) PLINTH_RETURN_IF_ERROR(store::WriteMeta(db_.get(), "secret_key_id", key_id));
   return absl::OkStatus();

@@ -22,6 +22,10 @@ int main(int argc, char** argv) {
   auto* http_listen = app.add_option("--http-listen", flags.http_listen,
                                      "HTTP address for /healthz, /readyz, /metrics (default 127.0.0.1:7080; off)");
   auto* ui = app.add_option("--ui", flags.ui, "the web console on the HTTP address's / (on or off; default on)");
+  auto* store = app.add_option("--store", flags.store,
+                                "PostgreSQL URL of the store replicas share (default: SQLite in the data dir)");
+  auto* key_file = app.add_option("--secret-key-file", flags.secret_key_file,
+                                  "key that seals secrets (default: <data dir>/secret.key); the same for every replica");
   auto* data_dir = app.add_option("--data-dir", flags.data_dir, "data directory (default ./plinth-data)");
   auto* level = app.add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
   auto* format = app.add_option("--log-format", flags.log_format, "text or json");
@@ -54,6 +58,8 @@ int main(int argc, char** argv) {
   if (*http_listen) config.http_listen = flags.http_listen;
   if (*ui) config.ui = flags.ui;
   if (*data_dir) config.data_dir = flags.data_dir;
+  if (*store) config.store = flags.store;
+  if (*key_file) config.secret_key_file = flags.secret_key_file;
   if (*level) config.log_level = flags.log_level;
   if (*format) config.log_format = flags.log_format;
   if (*kinds) config.kinds_descriptor_sets = kinds_sets;

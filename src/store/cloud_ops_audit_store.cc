@@ -1,7 +1,7 @@
 #include "plinth/store/cloud_ops_audit_store.h"
 
 #include "plinth/core/status_macros.h"
-#include "plinth/store/sqlite.h"
+#include "plinth/store/sql.h"
 
 namespace plinth::store {
 

@@ -200,7 +200,7 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, c
     Statement& st = c.Prepare(
         "INSERT INTO cloud_resources (id, org, env, kind, name, api_version, manifest, labels, "
         "outputs, version, created_at, created_by, updated_at, updated_by, project_id, slug) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, plinth_slug(?5))");
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)");
     st.Bind(1, r.id);
     st.Bind(2, r.key.org);
     st.Bind(3, r.key.env);
@@ -215,6 +215,7 @@ absl::Status Commit(Connection& c, const Planned& p, const std::string& actor, c
     st.Bind(12, at);
     st.Bind(13, r.updated_by);
     if (owner.empty()) st.BindNull(14); else st.Bind(14, owner);
+    st.Bind(15, manifest::ResourceSlug(r.key.name));
     PLINTH_RETURN_IF_ERROR(st.Run());
   } else {
     Statement& st = c.Prepare(
@@ -415,8 +416,22 @@ absl::StatusOr<ListPage> CloudResourceStore::List(const ListQuery& q) const {
   if (!q.env.empty()) add("env = ?", {q.env});
   if (!q.kind.empty()) add("kind = ?", {q.kind});
   using Op = manifest::LabelRequirement::Op;
+  const bool pg = db_->dialect() == Dialect::kPostgres;
   for (const auto& r : q.selector) {
     std::string path = LabelPath(r.key);
+    if (pg) {
+      // labels is the JSON text of metadata.labels; jsonb_exists, not the
+      // ? operator, which reads as a placeholder.
+      switch (r.op) {
+        case Op::kEquals: add("(labels::jsonb ->> ?) = ?", {r.key, r.value}); break;
+        case Op::kNotEquals:
+          add("(NOT jsonb_exists(labels::jsonb, ?) OR (labels::jsonb ->> ?) != ?)", {r.key, r.key, r.value});
+          break;
+        case Op::kExists: add("jsonb_exists(labels::jsonb, ?)", {r.key}); break;
+        case Op::kNotExists: add("NOT jsonb_exists(labels::jsonb, ?)", {r.key}); break;
+      }
+      continue;
+    }
     switch (r.op) {
       case Op::kEquals:
         add("json_extract(labels, ?) = ?", {path, r.value});

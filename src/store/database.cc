@@ -13,6 +13,8 @@
 #include "absl/time/clock.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/store/migrations.h"
+#include "plinth/store/postgres.h"
+#include "plinth/store/sqlite.h"
 #include "plinth/core/logging.h"
 
 namespace plinth::store {
@@ -26,6 +28,7 @@ struct Database::Task {
 namespace {
 
 absl::Status Configure(Connection& c, bool writer) {
+  if (c.dialect() == Dialect::kPostgres) return absl::OkStatus();  // the session is set up by the backend
   PLINTH_RETURN_IF_ERROR(c.Exec("PRAGMA foreign_keys = ON"));
   if (writer) {
     PLINTH_RETURN_IF_ERROR(c.Exec("PRAGMA journal_mode = WAL"));
@@ -34,15 +37,25 @@ absl::Status Configure(Connection& c, bool writer) {
   return absl::OkStatus();
 }
 
+const char* Begin(const Connection& c) {
+  return c.dialect() == Dialect::kPostgres ? "BEGIN" : "BEGIN IMMEDIATE";
+}
+
 absl::StatusOr<int> Migrate(Connection& c) {
+  const bool pg = c.dialect() == Dialect::kPostgres;
+  if (pg) {
+    // Replicas starting together: one migrates, the others wait for it.
+    PLINTH_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_lock(7361001)"));
+  }
+  absl::StatusOr<int> done = [&]() -> absl::StatusOr<int> {
   PLINTH_RETURN_IF_ERROR(c.Exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)"));
+      " version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
   Statement& st = c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
   int current = row ? static_cast<int>(st.ColumnInt64(0)) : 0;
   st.Reset();
-  const auto& migrations = Migrations();
+  const auto& migrations = pg ? PostgresMigrations() : Migrations();
   int newest = migrations.empty() ? 0 : migrations.back().version;
   if (current > newest) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -51,7 +64,7 @@ absl::StatusOr<int> Migrate(Connection& c) {
   }
   for (const auto& m : migrations) {
     if (m.version <= current) continue;
-    PLINTH_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE"));
+    PLINTH_RETURN_IF_ERROR(c.Exec(Begin(c)));
     absl::Status s = c.Exec(m.sql);
     if (s.ok()) {
       Statement& ins = c.Prepare(
@@ -71,6 +84,14 @@ absl::StatusOr<int> Migrate(Connection& c) {
     current = m.version;
   }
   return current;
+  }();
+  if (pg) c.Exec("SELECT pg_advisory_unlock(7361001)").IgnoreError();
+  return done;
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> OpenConnection(const std::string& path, bool read_only) {
+  if (IsPostgresUrl(path)) return OpenPostgres(path, read_only);
+  return OpenSqlite(path, read_only);
 }
 
 }  // namespace
@@ -80,20 +101,22 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   db->max_batch_ = std::max(1, options.max_batch);
   // The catalog holds sealed secrets and audit data: owner-only, like the key.
   // SQLite gives its -wal and -shm files the database file's mode.
-  if (options.path != ":memory:" && !options.path.empty()) {
+  const bool pg = IsPostgresUrl(options.path);
+  db->dialect_ = pg ? Dialect::kPostgres : Dialect::kSqlite;
+  if (!pg && options.path != ":memory:" && !options.path.empty()) {
     int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open database ", options.path, ": ", strerror(errno)));
     ::fchmod(fd, 0600);
     ::close(fd);
     for (const char* suffix : {"-wal", "-shm"}) ::chmod((options.path + suffix).c_str(), 0600);
   }
-  PLINTH_ASSIGN_OR_RETURN(db->writer_, Connection::Open(options.path, /*read_only=*/false));
+  PLINTH_ASSIGN_OR_RETURN(db->writer_, OpenConnection(options.path, /*read_only=*/false));
   PLINTH_RETURN_IF_ERROR(Configure(*db->writer_, /*writer=*/true));
   PLINTH_ASSIGN_OR_RETURN(db->schema_version_, Migrate(*db->writer_));
   {
     absl::MutexLock lock(&db->read_mu_);
     for (int i = 0; i < std::max(1, options.readers); ++i) {
-      PLINTH_ASSIGN_OR_RETURN(auto reader, Connection::Open(options.path, /*read_only=*/true));
+      PLINTH_ASSIGN_OR_RETURN(auto reader, OpenConnection(options.path, /*read_only=*/true));
       PLINTH_RETURN_IF_ERROR(Configure(*reader, /*writer=*/false));
       db->readers_.push_back(std::move(reader));
     }
@@ -144,7 +167,7 @@ void Database::WriterLoop() {
         write_queue_.pop_front();
       }
     }
-    absl::Status begin = writer_->Exec("BEGIN IMMEDIATE");
+    absl::Status begin = writer_->Exec(Begin(*writer_));
     if (!begin.ok()) {
       for (Task* t : batch) {
         t->status = begin;
@@ -199,11 +222,14 @@ absl::Status Database::WithReader(bool snapshot, const Fn& fn) {
     conn = std::move(readers_.back());
     readers_.pop_back();
   }
-  absl::Status s = snapshot ? conn->Prepare("BEGIN").Run() : absl::OkStatus();
+  const bool pg = conn->dialect() == Dialect::kPostgres;
+  absl::Status s = !snapshot ? absl::OkStatus()
+                   : pg      ? conn->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                             : conn->Prepare("BEGIN").Run();
   if (s.ok()) {
     s = fn(*conn);
     conn->ResetAll();
-    if (snapshot) conn->Prepare("COMMIT").Run().IgnoreError();
+    if (snapshot) (pg ? conn->Exec("COMMIT") : conn->Prepare("COMMIT").Run()).IgnoreError();
   }
   absl::MutexLock lock(&read_mu_);
   readers_.push_back(std::move(conn));

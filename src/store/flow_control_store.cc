@@ -96,8 +96,9 @@ absl::StatusOr<FlowControlPolicy> FlowControlStore::Set(FlowControlPolicy p, con
             {"requiresManualGate", p.requires_manual_gate}};
   PLINTH_RETURN_IF_ERROR(db_->Write([&](Connection& c) -> absl::Status {
     Statement& st = c.Prepare(
-        "INSERT OR REPLACE INTO flow_control_policies (org, env, kind, name, policy, updated_at, updated_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO flow_control_policies (org, env, kind, name, policy, updated_at, updated_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (org, env, kind, name) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at, updated_by = excluded.updated_by");
     st.Bind(1, p.org);
     st.Bind(2, p.env);
     st.Bind(3, p.kind);

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "plinth/core/ids.h"
 #include "plinth/core/status_macros.h"
-#include "plinth/store/sqlite.h"
+#include "plinth/store/sql.h"
 
 namespace plinth::store {
 namespace {

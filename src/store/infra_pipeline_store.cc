@@ -270,9 +270,10 @@ absl::StatusOr<std::vector<PipelineRecord>> Query(Connection& c, const std::stri
 
 absl::Status WriteNode(Connection& c, const std::string& pipeline_id, const PipelineNodeRecord& n) {
   Statement& st = c.Prepare(
-      "INSERT OR REPLACE INTO infra_pipeline_nodes (pipeline_id, idx, env, kind, name, resource_id, layer, "
+      "INSERT INTO infra_pipeline_nodes (pipeline_id, idx, env, kind, name, resource_id, layer, "
       "operation, upstream, state, job_id, gate, awaiting, gate_approved, summary, attempts, error, started_at, "
-      "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (pipeline_id, idx) DO UPDATE SET env = excluded.env, kind = excluded.kind, name = excluded.name, resource_id = excluded.resource_id, layer = excluded.layer, operation = excluded.operation, upstream = excluded.upstream, state = excluded.state, job_id = excluded.job_id, gate = excluded.gate, awaiting = excluded.awaiting, gate_approved = excluded.gate_approved, summary = excluded.summary, attempts = excluded.attempts, error = excluded.error, started_at = excluded.started_at, ended_at = excluded.ended_at");
   st.Bind(1, pipeline_id);
   st.Bind(2, static_cast<int64_t>(n.idx));
   st.Bind(3, n.env);

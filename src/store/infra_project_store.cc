@@ -426,8 +426,11 @@ namespace {
 
 absl::StatusOr<std::vector<std::string>> PreviewsOf(Connection& c, const std::string& project_id) {
   Statement& st = c.Prepare(
-      "SELECT org, env, name FROM infra_projects WHERE git != '{}' AND json_extract(git, '$.parentId') = ? "
-      "ORDER BY env, name");
+      c.dialect() == Dialect::kPostgres
+          ? "SELECT org, env, name FROM infra_projects WHERE git != '{}' AND (git::jsonb ->> 'parentId') = ? "
+            "ORDER BY env, name"
+          : "SELECT org, env, name FROM infra_projects WHERE git != '{}' AND json_extract(git, '$.parentId') = ? "
+            "ORDER BY env, name");
   st.Bind(1, project_id);
   std::vector<std::string> out;
   for (;;) {

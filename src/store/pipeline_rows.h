@@ -9,7 +9,7 @@
 #include "plinth/store/database.h"
 
 #include "plinth/store/infra_pipeline_store.h"
-#include "plinth/store/sqlite.h"
+#include "plinth/store/sql.h"
 
 namespace plinth::store::internal {
 

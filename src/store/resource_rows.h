@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "plinth/store/cloud_resource_store.h"
-#include "plinth/store/sqlite.h"
+#include "plinth/store/sql.h"
 
 namespace plinth::store::internal {
 

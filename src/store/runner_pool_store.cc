@@ -371,8 +371,9 @@ absl::StatusOr<RunnerRecord> RunnerPoolStore::RegisterRunner(RunnerRecord r) {
     r.id = row ? find.ColumnText(0) : core::NewId("rnr");
     find.Reset();
     Statement& st = c.Prepare(
-        "INSERT OR REPLACE INTO runners (id, pool, name, version, max_jobs, engines, connections, address, token_id, "
-        "connected_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO runners (id, pool, name, version, max_jobs, engines, connections, address, token_id, "
+        "connected_at, last_heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET pool = excluded.pool, name = excluded.name, version = excluded.version, max_jobs = excluded.max_jobs, engines = excluded.engines, connections = excluded.connections, address = excluded.address, token_id = excluded.token_id, connected_at = excluded.connected_at, last_heartbeat = excluded.last_heartbeat");
     st.Bind(1, r.id);
     st.Bind(2, r.pool);
     st.Bind(3, r.name);

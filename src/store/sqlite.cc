@@ -9,27 +9,61 @@
 #include "absl/strings/str_cat.h"
 #include "plinth/core/logging.h"
 
+#include <map>
+
 namespace plinth::store {
+namespace {
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+class SqliteStatement final : public Statement {
+ public:
+  SqliteStatement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-void Statement::Bind(int index, absl::string_view text) {
+  void Bind(int index, absl::string_view text) override;
+  void Bind(int index, int64_t value) override;
+  void BindNull(int index) override;
+  absl::StatusOr<bool> Step() override;
+  std::string ColumnText(int index) const override;
+  int64_t ColumnInt64(int index) const override;
+  bool ColumnIsNull(int index) const override;
+  void Reset() override;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  ~SqliteConnection() override;
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  Statement& Prepare(const std::string& sql) override;
+  absl::Status Exec(const std::string& sql) override;
+  void ResetAll() override;
+  int Changes() const override;
+
+ private:
+  sqlite3* db_;
+  std::map<std::string, std::unique_ptr<SqliteStatement>> cache_;
+};
+
+}  // namespace
+
+void SqliteStatement::Bind(int index, absl::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
 }
 
-void Statement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void SqliteStatement::Bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
 
-void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
+void SqliteStatement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
-void Statement::BindOptional(int index, const std::optional<std::string>& text) {
-  if (text.has_value()) {
-    Bind(index, *text);
-  } else {
-    BindNull(index);
-  }
-}
-
-absl::StatusOr<bool> Statement::Step() {
+absl::StatusOr<bool> SqliteStatement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -42,33 +76,24 @@ absl::StatusOr<bool> Statement::Step() {
   return absl::InternalError(message);
 }
 
-absl::Status Statement::Run() {
-  for (;;) {
-    auto row = Step();
-    if (!row.ok()) return row.status();
-    if (!*row) return absl::OkStatus();
-  }
-}
-
-std::string Statement::ColumnText(int index) const {
+std::string SqliteStatement::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);
   if (text == nullptr) return "";
   return std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, index));
 }
 
-int64_t Statement::ColumnInt64(int index) const { return sqlite3_column_int64(stmt_, index); }
+int64_t SqliteStatement::ColumnInt64(int index) const { return sqlite3_column_int64(stmt_, index); }
 
-bool Statement::ColumnIsNull(int index) const {
+bool SqliteStatement::ColumnIsNull(int index) const {
   return sqlite3_column_type(stmt_, index) == SQLITE_NULL;
 }
 
-void Statement::Reset() {
+void SqliteStatement::Reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }
 
-absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
-                                                             bool read_only) {
+absl::StatusOr<std::unique_ptr<Connection>> OpenSqlite(const std::string& path, bool read_only) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY
                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
@@ -90,15 +115,15 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
         sqlite3_result_text(ctx, slug.data(), static_cast<int>(slug.size()), SQLITE_TRANSIENT);
       },
       nullptr, nullptr, nullptr);
-  return std::unique_ptr<Connection>(new Connection(db));
+  return std::unique_ptr<Connection>(new SqliteConnection(db));
 }
 
-Connection::~Connection() {
+SqliteConnection::~SqliteConnection() {
   cache_.clear();
   sqlite3_close(db_);
 }
 
-Statement& Connection::Prepare(const std::string& sql) {
+Statement& SqliteConnection::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
     it->second->Reset();
@@ -112,11 +137,11 @@ Statement& Connection::Prepare(const std::string& sql) {
     spdlog::critical("sqlite: cannot prepare \"{}\": {}", sql, sqlite3_errmsg(db_));
     std::abort();
   }
-  auto [inserted, _] = cache_.emplace(sql, std::make_unique<Statement>(db_, stmt));
+  auto [inserted, _] = cache_.emplace(sql, std::make_unique<SqliteStatement>(db_, stmt));
   return *inserted->second;
 }
 
-absl::Status Connection::Exec(const std::string& sql) {
+absl::Status SqliteConnection::Exec(const std::string& sql) {
   char* error = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
   if (rc == SQLITE_OK) return absl::OkStatus();
@@ -126,12 +151,10 @@ absl::Status Connection::Exec(const std::string& sql) {
   return absl::InternalError(message);
 }
 
-int64_t Connection::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
-
-void Connection::ResetAll() {
+void SqliteConnection::ResetAll() {
   for (auto& [sql, st] : cache_) st->Reset();
 }
 
-int Connection::Changes() const { return sqlite3_changes(db_); }
+int SqliteConnection::Changes() const { return sqlite3_changes(db_); }
 
 }  // namespace plinth::store

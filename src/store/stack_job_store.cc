@@ -271,7 +271,10 @@ absl::StatusOr<std::vector<StackJobRecord>> StackJobStore::ListByState(const std
   json names = json::array();
   for (JobState s : states) names.push_back(JobStateName(s));
   PLINTH_RETURN_IF_ERROR(db_->Read([&](Connection& c) -> absl::Status {
-    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM stack_jobs WHERE state IN (SELECT value FROM json_each(?)) ORDER BY seq"));
+    const char* states_of = c.dialect() == Dialect::kPostgres ? "SELECT jsonb_array_elements_text(?::jsonb)"
+                                                                 : "SELECT value FROM json_each(?)";
+    Statement& st = c.Prepare(absl::StrCat("SELECT ", kColumns, " FROM stack_jobs WHERE state IN (", states_of,
+                                           ") ORDER BY seq"));
     st.Bind(1, names.dump());
     for (;;) {
       PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());

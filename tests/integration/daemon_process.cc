@@ -1,5 +1,7 @@
 #include "daemon_process.h"
 
+#include "pg_cluster.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -94,6 +96,18 @@ absl::Status DaemonProcess::Start(const std::vector<std::string>& extra_args) {
   }
   if (std::find(extra_args.begin(), extra_args.end(), "--http-listen") == extra_args.end()) {
     argv.insert(argv.end(), {"--http-listen", "127.0.0.1:0"});
+  }
+  // PLINTH_TEST_STORE=postgres: the same tests on a PostgreSQL store (a new
+  // database per daemon, kept across its restarts).
+  const char* backend = std::getenv("PLINTH_TEST_STORE");
+  if (backend != nullptr && std::string(backend) == "postgres" &&
+      std::find(extra_args.begin(), extra_args.end(), "--store") == extra_args.end()) {
+    if (store_url_.empty()) {
+      PgCluster* pg = PgCluster::Shared();
+      if (pg == nullptr) return absl::FailedPreconditionError("PLINTH_TEST_STORE=postgres, but no PostgreSQL cluster");
+      store_url_ = pg->NewDatabase();
+    }
+    argv.insert(argv.end(), {"--store", store_url_});
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   pid_ = fork();

@@ -65,6 +65,7 @@ class DaemonProcess {
   std::string log_path_;
   std::string address_;
   std::string http_address_;
+  std::string store_url_;  // PLINTH_TEST_STORE=postgres
   pid_t pid_ = -1;
 };
 

@@ -4,6 +4,8 @@
 //   http_listen: 127.0.0.1:7080   # health, metrics, webhooks, state, the web console
 //   ui: on                        # the web console on http_listen's / (on or off)
 //   data_dir: /var/lib/plinth
+//   store: postgres://plinth@db.internal/plinth   # default: SQLite, <data_dir>/plinth.db
+//   secret_key_file: /etc/plinth/secret.key       # default: <data_dir>/secret.key
 //   log: {level: info, format: text}
 //   kinds_descriptor_sets: [/etc/plinth/planton.pb]
 //   auth_token_file: /etc/plinth/tokens
@@ -41,6 +43,12 @@ struct Config {
   // The web console on the HTTP side's "/": "on" or "off".
   std::string ui = "on";
   std::string data_dir = "./plinth-data";
+  // The store: "" for SQLite in the data dir (plinth.db), or a PostgreSQL
+  // URL (postgres://user:password@host:port/db) that replicas share.
+  std::string store;
+  // The key that seals secrets: "" for <data_dir>/secret.key. Replicas on
+  // one PostgreSQL store are given the same key file.
+  std::string secret_key_file;
   std::string log_level = "info";  // trace, debug, info, warn, error
   std::string log_format = "text";  // text or json
   std::vector<std::string> kinds_descriptor_sets;

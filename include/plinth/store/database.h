@@ -26,11 +26,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "plinth/store/sqlite.h"
+#include "plinth/store/sql.h"
 
 namespace plinth::store {
 
 struct DatabaseOptions {
+  // A SQLite file, or a PostgreSQL URL (postgres://user:password@host:port/db).
   std::string path;
   int readers = 4;
   // Most writes folded into one commit.
@@ -59,6 +60,7 @@ class Database {
 
   // Number of the newest migration applied.
   int SchemaVersion() const { return schema_version_; }
+  Dialect dialect() const { return dialect_; }
   bool Healthy() const;
 
  private:
@@ -68,6 +70,7 @@ class Database {
   absl::Status WithReader(bool snapshot, const Fn& fn);
 
   int schema_version_ = 0;
+  Dialect dialect_ = Dialect::kSqlite;
   std::unique_ptr<Connection> writer_;
   std::thread writer_thread_;
   int max_batch_ = 256;

@@ -15,7 +15,10 @@ struct Migration {
   std::string sql;
 };
 
+// SQLite's, from 1.
 const std::vector<Migration>& Migrations();
+// PostgreSQL's: numbered as SQLite's; a new migration goes into both.
+const std::vector<Migration>& PostgresMigrations();
 
 }  // namespace plinth::store
 

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "backends.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -11,13 +12,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class CloudResourceStoreTest : public ::testing::Test {
+class CloudResourceStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     auto c = manifest::KindCatalog::CreateWithBuiltins();
     ASSERT_TRUE(c.ok());
     catalog_ = std::move(*c);
-    auto db = Database::Open({.path = dir_.path() + "/p.db"});
+    auto db = Database::Open({.path = FreshStore(GetParam(), dir_.path())});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     store_ = std::make_unique<CloudResourceStore>(db_.get(), &clock_);
@@ -42,7 +43,7 @@ class CloudResourceStoreTest : public ::testing::Test {
   std::unique_ptr<CloudResourceStore> store_;
 };
 
-TEST_F(CloudResourceStoreTest, ApplyCreatesThenUpdatesThenLeavesUnchanged) {
+TEST_P(CloudResourceStoreTest, ApplyCreatesThenUpdatesThenLeavesUnchanged) {
   auto first = store_->Apply(Manifests(Vpc("main", "10.0.0.0/16")), "alice", false);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(first->size(), 1u);
@@ -75,7 +76,7 @@ TEST_F(CloudResourceStoreTest, ApplyCreatesThenUpdatesThenLeavesUnchanged) {
   EXPECT_TRUE(got->outputs.is_null());
 }
 
-TEST_F(CloudResourceStoreTest, ApplyIsAllOrNothing) {
+TEST_P(CloudResourceStoreTest, ApplyIsAllOrNothing) {
   ASSERT_TRUE(store_->Apply(Manifests(Vpc("a", "10.0.0.0/16")), "alice", false).ok());
   // The second manifest names a wrong id: the whole batch must fail.
   auto batch = Manifests(Vpc("b", "10.2.0.0/16") + "---\n" +
@@ -88,7 +89,7 @@ TEST_F(CloudResourceStoreTest, ApplyIsAllOrNothing) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(CloudResourceStoreTest, DryRunWritesNothing) {
+TEST_P(CloudResourceStoreTest, DryRunWritesNothing) {
   auto r = store_->Apply(Manifests(Vpc("a", "10.0.0.0/16")), "alice", true);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].action, ApplyAction::kCreated);
@@ -96,7 +97,7 @@ TEST_F(CloudResourceStoreTest, DryRunWritesNothing) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(CloudResourceStoreTest, UpdateNeedsTheCurrentVersion) {
+TEST_P(CloudResourceStoreTest, UpdateNeedsTheCurrentVersion) {
   auto created = store_->Create(Manifests(Vpc("a", "10.0.0.0/16"))[0], "alice");
   ASSERT_TRUE(created.ok());
   auto dup = store_->Create(Manifests(Vpc("a", "10.0.0.0/16"))[0], "alice");
@@ -117,7 +118,7 @@ TEST_F(CloudResourceStoreTest, UpdateNeedsTheCurrentVersion) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(CloudResourceStoreTest, DeleteKeepsHistoryAndFreesTheName) {
+TEST_P(CloudResourceStoreTest, DeleteKeepsHistoryAndFreesTheName) {
   auto created = store_->Create(Manifests(Vpc("a", "10.0.0.0/16"))[0], "alice");
   ASSERT_TRUE(created.ok());
   ASSERT_TRUE(store_->Update(Manifests(Vpc("a", "10.1.0.0/16"))[0], 1, "bob").ok());
@@ -143,7 +144,7 @@ TEST_F(CloudResourceStoreTest, DeleteKeepsHistoryAndFreesTheName) {
   EXPECT_EQ(again->version, 1);
 }
 
-TEST_F(CloudResourceStoreTest, RevisionsPaginate) {
+TEST_P(CloudResourceStoreTest, RevisionsPaginate) {
   ASSERT_TRUE(store_->Create(Manifests(Vpc("a", "10.0.0.0/16"))[0], "alice").ok());
   for (int v = 1; v < 7; ++v) {
     ASSERT_TRUE(store_->Update(Manifests(Vpc("a", "10." + std::to_string(v) + ".0.0/16"))[0], v, "x").ok());
@@ -159,7 +160,7 @@ TEST_F(CloudResourceStoreTest, RevisionsPaginate) {
   EXPECT_EQ(versions, (std::vector<int64_t>{7, 6, 5, 4, 3, 2, 1}));
 }
 
-TEST_F(CloudResourceStoreTest, ListFiltersSelectsAndPaginates) {
+TEST_P(CloudResourceStoreTest, ListFiltersSelectsAndPaginates) {
   std::string text;
   for (int i = 0; i < 25; ++i) {
     std::string labels = i % 2 ? "{tier: web, team: shop}" : "{tier: db}";
@@ -195,7 +196,7 @@ TEST_F(CloudResourceStoreTest, ListFiltersSelectsAndPaginates) {
   EXPECT_EQ(store_->List({.kind = "AwsSubnet"})->items.size(), 0u);
 }
 
-TEST_F(CloudResourceStoreTest, PageTokensAreBoundToTheirQuery) {
+TEST_P(CloudResourceStoreTest, PageTokensAreBoundToTheirQuery) {
   std::string text;
   for (int i = 0; i < 5; ++i) text += (i ? "---\n" : "") + Vpc("v" + std::to_string(i), "10.0.0.0/16");
   ASSERT_TRUE(store_->Apply(Manifests(text), "alice", false).ok());
@@ -208,7 +209,7 @@ TEST_F(CloudResourceStoreTest, PageTokensAreBoundToTheirQuery) {
   EXPECT_EQ(store_->List({.page_size = -1}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(CloudResourceStoreTest, EveryMutationIsAudited) {
+TEST_P(CloudResourceStoreTest, EveryMutationIsAudited) {
   auto created = store_->Create(Manifests(Vpc("a", "10.0.0.0/16"))[0], "alice");
   ASSERT_TRUE(store_->Update(Manifests(Vpc("a", "10.1.0.0/16"))[0], 1, "bob").ok());
   ASSERT_TRUE(store_->Delete({.id = created->id}, 2, "carol").ok());
@@ -230,6 +231,8 @@ TEST_F(CloudResourceStoreTest, EveryMutationIsAudited) {
                                             "bob cloud_resource.update 1->2",
                                             "carol cloud_resource.delete 2->0"}));
 }
+
+PLINTH_ON_BOTH_BACKENDS(CloudResourceStoreTest);
 
 }  // namespace
 }  // namespace plinth::store

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -10,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/store/migrations.h"
+#include "backends.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -86,10 +89,12 @@ TEST(DatabaseTest, RefusesADatabaseFromANewerVersion) {
   EXPECT_THAT(db.status().message(), ::testing::HasSubstr("newer plinthd"));
 }
 
-TEST(DatabaseTest, AFailedWriteRollsBackAloneInAGroupCommit) {
+class DatabaseOnBothTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DatabaseOnBothTest, AFailedWriteRollsBackAloneInAGroupCommit) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.path() + "/p.db"});
-  ASSERT_TRUE(db.ok());
+  auto db = Database::Open({.path = FreshStore(GetParam(), dir.path())});
+  ASSERT_TRUE(db.ok()) << db.status();
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
@@ -113,14 +118,82 @@ TEST(DatabaseTest, AFailedWriteRollsBackAloneInAGroupCommit) {
   EXPECT_EQ(*Count(**db, "audit_events"), 16 * 40);
 }
 
-TEST(DatabaseTest, ReadersSeeCommittedWrites) {
+TEST_P(DatabaseOnBothTest, ReadersSeeCommittedWrites) {
   testing::TempDir dir;
-  auto db = Database::Open({.path = dir.path() + "/p.db", .readers = 2});
-  ASSERT_TRUE(db.ok());
+  auto db = Database::Open({.path = FreshStore(GetParam(), dir.path()), .readers = 2});
+  ASSERT_TRUE(db.ok()) << db.status();
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE((*db)->Write([](Connection& c) { return InsertAudit(c, "a"); }).ok());
     EXPECT_EQ(*Count(**db, "audit_events"), i + 1);
   }
+}
+
+TEST_P(DatabaseOnBothTest, AUniqueViolationIsAlreadyExistsAndReadSnapshotsAgree) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = FreshStore(GetParam(), dir.path())});
+  ASSERT_TRUE(db.ok()) << db.status();
+  auto insert = [](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("INSERT INTO plinth_meta (name, value) VALUES (?, ?)");
+    st.Bind(1, "k");
+    st.Bind(2, "it's a \"value\" with ? in it");
+    return st.Run();
+  };
+  ASSERT_TRUE((*db)->Write(insert).ok());
+  EXPECT_EQ((*db)->Write(insert).code(), absl::StatusCode::kAlreadyExists);
+  std::string value;
+  int64_t n = 0;
+  ASSERT_TRUE((*db)->ReadSnapshot([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("SELECT value FROM plinth_meta WHERE name = ?1 AND ?1 != ''");
+    st.Bind(1, "k");
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) value = st.ColumnText(0);
+    Statement& count = c.Prepare("SELECT COUNT(*) FROM plinth_meta WHERE value LIKE '%?%'");
+    PLINTH_ASSIGN_OR_RETURN(bool counted, count.Step());
+    if (counted) n = count.ColumnInt64(0);
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(value, "it's a \"value\" with ? in it");
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ((*db)->SchemaVersion(), Migrations().back().version);
+}
+
+PLINTH_ON_BOTH_BACKENDS(DatabaseOnBothTest);
+
+// Every table and column of SQLite's migrations exists in PostgreSQL's, and
+// nothing more: a migration added to one list but not the other fails here.
+TEST(DatabaseTest, BothBackendsHaveTheSameTablesAndColumns) {
+  testing::TempDir dir;
+  auto lite = Database::Open({.path = FreshStore("sqlite", dir.path())});
+  auto pg = Database::Open({.path = FreshStore("postgres", dir.path())});
+  ASSERT_TRUE(lite.ok()) << lite.status();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  EXPECT_EQ((*lite)->SchemaVersion(), (*pg)->SchemaVersion());
+  auto columns = [](Database& db, const std::string& sql) {
+    std::set<std::string> out;
+    EXPECT_TRUE(db.Read([&](Connection& c) -> absl::Status {
+      Statement& st = c.Prepare(sql);
+      for (;;) {
+        PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+        if (!row) return absl::OkStatus();
+        out.insert(st.ColumnText(0) + "." + st.ColumnText(1));
+      }
+    }).ok());
+    return out;
+  };
+  std::set<std::string> in_sqlite = columns(
+      **lite,
+      "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+      "WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'");
+  std::set<std::string> in_pg = columns(
+      **pg,
+      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'");
+  in_sqlite.insert("webhook_deliveries.rowid");  // implicit in SQLite
+  EXPECT_GT(in_sqlite.size(), 100u);
+  std::vector<std::string> only_sqlite, only_pg;
+  std::set_difference(in_sqlite.begin(), in_sqlite.end(), in_pg.begin(), in_pg.end(), std::back_inserter(only_sqlite));
+  std::set_difference(in_pg.begin(), in_pg.end(), in_sqlite.begin(), in_sqlite.end(), std::back_inserter(only_pg));
+  EXPECT_THAT(only_sqlite, ::testing::IsEmpty());
+  EXPECT_THAT(only_pg, ::testing::IsEmpty());
 }
 
 }  // namespace

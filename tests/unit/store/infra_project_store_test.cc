@@ -6,6 +6,7 @@
 #include "plinth/store/infra_pipeline_store.h"
 #include "plinth/store/stack_job_store.h"
 #include "plinth/store/webhook_delivery_store.h"
+#include "backends.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -14,13 +15,13 @@ namespace {
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-class InfraProjectStoreTest : public ::testing::Test {
+class InfraProjectStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     auto c = manifest::KindCatalog::CreateWithBuiltins();
     ASSERT_TRUE(c.ok());
     catalog_ = std::move(*c);
-    auto db = Database::Open({.path = dir_.path() + "/p.db"});
+    auto db = Database::Open({.path = FreshStore(GetParam(), dir_.path())});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     projects_ = std::make_unique<InfraProjectStore>(db_.get(), &clock_);
@@ -67,7 +68,7 @@ class InfraProjectStoreTest : public ::testing::Test {
   std::unique_ptr<CloudResourceStore> resources_;
 };
 
-TEST_F(InfraProjectStoreTest, CreateWritesProjectRevisionResourcesAndPipelineTogether) {
+TEST_P(InfraProjectStoreTest, CreateWritesProjectRevisionResourcesAndPipelineTogether) {
   ProjectWrite w = Create("web", {"a", "b"});
   EXPECT_EQ(w.project.revision, 1);
   ASSERT_TRUE(w.pipeline.has_value());
@@ -86,7 +87,7 @@ TEST_F(InfraProjectStoreTest, CreateWritesProjectRevisionResourcesAndPipelineTog
   EXPECT_EQ(stored->state, PipelineState::kQueued);
 }
 
-TEST_F(InfraProjectStoreTest, AFailedCreateWritesNothing) {
+TEST_P(InfraProjectStoreTest, AFailedCreateWritesNothing) {
   Create("web", {"a"});
   // "b" is new but "a" is owned by web: the whole create fails.
   InfraProjectRecord p;
@@ -108,7 +109,7 @@ TEST_F(InfraProjectStoreTest, AFailedCreateWritesNothing) {
 
 // Regression: saving a pipeline or a project must not delete its children
 // (an INSERT OR REPLACE deletes the row first, and the delete cascaded).
-TEST_F(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRevisions) {
+TEST_P(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRevisions) {
   ProjectWrite w = Create("web", {"a", "b"});
   PipelineRecord p = *w.pipeline;
   p.planned = true;
@@ -152,7 +153,7 @@ TEST_F(InfraProjectStoreTest, SavingAPipelineKeepsItsNodesAndAProjectKeepsItsRev
 
 // A node's upstream and plan counts come back as saved; a row written by an
 // older plinthd (the job's whole summary, output changes included) still reads.
-TEST_F(InfraProjectStoreTest, ANodesUpstreamAndSummaryRoundTrip) {
+TEST_P(InfraProjectStoreTest, ANodesUpstreamAndSummaryRoundTrip) {
   ProjectWrite w = Create("web", {"a", "b"});
   PipelineRecord p = *w.pipeline;
   p.planned = true;
@@ -190,7 +191,7 @@ TEST_F(InfraProjectStoreTest, ANodesUpstreamAndSummaryRoundTrip) {
   EXPECT_EQ(stored->nodes[1].summary->operation, "apply");
 }
 
-TEST_F(InfraProjectStoreTest, DeleteRefusesDeployedResourcesUnlessOrphaned) {
+TEST_P(InfraProjectStoreTest, DeleteRefusesDeployedResourcesUnlessOrphaned) {
   ProjectWrite w = Create("web", {"a", "b"}, /*pipeline=*/false);
   StackJobStore jobs(db_.get(), &clock_);
   auto a = resources_->Get({.key = {"acme", "dev", "KubernetesNamespace", "a"}});
@@ -208,7 +209,7 @@ TEST_F(InfraProjectStoreTest, DeleteRefusesDeployedResourcesUnlessOrphaned) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(InfraProjectStoreTest, PagesAndBadTokens) {
+TEST_P(InfraProjectStoreTest, PagesAndBadTokens) {
   for (int i = 0; i < 5; ++i) Create("p" + std::to_string(i), {"n" + std::to_string(i)});
   auto first = projects_->List("acme", "", 2, "");
   ASSERT_TRUE(first.ok());
@@ -221,10 +222,12 @@ TEST_F(InfraProjectStoreTest, PagesAndBadTokens) {
   EXPECT_EQ(pipelines_->List("x", -1, "").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(FlowControlStoreTest, TheMostSpecificPolicyAppliesWhole) {
+class FlowControlStoreTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FlowControlStoreTest, TheMostSpecificPolicyAppliesWhole) {
   testing::TempDir dir;
   core::FakeClock clock{absl::FromUnixSeconds(1700000000)};
-  auto db = Database::Open({.path = dir.path() + "/p.db"});
+  auto db = Database::Open({.path = FreshStore(GetParam(), dir.path())});
   ASSERT_TRUE(db.ok());
   FlowControlStore store(db->get(), &clock);
   FlowControlPolicy org;
@@ -255,7 +258,7 @@ TEST(FlowControlStoreTest, TheMostSpecificPolicyAppliesWhole) {
   EXPECT_EQ(store.Delete("acme", "prod", "", "", "alice").code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(InfraProjectStoreTest, GitSourceCommitsAndPipelinesRoundTrip) {
+TEST_P(InfraProjectStoreTest, GitSourceCommitsAndPipelinesRoundTrip) {
   InfraProjectRecord p;
   p.org = "acme";
   p.env = "dev";
@@ -302,7 +305,7 @@ TEST_F(InfraProjectStoreTest, GitSourceCommitsAndPipelinesRoundTrip) {
   EXPECT_TRUE(read->ended_at.has_value());
 }
 
-TEST_F(InfraProjectStoreTest, AWebhookDeliveryIsClaimedOnce) {
+TEST_P(InfraProjectStoreTest, AWebhookDeliveryIsClaimedOnce) {
   WebhookDeliveryStore deliveries(db_.get(), &clock_);
   WebhookDeliveryRecord d{.provider = "github", .delivery_id = "d-1", .event = "push", .repo_url = "file:///r",
                           .ref = "refs/heads/main", .commit = "abc"};
@@ -325,7 +328,7 @@ TEST_F(InfraProjectStoreTest, AWebhookDeliveryIsClaimedOnce) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(InfraProjectStoreTest, ADeliveryKeepsItsWorkUntilFinished) {
+TEST_P(InfraProjectStoreTest, ADeliveryKeepsItsWorkUntilFinished) {
   WebhookDeliveryStore deliveries(db_.get(), &clock_);
   ASSERT_TRUE(*deliveries.Claim({.provider = "github", .delivery_id = "a", .event = "push", .work = "{\"x\":1}"}));
   ASSERT_TRUE(*deliveries.Claim({.provider = "github", .delivery_id = "b", .event = "ping"}));
@@ -344,6 +347,9 @@ TEST_F(InfraProjectStoreTest, ADeliveryKeepsItsWorkUntilFinished) {
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ(left->front().delivery_id, "c");
 }
+
+PLINTH_ON_BOTH_BACKENDS(InfraProjectStoreTest);
+PLINTH_ON_BOTH_BACKENDS(FlowControlStoreTest);
 
 }  // namespace
 }  // namespace plinth::store

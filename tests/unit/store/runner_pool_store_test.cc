@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "backends.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -9,10 +10,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class RunnerPoolStoreTest : public ::testing::Test {
+class RunnerPoolStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto db = Database::Open({.path = dir_.path() + "/p.db"});
+    auto db = Database::Open({.path = FreshStore(GetParam(), dir_.path())});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     pools_ = std::make_unique<RunnerPoolStore>(db_.get(), &clock_);
@@ -24,7 +25,7 @@ class RunnerPoolStoreTest : public ::testing::Test {
   std::unique_ptr<RunnerPoolStore> pools_;
 };
 
-TEST_F(RunnerPoolStoreTest, LocalExistsAndPoolNamesAreChecked) {
+TEST_P(RunnerPoolStoreTest, LocalExistsAndPoolNamesAreChecked) {
   auto local = pools_->GetPool("local");
   ASSERT_TRUE(local.ok()) << local.status();
   EXPECT_EQ(pools_->CreatePool("Edge", "", "alice").status().code(), absl::StatusCode::kInvalidArgument);
@@ -40,7 +41,7 @@ TEST_F(RunnerPoolStoreTest, LocalExistsAndPoolNamesAreChecked) {
   EXPECT_EQ(pools_->GetPool("nowhere").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(RunnerPoolStoreTest, TokensAuthenticateUntilRevokedAndOnlyTheirHashIsStored) {
+TEST_P(RunnerPoolStoreTest, TokensAuthenticateUntilRevokedAndOnlyTheirHashIsStored) {
   ASSERT_TRUE(pools_->CreatePool("edge", "", "alice").ok());
   EXPECT_EQ(pools_->CreateToken("nowhere", "", "alice").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(pools_->CreateToken("local", "", "alice").status().code(), absl::StatusCode::kInvalidArgument);
@@ -75,7 +76,7 @@ TEST_F(RunnerPoolStoreTest, TokensAuthenticateUntilRevokedAndOnlyTheirHashIsStor
   EXPECT_TRUE(pools_->DeletePool("edge", "alice").ok());
 }
 
-TEST_F(RunnerPoolStoreTest, TheMostSpecificBindingWins) {
+TEST_P(RunnerPoolStoreTest, TheMostSpecificBindingWins) {
   for (const char* p : {"org-pool", "env-pool", "db-pool"}) ASSERT_TRUE(pools_->CreatePool(p, "", "alice").ok());
   EXPECT_EQ(*pools_->PoolFor("acme", "prod", {}), "local");
   ASSERT_TRUE(pools_->Bind("org-pool", "acme", "", "", "alice").ok());
@@ -103,7 +104,7 @@ TEST_F(RunnerPoolStoreTest, TheMostSpecificBindingWins) {
   EXPECT_EQ(*pools_->PoolFor("acme", "prod", {{"tier", "web"}}), "org-pool");
 }
 
-TEST_F(RunnerPoolStoreTest, ARunnerKeepsItsIdAcrossRegistrations) {
+TEST_P(RunnerPoolStoreTest, ARunnerKeepsItsIdAcrossRegistrations) {
   ASSERT_TRUE(pools_->CreatePool("edge", "", "alice").ok());
   RunnerRecord r;
   r.pool = "edge";
@@ -128,6 +129,8 @@ TEST_F(RunnerPoolStoreTest, ARunnerKeepsItsIdAcrossRegistrations) {
   EXPECT_EQ(*(*listed)[0].last_heartbeat, absl::FromUnixSeconds(1796000035));
   EXPECT_TRUE(pools_->ListRunners("local")->empty());
 }
+
+PLINTH_ON_BOTH_BACKENDS(RunnerPoolStoreTest);
 
 }  // namespace
 }  // namespace plinth::store

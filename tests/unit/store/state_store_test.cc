@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "plinth/manifest/kind_catalog.h"
 #include "plinth/manifest/manifest.h"
+#include "backends.h"
 #include "temp_dir.h"
 
 namespace plinth::store {
@@ -14,10 +15,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class StateStoreTest : public ::testing::Test {
+class StateStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    auto db = Database::Open({.path = dir_.path() + "/p.db"});
+    auto db = Database::Open({.path = FreshStore(GetParam(), dir_.path())});
     ASSERT_TRUE(db.ok()) << db.status();
     db_ = std::move(*db);
     auto box = core::SecretBox::FromKeyFile(dir_.path() + "/secret.key");
@@ -62,7 +63,7 @@ class StateStoreTest : public ::testing::Test {
   std::string id_;
 };
 
-TEST_F(StateStoreTest, EveryWriteIsAVersionSealedAtRestAndTheOldestArePruned) {
+TEST_P(StateStoreTest, EveryWriteIsAVersionSealedAtRestAndTheOldestArePruned) {
   auto none = states_->Get(id_);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_FALSE(none->has_value());
@@ -110,7 +111,7 @@ TEST_F(StateStoreTest, EveryWriteIsAVersionSealedAtRestAndTheOldestArePruned) {
   EXPECT_EQ(stranger.Get(id_).status().code(), absl::StatusCode::kDataLoss);
 }
 
-TEST_F(StateStoreTest, OneLockAtATimeAndOnlyItsHolderWrites) {
+TEST_P(StateStoreTest, OneLockAtATimeAndOnlyItsHolderWrites) {
   const nlohmann::json info = {{"ID", "lock-a"}, {"Operation", "OperationTypeApply"}, {"Who", "tofu@runner-1"}};
   auto locked = states_->Lock(id_, info, "job-1", nullptr);
   ASSERT_TRUE(locked.ok()) << locked.status();
@@ -148,6 +149,8 @@ TEST_F(StateStoreTest, OneLockAtATimeAndOnlyItsHolderWrites) {
   ASSERT_TRUE(states_->ReleaseJobLocks("job-4").ok());
   EXPECT_FALSE(states_->LockOf(id_)->has_value());
 }
+
+PLINTH_ON_BOTH_BACKENDS(StateStoreTest);
 
 }  // namespace
 }  // namespace plinth::store

@@ -1,0 +1,275 @@
+#include "plinth/store/postgres.h"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "plinth/core/logging.h"
+
+namespace plinth::store {
+namespace {
+
+constexpr Oid kInt8Oid = 20;
+
+// SQLSTATE classes and codes (PostgreSQL's appendix A).
+absl::Status ErrorOf(const PGresult* res, PGconn* conn, absl::string_view what) {
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  std::string message = absl::StrCat("postgres: ", what, ": ",
+                                     absl::StripTrailingAsciiWhitespace(res ? PQresultErrorMessage(res) : PQerrorMessage(conn)));
+  std::string code = state ? state : "";
+  if (code == "23505") return absl::AlreadyExistsError(message);
+  if (code == "40001" || code == "40P01") return absl::AbortedError(message);  // serialization failure, deadlock
+  if (code == "53100") return absl::ResourceExhaustedError(message);         // disk full
+  if (code.empty() || absl::StartsWith(code, "08") || absl::StartsWith(code, "57P") || PQstatus(conn) != CONNECTION_OK) {
+    return absl::UnavailableError(message);  // the connection, or the server going away
+  }
+  return absl::InternalError(message);
+}
+
+class PgConnection;
+
+class PgStatement final : public Statement {
+ public:
+  PgStatement(PgConnection* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+  ~PgStatement() override { Clear(); }
+
+  void Bind(int index, absl::string_view text) override { Set(index, std::string(text), 0); }
+  void Bind(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
+  void BindNull(int index) override { Set(index, std::nullopt, 0); }
+  absl::StatusOr<bool> Step() override;
+  std::string ColumnText(int index) const override {
+    return std::string(PQgetvalue(result_, row_, index), PQgetlength(result_, row_, index));
+  }
+  int64_t ColumnInt64(int index) const override {
+    const char* v = PQgetvalue(result_, row_, index);
+    if (v[0] == 't' && v[1] == '\0') return 1;  // a boolean expression
+    if (v[0] == 'f' && v[1] == '\0') return 0;
+    return std::strtoll(v, nullptr, 10);
+  }
+  bool ColumnIsNull(int index) const override { return PQgetisnull(result_, row_, index) != 0; }
+  void Reset() override {
+    Clear();
+    values_.clear();
+    types_.clear();
+  }
+
+ private:
+  void Set(int index, std::optional<std::string> value, Oid type) {
+    if (index < 1) return;
+    if (values_.size() < static_cast<size_t>(index)) {
+      values_.resize(index);
+      types_.resize(index, 0);
+    }
+    values_[index - 1] = std::move(value);
+    types_[index - 1] = type;
+  }
+  void Clear() {
+    if (result_ != nullptr) PQclear(result_);
+    result_ = nullptr;
+    row_ = -1;
+  }
+
+  PgConnection* conn_;
+  std::string sql_;
+  std::vector<std::optional<std::string>> values_;
+  std::vector<Oid> types_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+class PgConnection final : public Connection {
+ public:
+  PgConnection(PGconn* conn, std::string url, bool read_only)
+      : conn_(conn), url_(std::move(url)), read_only_(read_only) {}
+  ~PgConnection() override {
+    cache_.clear();
+    PQfinish(conn_);
+  }
+
+  Dialect dialect() const override { return Dialect::kPostgres; }
+
+  Statement& Prepare(const std::string& sql) override {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) {
+      it->second->Reset();
+      return *it->second;
+    }
+    auto [inserted, _] = cache_.emplace(sql, std::make_unique<PgStatement>(this, NumberPlaceholders(sql)));
+    return *inserted->second;
+  }
+
+  absl::Status Exec(const std::string& sql) override {
+    if (absl::Status u = Usable(); !u.ok()) return u;
+    PGresult* res = PQexec(conn_, sql.c_str());
+    ExecStatusType st = PQresultStatus(res);
+    absl::Status out = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? absl::OkStatus() : ErrorOf(res, conn_, "exec");
+    if (out.ok()) changes_ = std::atoi(PQcmdTuples(res));
+    PQclear(res);
+    if (!out.ok()) NoteFailure();
+    return out;
+  }
+
+  void ResetAll() override {
+    for (auto& [sql, st] : cache_) st->Reset();
+  }
+  int Changes() const override { return changes_; }
+
+  // Runs one statement; `res` is set on success.
+  absl::Status Run(const std::string& sql, const std::vector<std::optional<std::string>>& values,
+                   const std::vector<Oid>& types, PGresult** res) {
+    if (absl::Status u = Usable(); !u.ok()) return u;
+    std::vector<const char*> params;
+    params.reserve(values.size());
+    for (const auto& v : values) params.push_back(v ? v->c_str() : nullptr);
+    std::vector<int> lengths;
+    lengths.reserve(values.size());
+    for (const auto& v : values) lengths.push_back(v ? static_cast<int>(v->size()) : 0);
+    PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
+                               params.data(), lengths.data(), nullptr, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      absl::Status s = ErrorOf(r, conn_, sql.substr(0, 80));
+      PQclear(r);
+      NoteFailure();
+      return s;
+    }
+    changes_ = std::atoi(PQcmdTuples(r));
+    *res = r;
+    return absl::OkStatus();
+  }
+
+ private:
+  // Reconnects a connection that broke. Statements cached on the old one
+  // hold no server-side state (they are sent with their text each time).
+  absl::Status Usable() {
+    if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return absl::UnavailableError(absl::StrCat("postgres: cannot reach ", RedactedUrl(url_), ": ",
+                                                 absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_))));
+    }
+    return Setup();
+  }
+
+ public:
+  absl::Status Setup() {
+    std::string sql = "SET TIME ZONE 'UTC'; SET client_min_messages = warning; SET synchronous_commit = on";
+    if (read_only_) sql += "; SET default_transaction_read_only = on";
+    PGresult* res = PQexec(conn_, sql.c_str());
+    absl::Status s = PQresultStatus(res) == PGRES_COMMAND_OK ? absl::OkStatus() : ErrorOf(res, conn_, "session setup");
+    PQclear(res);
+    return s;
+  }
+
+ private:
+  // After a failure inside a transaction the connection may be in an
+  // aborted transaction; the caller rolls back. Nothing to do here but to
+  // let Usable() see a broken connection.
+  void NoteFailure() {}
+
+  PGconn* conn_;
+  std::string url_;
+  bool read_only_;
+  int changes_ = 0;
+  std::map<std::string, std::unique_ptr<PgStatement>> cache_;
+};
+
+absl::StatusOr<bool> PgStatement::Step() {
+  if (result_ == nullptr) {
+    PGresult* res = nullptr;
+    absl::Status s = conn_->Run(sql_, values_, types_, &res);
+    if (!s.ok()) return s;
+    result_ = res;
+    row_ = 0;
+  } else {
+    ++row_;
+  }
+  return row_ < PQntuples(result_);
+}
+
+}  // namespace
+
+bool IsPostgresUrl(absl::string_view url) {
+  return absl::StartsWith(url, "postgres://") || absl::StartsWith(url, "postgresql://");
+}
+
+std::string RedactedUrl(absl::string_view url) {
+  // scheme://user:password@host -> scheme://user:***@host
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == absl::string_view::npos || at == absl::string_view::npos || at < scheme) return std::string(url);
+  absl::string_view userinfo = url.substr(scheme + 3, at - scheme - 3);
+  size_t colon = userinfo.find(':');
+  if (colon == absl::string_view::npos) return std::string(url);
+  return absl::StrCat(url.substr(0, scheme + 3), userinfo.substr(0, colon), ":***", url.substr(at));
+}
+
+absl::StatusOr<std::unique_ptr<Connection>> OpenPostgres(const std::string& url, bool read_only) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
+    std::string why = conn ? std::string(absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn))) : "out of memory";
+    PQfinish(conn);
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", RedactedUrl(url), ": ", why));
+  }
+  auto c = std::make_unique<PgConnection>(conn, url, read_only);
+  absl::Status s = c->Setup();
+  if (!s.ok()) return s;
+  return std::unique_ptr<Connection>(std::move(c));
+}
+
+std::string NumberPlaceholders(absl::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int highest = 0;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    char ch = sql[i];
+    if (ch == '\'' || ch == '"') {
+      // A quoted literal or identifier, with doubled quotes inside.
+      size_t end = i + 1;
+      while (end < sql.size()) {
+        if (sql[end] == ch) {
+          if (end + 1 < sql.size() && sql[end + 1] == ch) {
+            end += 2;
+            continue;
+          }
+          break;
+        }
+        ++end;
+      }
+      absl::StrAppend(&out, sql.substr(i, end - i + 1));
+      i = end;
+      continue;
+    }
+    if (ch == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      size_t end = sql.find('\n', i);
+      if (end == absl::string_view::npos) end = sql.size();
+      absl::StrAppend(&out, sql.substr(i, end - i));
+      i = end - 1;
+      continue;
+    }
+    if (ch != '?') {
+      out += ch;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < sql.size() && absl::ascii_isdigit(sql[j])) ++j;
+    int n = 0;
+    if (j > i + 1 && absl::SimpleAtoi(sql.substr(i + 1, j - i - 1), &n)) {
+      highest = std::max(highest, n);
+    } else {
+      n = ++highest;
+    }
+    absl::StrAppend(&out, "$", n);
+    i = j - 1;
+  }
+  return out;
+}
+
+}  // namespace plinth::store
