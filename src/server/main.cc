@@ -9,6 +9,7 @@
 #include "plinth/core/logging.h"
 #include "plinth/server/config.h"
 #include "plinth/server/daemon.h"
+#include "plinth/server/migrate_store.h"
 #include "plinth/server/log_setup.h"
 
 int main(int argc, char** argv) {
@@ -43,7 +44,15 @@ int main(int argc, char** argv) {
                "start although the data dir lost plinth.db (an empty catalog beside the old state) or secret.key "
                "(a new key; secrets sealed with the old one stay unreadable); without it plinthd refuses");
   kinds->allow_extra_args(false);
+  std::string migrate_from, migrate_to;
+  auto* migrate = app.add_subcommand("migrate-store", "copy a SQLite store into a new PostgreSQL database, checked");
+  migrate->add_option("--from", migrate_from, "sqlite:PATH (a data dir, or its plinth.db)")->required();
+  migrate->add_option("--to", migrate_to, "postgres://user@host:port/db (new and empty)")->required();
   CLI11_PARSE(app, argc, argv);
+  if (*migrate) {
+    plinth::server::SetUpLogging("warn", "text");
+    return plinth::server::MigrateStore(migrate_from, migrate_to, std::cout, std::cerr);
+  }
 
   Config config;
   if (!config_file.empty()) {

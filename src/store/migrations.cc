@@ -714,7 +714,7 @@ CREATE TABLE state_versions (
   lineage     TEXT NOT NULL DEFAULT '',
   size_bytes  BIGINT NOT NULL,
   sha256      TEXT NOT NULL,
-  sealed      BYTEA NOT NULL,
+  sealed      TEXT NOT NULL,             -- base64, as SecretBox seals (BLOB in SQLite)
   job_id      TEXT NOT NULL DEFAULT '',
   created_at  BIGINT NOT NULL,
   PRIMARY KEY (resource_id, version)
