@@ -1,7 +1,7 @@
 // api_bench: load plinthd with concurrent gRPC clients doing Get, List and
 // Apply, and compare with a trivial echo service in this process.
 //
-//   build/bin/api_bench [--clients 16] [--seconds 5] [--rounds 3] [--preload 1000]
+//   build/bin/api_bench [--clients 16] [--seconds 5] [--rounds 3] [--preload 1000] [--store postgres://...]
 //
 // It starts build/bin/plinthd on a free port with a temp data dir, preloads
 // cloud resources, then runs each phase for --seconds with --clients
@@ -148,6 +148,8 @@ int main(int argc, char** argv) {
   app.add_option("--preload", preload, "cloud resources stored before the Get/List phases");
   app.add_option("--rounds", rounds, "alternating echo/get rounds");
   app.add_option("--plinthd", plinthd, "plinthd binary");
+  std::string store;
+  app.add_option("--store", store, "PostgreSQL URL of an empty database for plinthd (default: SQLite in a temp dir)");
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/plinth-bench-XXXXXX";
@@ -157,9 +159,12 @@ int main(int argc, char** argv) {
   if (pid == 0) {
     int log = open((dir + "/plinthd.log").c_str(), O_WRONLY | O_CREAT, 0600);
     dup2(log, 2);
-    execl(plinthd.c_str(), plinthd.c_str(), "--data-dir", (dir + "/data").c_str(), "--listen",
-          "127.0.0.1:0", "--http-listen", "off", "--ready-file", ready.c_str(), "--log-level", "warn",
-          nullptr);
+    std::string data = dir + "/data";
+    std::vector<const char*> args = {plinthd.c_str(), "--data-dir", data.c_str(), "--listen", "127.0.0.1:0",
+                                     "--http-listen", "off", "--ready-file", ready.c_str(), "--log-level", "warn"};
+    if (!store.empty()) args.insert(args.end(), {"--store", store.c_str()});
+    args.push_back(nullptr);
+    execv(plinthd.c_str(), const_cast<char* const*>(args.data()));
     _exit(127);
   }
   std::string addr;

@@ -82,6 +82,7 @@ absl::Status Daemon::OpenStoreAndKey() {
     db_options.path = db_path.string();
   }
   PLINTH_ASSIGN_OR_RETURN(db_, store::Database::Open(db_options));
+  PLINTH_RETURN_IF_ERROR(db_->HoldExclusive());
   log->info("store: {} (schema version {})", shared ? store::RedactedUrl(config_.store) : db_options.path,
             db_->SchemaVersion());
 
@@ -104,7 +105,7 @@ absl::Status Daemon::OpenStoreAndKey() {
           "; or, to make a new key on purpose (every sealed secret must then be set again), start plinthd once "
           "with --init"));
     }
-    log->warn("--init: making a new secret key; secrets sealed with the old key ({}) stay unreadable",
+    log->warn("--init: making a new {}; secrets sealed with the old key ({}) stay unreadable", key_name,
               sealed_with.empty() ? "unknown" : sealed_with);
   }
   PLINTH_ASSIGN_OR_RETURN(secret_box_, core::SecretBox::FromKeyFile(key_path.string()));
@@ -117,7 +118,7 @@ absl::Status Daemon::OpenStoreAndKey() {
           ". Restore the right key; or, to use this one on purpose (secrets sealed with the old key stay "
           "unreadable), start plinthd once with --init"));
     }
-    log->warn("--init: using secret key {} where the catalog was sealed with {}", key_id, sealed_with);
+    log->warn("--init: using {} {} where {} was sealed with {}", key_name, key_id, catalog, sealed_with);
   }
   if (sealed_with != key_id) PLINTH_RETURN_IF_ERROR(store::WriteMeta(db_.get(), "secret_key_id", key_id));
   return absl::OkStatus();

@@ -103,6 +103,7 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
   // SQLite gives its -wal and -shm files the database file's mode.
   const bool pg = IsPostgresUrl(options.path);
   db->dialect_ = pg ? Dialect::kPostgres : Dialect::kSqlite;
+  db->path_ = options.path;
   if (!pg && options.path != ":memory:" && !options.path.empty()) {
     int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot open database ", options.path, ": ", strerror(errno)));
@@ -127,13 +128,63 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& 
 
 Database::~Database() {
   {
+    absl::MutexLock lock(&probe_mu_);
+    probe_stop_ = true;
+  }
+  if (probe_thread_.joinable()) probe_thread_.join();
+  {
     absl::MutexLock lock(&write_mu_);
     stopping_ = true;
   }
   if (writer_thread_.joinable()) writer_thread_.join();
 }
 
+absl::Status Database::HoldExclusive() {
+  if (dialect_ != Dialect::kPostgres || exclusive_) return absl::OkStatus();
+  PLINTH_ASSIGN_OR_RETURN(auto c, OpenConnection(path_, /*read_only=*/false));
+  Statement& st = c->Prepare("SELECT pg_try_advisory_lock(7361002)");
+  PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row || st.ColumnInt64(0) != 1) {
+    return absl::FailedPreconditionError(
+        "another plinthd is using this store: one plinthd per PostgreSQL store until replicas share the work "
+        "(stop the other one first)");
+  }
+  st.Reset();
+  exclusive_ = std::move(c);
+  probe_thread_ = std::thread([this] { ProbeLoop(); });
+  return absl::OkStatus();
+}
+
+// Every second: is the server there, and is the store's lock still ours? A
+// connection that broke (the server restarted) is made again, and the lock
+// taken again, by the next probe.
+void Database::ProbeLoop() {
+  bool had_lock = true;
+  for (;;) {
+    {
+      absl::MutexLock lock(&probe_mu_);
+      if (probe_mu_.AwaitWithTimeout(absl::Condition(&probe_stop_), absl::Seconds(1))) return;
+    }
+    bool ok = exclusive_->Exec("SELECT 1").ok();
+    if (ok && !had_lock) {
+      Statement& st = exclusive_->Prepare("SELECT pg_try_advisory_lock(7361002)");
+      auto row = st.Step();
+      had_lock = row.ok() && *row && st.ColumnInt64(0) == 1;
+      st.Reset();
+      if (!had_lock) core::Logger("store")->error("another plinthd took this store's lock while the server was away");
+    } else if (!ok) {
+      had_lock = false;  // the session, and its lock, are gone
+    }
+    const bool healthy = ok && had_lock;
+    if (healthy != probe_ok_.load()) {
+      core::Logger("store")->warn(healthy ? "the PostgreSQL server answers again" : "the PostgreSQL server does not answer");
+    }
+    probe_ok_ = healthy;
+  }
+}
+
 bool Database::Healthy() const {
+  if (!probe_ok_.load()) return false;
   absl::MutexLock lock(&write_mu_);
   return !stopping_ && !writer_failed_;
 }

@@ -106,13 +106,18 @@ class PgConnection final : public Connection {
   }
 
   absl::Status Exec(const std::string& sql) override {
-    if (absl::Status u = Usable(); !u.ok()) return u;
+    const bool begin = absl::StartsWith(sql, "BEGIN");
+    const bool end = sql == "COMMIT" || sql == "ROLLBACK";
+    if (begin) in_tx_ = false;  // a new transaction may start on a new connection
+    absl::Status usable = Usable();
+    if (end) in_tx_ = false;
+    if (!usable.ok()) return usable;
     PGresult* res = PQexec(conn_, sql.c_str());
     ExecStatusType st = PQresultStatus(res);
     absl::Status out = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? absl::OkStatus() : ErrorOf(res, conn_, "exec");
     if (out.ok()) changes_ = std::atoi(PQcmdTuples(res));
     PQclear(res);
-    if (!out.ok()) NoteFailure();
+    if (begin && out.ok()) in_tx_ = true;
     return out;
   }
 
@@ -134,10 +139,19 @@ class PgConnection final : public Connection {
     PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
                                params.data(), lengths.data(), nullptr, 0);
     ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && read_only_ && !in_tx_ && PQstatus(conn_) != CONNECTION_OK) {
+      // A reader's connection found broken (the server restarted since its
+      // last use): a read outside a transaction changes nothing, so it is
+      // sent again once on a new connection rather than failed.
+      PQclear(r);
+      if (absl::Status u = Usable(); !u.ok()) return u;
+      r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
+                       params.data(), lengths.data(), nullptr, 0);
+      st = PQresultStatus(r);
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
       absl::Status s = ErrorOf(r, conn_, sql.substr(0, 80));
       PQclear(r);
-      NoteFailure();
       return s;
     }
     changes_ = std::atoi(PQcmdTuples(r));
@@ -146,10 +160,16 @@ class PgConnection final : public Connection {
   }
 
  private:
-  // Reconnects a connection that broke. Statements cached on the old one
-  // hold no server-side state (they are sent with their text each time).
+  // Reconnects a connection that broke, but never inside a transaction:
+  // what follows would run outside it (and commit piecemeal), so the
+  // transaction fails instead, whole. Statements cached on the old
+  // connection hold no server-side state (they are sent with their text).
   absl::Status Usable() {
     if (PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
+    if (in_tx_) {
+      return absl::UnavailableError(
+          absl::StrCat("postgres: the connection to ", RedactedUrl(url_), " broke inside a transaction"));
+    }
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
       return absl::UnavailableError(absl::StrCat("postgres: cannot reach ", RedactedUrl(url_), ": ",
@@ -169,14 +189,10 @@ class PgConnection final : public Connection {
   }
 
  private:
-  // After a failure inside a transaction the connection may be in an
-  // aborted transaction; the caller rolls back. Nothing to do here but to
-  // let Usable() see a broken connection.
-  void NoteFailure() {}
-
   PGconn* conn_;
   std::string url_;
   bool read_only_;
+  bool in_tx_ = false;  // between a BEGIN that worked and COMMIT or ROLLBACK
   int changes_ = 0;
   std::map<std::string, std::unique_ptr<PgStatement>> cache_;
 };

@@ -3,13 +3,19 @@
 // connection and grants, then the same reads through plinthd on
 // PostgreSQL; the key check that keeps a replica with another key out; and
 // bad --store values.
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "daemon_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "pg_cluster.h"
+#include "plinth/v1/cloud_resource.grpc.pb.h"
 #include "test_paths.h"
 
 namespace plinth::testing {
@@ -118,6 +124,118 @@ TEST_F(PostgresStoreTest, MigrateStoreCopiesEverythingAndPlinthdReadsTheSameFrom
   EXPECT_FALSE(other.Start({"--config", config, "--store", url, "--secret-key-file", fresh.data_dir() + "/secret.key"}).ok());
   EXPECT_THAT(other.Stderr(), HasSubstr("is not the key the catalog was sealed with"));
   EXPECT_THAT(other.Stderr(), HasSubstr("every replica must be given the same key file"));
+}
+
+TEST_F(PostgresStoreTest, OnePlinthdPerStoreUntilReplicasShareTheWork) {
+  std::string config = SimConfig(dir_.path());
+  const std::string url = pg_->NewDatabase();
+  DaemonProcess first;
+  ASSERT_TRUE(first.Start({"--config", config, "--store", url}).ok()) << first.Stderr();
+  DaemonProcess second;
+  EXPECT_FALSE(second.Start({"--config", config, "--store", url, "--secret-key-file",
+                             first.data_dir() + "/secret.key"}).ok());
+  EXPECT_THAT(second.Stderr(), HasSubstr("another plinthd is using this store"));
+  // Once the first is gone (even by kill -9), the store can be taken over.
+  first.Kill();
+  DaemonProcess third;
+  EXPECT_TRUE(third.Start({"--config", config, "--store", url, "--secret-key-file",
+                           first.data_dir() + "/secret.key"}).ok())
+      << third.Stderr();
+}
+
+int Readyz(const std::string& http) {
+  size_t colon = http.rfind(':');
+  httplib::Client c(http.substr(0, colon), std::stoi(http.substr(colon + 1)));
+  c.set_read_timeout(3);
+  auto r = c.Get("/readyz");
+  return r ? r->status : -1;
+}
+
+bool WaitForReadyz(const std::string& http, int status, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (Readyz(http) == status) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// The server restarted under load (its own cluster, fsync on): plinthd says
+// it is not ready while the server is away, is ready again by itself, every
+// write it acknowledged is there, and the writes it refused say so.
+TEST_F(PostgresStoreTest, AServerRestartUnderLoadLosesNoAcknowledgedWrite) {
+  std::string why;
+  auto own = PgCluster::Start(&why, /*fsync=*/true);
+  ASSERT_NE(own, nullptr) << why;
+  const std::string url = own->NewDatabase();
+  DaemonProcess d;
+  ASSERT_TRUE(d.Start({"--store", url}).ok()) << d.Stderr();
+  ASSERT_TRUE(WaitForReadyz(d.http_address(), 200, 10));
+
+  namespace pb = plinth::v1;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::set<std::string> acknowledged;
+  std::atomic<int> refused{0}, refused_unavailable{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, w] {
+      auto stub = pb::CloudResourceService::NewStub(d.Channel());
+      for (int i = 0; !stop; ++i) {
+        std::string name = "ns-" + std::to_string(w) + "-" + std::to_string(i);
+        pb::CreateCloudResourceRequest req;
+        req.set_org("acme");
+        req.set_env("dev");
+        req.set_manifest("apiVersion: kubernetes.planton.dev/v1\nkind: KubernetesNamespace\nmetadata: {name: " + name +
+                         "}\nspec: {name: " + name + "}\n");
+        pb::CloudResource out;
+        auto ctx = DaemonProcess::Context();
+        grpc::Status s = stub->CreateCloudResource(ctx.get(), req, &out);
+        if (s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.insert(name);
+        } else {
+          ++refused;
+          if (s.error_code() == grpc::StatusCode::UNAVAILABLE) ++refused_unavailable;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(own->Stop(&why)) << why;
+  EXPECT_TRUE(WaitForReadyz(d.http_address(), 503, 10)) << "not-ready while the server is away";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_TRUE(own->StartServer(&why)) << why;
+  EXPECT_TRUE(WaitForReadyz(d.http_address(), 200, 20)) << "ready again by itself";
+  size_t before_end = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    before_end = acknowledged.size();
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  stop = true;
+  for (auto& t : writers) t.join();
+  EXPECT_GT(refused.load(), 0);
+  EXPECT_EQ(refused.load(), refused_unavailable.load()) << "every refusal is UNAVAILABLE";
+  EXPECT_GT(acknowledged.size(), before_end) << "writes go on after the restart";
+  // Every acknowledged write is there.
+  auto stub = pb::CloudResourceService::NewStub(d.Channel());
+  int missing = 0;
+  for (const std::string& name : acknowledged) {
+    pb::GetCloudResourceRequest get;
+    get.mutable_key()->set_org("acme");
+    get.mutable_key()->set_env("dev");
+    get.mutable_key()->set_kind("KubernetesNamespace");
+    get.mutable_key()->set_name(name);
+    pb::CloudResource r;
+    grpc::Status got = stub->GetCloudResource(DaemonProcess::Context().get(), get, &r);
+    if (!got.ok()) {
+      ++missing;
+      ADD_FAILURE() << name << ": " << got.error_code() << " " << got.error_message();
+    }
+  }
+  EXPECT_EQ(missing, 0) << "of " << acknowledged.size() << " acknowledged writes";
+  EXPECT_EQ(d.Stop(), 0);
 }
 
 TEST_F(PostgresStoreTest, BadStoreValuesAreRefusedAtStart) {

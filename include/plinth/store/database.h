@@ -17,6 +17,7 @@
 #ifndef PLINTH_STORE_DATABASE_H_
 #define PLINTH_STORE_DATABASE_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -58,9 +59,18 @@ class Database {
   // statement sees the same snapshot.
   absl::Status ReadSnapshot(Fn fn);
 
+  // PostgreSQL: takes a session lock that one plinthd at a time can hold on
+  // the store, for as long as this Database lives; FAILED_PRECONDITION when
+  // another holds it. (The data dir lock's counterpart, until replicas share
+  // the work.) SQLite: nothing to do, the data dir lock covers it.
+  absl::Status HoldExclusive();
+
   // Number of the newest migration applied.
   int SchemaVersion() const { return schema_version_; }
   Dialect dialect() const { return dialect_; }
+  // Whether the store can be written: the last commit worked and, on
+  // PostgreSQL, the server answered the last probe (once a second) and the
+  // store's lock is still this plinthd's.
   bool Healthy() const;
 
  private:
@@ -72,6 +82,13 @@ class Database {
   int schema_version_ = 0;
   Dialect dialect_ = Dialect::kSqlite;
   std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> exclusive_;  // PostgreSQL: holds the store's lock, probes the server
+  std::string path_;
+  std::thread probe_thread_;
+  std::atomic<bool> probe_ok_{true};
+  absl::Mutex probe_mu_;
+  bool probe_stop_ ABSL_GUARDED_BY(probe_mu_) = false;
+  void ProbeLoop();
   std::thread writer_thread_;
   int max_batch_ = 256;
 
