@@ -35,9 +35,15 @@ absl::Status ErrorOf(const PGresult* res, PGconn* conn, absl::string_view what) 
 
 class PgConnection;
 
+// A statement prepared on the server, once per connection.
+struct Prepared {
+  std::string name;
+  uint64_t generation = 0;  // of the connection it was prepared on
+};
+
 class PgStatement final : public Statement {
  public:
-  PgStatement(PgConnection* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+  PgStatement(PgConnection* conn, std::string sql, int params) : conn_(conn), sql_(std::move(sql)), params_(params) {}
   ~PgStatement() override { Clear(); }
 
   void Bind(int index, absl::string_view text) override { Set(index, std::string(text), 0); }
@@ -78,10 +84,12 @@ class PgStatement final : public Statement {
 
   PgConnection* conn_;
   std::string sql_;
+  int params_;  // as many as the SQL has: unbound ones are NULL, as in SQLite
   std::vector<std::optional<std::string>> values_;
   std::vector<Oid> types_;
   PGresult* result_ = nullptr;
   int row_ = -1;
+  Prepared prepared_;
 };
 
 class PgConnection final : public Connection {
@@ -101,7 +109,9 @@ class PgConnection final : public Connection {
       it->second->Reset();
       return *it->second;
     }
-    auto [inserted, _] = cache_.emplace(sql, std::make_unique<PgStatement>(this, NumberPlaceholders(sql)));
+    int params = 0;
+    std::string numbered = NumberPlaceholders(sql, &params);
+    auto [inserted, _] = cache_.emplace(sql, std::make_unique<PgStatement>(this, std::move(numbered), params));
     return *inserted->second;
   }
 
@@ -128,7 +138,7 @@ class PgConnection final : public Connection {
 
   // Runs one statement; `res` is set on success.
   absl::Status Run(const std::string& sql, const std::vector<std::optional<std::string>>& values,
-                   const std::vector<Oid>& types, PGresult** res) {
+                   const std::vector<Oid>& types, Prepared* prepared, PGresult** res) {
     if (absl::Status u = Usable(); !u.ok()) return u;
     std::vector<const char*> params;
     params.reserve(values.size());
@@ -136,8 +146,19 @@ class PgConnection final : public Connection {
     std::vector<int> lengths;
     lengths.reserve(values.size());
     for (const auto& v : values) lengths.push_back(v ? static_cast<int>(v->size()) : 0);
-    PGresult* r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
-                               params.data(), lengths.data(), nullptr, 0);
+    const int n = static_cast<int>(values.size());
+    auto send = [&]() -> PGresult* {
+      if (prepared->generation != generation_) {
+        std::string name = absl::StrCat("p", ++prepared_count_);
+        PGresult* p = PQprepare(conn_, name.c_str(), sql.c_str(), n, types.empty() ? nullptr : types.data());
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+        PQclear(p);
+        prepared->name = name;
+        prepared->generation = generation_;
+      }
+      return PQexecPrepared(conn_, prepared->name.c_str(), n, params.data(), lengths.data(), nullptr, 0);
+    };
+    PGresult* r = send();
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && read_only_ && !in_tx_ && PQstatus(conn_) != CONNECTION_OK) {
       // A reader's connection found broken (the server restarted since its
@@ -145,8 +166,7 @@ class PgConnection final : public Connection {
       // sent again once on a new connection rather than failed.
       PQclear(r);
       if (absl::Status u = Usable(); !u.ok()) return u;
-      r = PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), types.empty() ? nullptr : types.data(),
-                       params.data(), lengths.data(), nullptr, 0);
+      r = send();
       st = PQresultStatus(r);
     }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -171,6 +191,7 @@ class PgConnection final : public Connection {
           absl::StrCat("postgres: the connection to ", RedactedUrl(url_), " broke inside a transaction"));
     }
     PQreset(conn_);
+    ++generation_;  // statements prepared on the old session are gone
     if (PQstatus(conn_) != CONNECTION_OK) {
       return absl::UnavailableError(absl::StrCat("postgres: cannot reach ", RedactedUrl(url_), ": ",
                                                  absl::StripTrailingAsciiWhitespace(PQerrorMessage(conn_))));
@@ -193,14 +214,20 @@ class PgConnection final : public Connection {
   std::string url_;
   bool read_only_;
   bool in_tx_ = false;  // between a BEGIN that worked and COMMIT or ROLLBACK
+  uint64_t generation_ = 1;  // grows with every reconnect
+  uint64_t prepared_count_ = 0;
   int changes_ = 0;
   std::map<std::string, std::unique_ptr<PgStatement>> cache_;
 };
 
 absl::StatusOr<bool> PgStatement::Step() {
   if (result_ == nullptr) {
+    if (values_.size() < static_cast<size_t>(params_)) {
+      values_.resize(params_);
+      types_.resize(params_, 0);
+    }
     PGresult* res = nullptr;
-    absl::Status s = conn_->Run(sql_, values_, types_, &res);
+    absl::Status s = conn_->Run(sql_, values_, types_, &prepared_, &res);
     if (!s.ok()) return s;
     result_ = res;
     row_ = 0;
@@ -240,7 +267,7 @@ absl::StatusOr<std::unique_ptr<Connection>> OpenPostgres(const std::string& url,
   return std::unique_ptr<Connection>(std::move(c));
 }
 
-std::string NumberPlaceholders(absl::string_view sql) {
+std::string NumberPlaceholders(absl::string_view sql, int* count) {
   std::string out;
   out.reserve(sql.size() + 16);
   int highest = 0;
@@ -285,6 +312,7 @@ std::string NumberPlaceholders(absl::string_view sql) {
     absl::StrAppend(&out, "$", n);
     i = j - 1;
   }
+  if (count != nullptr) *count = highest;
   return out;
 }
 

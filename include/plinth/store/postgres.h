@@ -28,7 +28,8 @@ absl::StatusOr<std::unique_ptr<Connection>> OpenPostgres(const std::string& url,
 
 // SQLite-style placeholders as PostgreSQL's: "? ... ?3 ... ?" -> "$1 ... $3 ... $4"
 // (a bare ? takes the largest number so far plus one), outside quotes and comments.
-std::string NumberPlaceholders(absl::string_view sql);
+// `count`, when given, gets the highest number.
+std::string NumberPlaceholders(absl::string_view sql, int* count = nullptr);
 
 }  // namespace plinth::store
 
