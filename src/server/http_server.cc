@@ -518,41 +518,28 @@ class HttpServer::Loop {
       });
       return;
     }
-    if (absl::StartsWith(r.path, "/v1/state/") && handlers_.state) {
-      auto call = std::make_shared<HttpCall>();
-      call->method = r.method;
-      call->path = r.path;
-      call->query = r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
-      call->headers = r.headers;
-      call->body = std::move(c.req.body);
-      workers_->Submit([this, id = c.id, call] {
-        HttpAnswer answer = handlers_.state(*call);
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          done_.emplace_back(id, std::move(answer));
-        }
-        Wake();
-      });
-      return;
-    }
-    if (handlers_.console) {
-      auto call = std::make_shared<HttpCall>();
-      call->method = r.method;
-      call->path = r.path;
-      call->query = r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
-      call->headers = r.headers;
-      call->body = std::move(c.req.body);
-      console_workers_->Submit([this, id = c.id, call] {
-        HttpAnswer answer = handlers_.console(*call);
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          done_.emplace_back(id, std::move(answer));
-        }
-        Wake();
-      });
-      return;
-    }
+    if (absl::StartsWith(r.path, "/v1/state/") && handlers_.state) return Hand(c, *workers_, handlers_.state);
+    if (handlers_.console) return Hand(c, *console_workers_, handlers_.console);
     Respond(c, 404, "not found\n", "text/plain");
+  }
+
+  // Runs `handler` for the request on `pool`; its answer goes out from the loop.
+  void Hand(Conn& c, core::ThreadPool& pool, const std::function<HttpAnswer(const HttpCall&)>& handler) {
+    const Request& r = c.req;
+    auto call = std::make_shared<HttpCall>();
+    call->method = r.method;
+    call->path = r.path;
+    call->query = r.target.find('?') == std::string::npos ? "" : r.target.substr(r.target.find('?') + 1);
+    call->headers = r.headers;
+    call->body = std::move(c.req.body);
+    pool.Submit([this, id = c.id, call, &handler] {
+      HttpAnswer answer = handler(*call);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.emplace_back(id, std::move(answer));
+      }
+      Wake();
+    });
   }
 
   // A streamed answer: the head now, then what its producer writes.
