@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "plinth/core/status_macros.h"
 #include "plinth/store/migrations.h"
+#include "plinth/store/postgres.h"
 #include "backends.h"
 #include "temp_dir.h"
 
@@ -159,6 +160,24 @@ TEST_P(DatabaseOnBothTest, AUniqueViolationIsAlreadyExistsAndReadSnapshotsAgree)
 }
 
 PLINTH_ON_BOTH_BACKENDS(DatabaseOnBothTest);
+
+TEST(PostgresTest, PlaceholdersAreNumberedOutsideQuotesAndComments) {
+  int n = 0;
+  EXPECT_EQ(NumberPlaceholders("SELECT a FROM t WHERE b = ? AND c = ?", &n), "SELECT a FROM t WHERE b = $1 AND c = $2");
+  EXPECT_EQ(n, 2);
+  EXPECT_EQ(NumberPlaceholders("WHERE id = ?1 AND (?2 = 0 OR v = ?2) LIMIT ?", &n),
+            "WHERE id = $1 AND ($2 = 0 OR v = $2) LIMIT $3");
+  EXPECT_EQ(n, 3);
+  EXPECT_EQ(NumberPlaceholders("SELECT '?', 'it''s ?', \"col?\" FROM t -- a ? here\nWHERE x = ?", &n),
+            "SELECT '?', 'it''s ?', \"col?\" FROM t -- a ? here\nWHERE x = $1");
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(NumberPlaceholders("SELECT 1", &n), "SELECT 1");
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(RedactedUrl("postgres://plinth:hunter2@db:5432/plinth"), "postgres://plinth:***@db:5432/plinth");
+  EXPECT_EQ(RedactedUrl("postgres://plinth@db/plinth"), "postgres://plinth@db/plinth");
+  EXPECT_TRUE(IsPostgresUrl("postgresql://x/y"));
+  EXPECT_FALSE(IsPostgresUrl("/var/lib/plinth/plinth.db"));
+}
 
 // Every table and column of SQLite's migrations exists in PostgreSQL's, and
 // nothing more: a migration added to one list but not the other fails here.
