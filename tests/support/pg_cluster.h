@@ -120,7 +120,8 @@ class PgCluster {
 
   static bool Run(const std::string& command, std::string* out) {
     out->clear();
-    FILE* p = popen((command + " 2>&1").c_str(), "r");
+    // From /: the server's user may not enter the test's working directory.
+    FILE* p = popen(("cd / && " + command + " 2>&1").c_str(), "r");
     char buf[512];
     while (p != nullptr && fgets(buf, sizeof buf, p) != nullptr) *out += buf;
     int rc = p != nullptr ? pclose(p) : -1;
