@@ -35,6 +35,39 @@ absl::Status ErrorOf(const PGresult* res, PGconn* conn, absl::string_view what) 
 
 class PgConnection;
 
+// PostgreSQL's text holds valid UTF-8 without NUL bytes (and libpq sends
+// parameters as C strings): a NUL or a byte that starts no valid sequence
+// becomes U+FFFD, as a reader of the log would see it anyway. SQLite keeps
+// such bytes as they are; engine output is the only place they come from.
+std::string ValidText(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const size_t n = in.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && c != 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // No overlong forms, no surrogates, nothing past U+10FFFF.
+      uint32_t cp = len == 2 ? ((c & 0x1F) << 6) | (p[i + 1] & 0x3F)
+                  : len == 3 ? ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F)
+                             : ((c & 0x07) << 18) | ((p[i + 1] & 0x3F) << 12) | ((p[i + 2] & 0x3F) << 6) | (p[i + 3] & 0x3F);
+      ok = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)) ||
+           (len == 4 && cp >= 0x10000 && cp <= 0x10FFFF);
+    }
+    if (ok) {
+      out.append(in.data() + i, len);
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 // A statement prepared on the server, once per connection.
 struct Prepared {
   std::string name;
@@ -46,7 +79,7 @@ class PgStatement final : public Statement {
   PgStatement(PgConnection* conn, std::string sql, int params) : conn_(conn), sql_(std::move(sql)), params_(params) {}
   ~PgStatement() override { Clear(); }
 
-  void Bind(int index, absl::string_view text) override { Set(index, std::string(text), 0); }
+  void Bind(int index, absl::string_view text) override { Set(index, ValidText(text), 0); }
   void Bind(int index, int64_t value) override { Set(index, std::to_string(value), kInt8Oid); }
   void BindNull(int index) override { Set(index, std::nullopt, 0); }
   absl::StatusOr<bool> Step() override;

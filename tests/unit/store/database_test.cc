@@ -159,6 +159,31 @@ TEST_P(DatabaseOnBothTest, AUniqueViolationIsAlreadyExistsAndReadSnapshotsAgree)
   EXPECT_EQ((*db)->SchemaVersion(), Migrations().back().version);
 }
 
+TEST_P(DatabaseOnBothTest, TextWithNulAndInvalidUtf8IsStoredWithoutLosingTheRest) {
+  testing::TempDir dir;
+  auto db = Database::Open({.path = FreshStore(GetParam(), dir.path())});
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string raw = std::string("before\0after \xff\xfe ok \xc3\xa9", 21);
+  ASSERT_TRUE((*db)->Write([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("INSERT INTO plinth_meta (name, value) VALUES ('log', ?)");
+    st.Bind(1, raw);
+    return st.Run();
+  }).ok());
+  std::string back;
+  ASSERT_TRUE((*db)->Read([&](Connection& c) -> absl::Status {
+    Statement& st = c.Prepare("SELECT value FROM plinth_meta WHERE name = 'log'");
+    PLINTH_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (row) back = st.ColumnText(0);
+    return absl::OkStatus();
+  }).ok());
+  if (GetParam() == "sqlite") {
+    EXPECT_EQ(back, raw);
+  } else {
+    // NUL and the stray bytes become U+FFFD; nothing after them is lost.
+    EXPECT_EQ(back, "before\xEF\xBF\xBD" "after \xEF\xBF\xBD\xEF\xBF\xBD ok \xc3\xa9");
+  }
+}
+
 PLINTH_ON_BOTH_BACKENDS(DatabaseOnBothTest);
 
 TEST(PostgresTest, PlaceholdersAreNumberedOutsideQuotesAndComments) {
