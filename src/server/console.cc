@@ -126,18 +126,15 @@ HttpAnswer Console::Handle(const HttpCall& call) {
     return StreamCall(call);
   }
   if (absl::StartsWith(p, "/ui/") && get) return Asset(call, p.substr(4));
-  HttpAnswer a = JsonError(404, "NOT_FOUND", "not found: " + p);
-  a.content_type = "text/plain";
+  HttpAnswer a;
+  a.status = 404;
   a.body = "not found\n";
   return a;
 }
 
 HttpAnswer Console::Asset(const HttpCall& call, const std::string& name) {
   auto it = assets_.find(name);
-  if (it == assets_.end()) {
-    HttpAnswer a = JsonError(404, "NOT_FOUND", "no such console file: " + name);
-    return a;
-  }
+  if (it == assets_.end()) return JsonError(404, "NOT_FOUND", "no such console file: " + name);
   const ConsoleAsset& asset = *it->second;
   std::string body(reinterpret_cast<const char*>(asset.data), asset.size);
   // Revalidated on every load (the binary may have been upgraded), and

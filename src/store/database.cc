@@ -41,13 +41,8 @@ const char* Begin(const Connection& c) {
   return c.dialect() == Dialect::kPostgres ? "BEGIN" : "BEGIN IMMEDIATE";
 }
 
-absl::StatusOr<int> Migrate(Connection& c) {
+absl::StatusOr<int> ApplyMigrations(Connection& c) {
   const bool pg = c.dialect() == Dialect::kPostgres;
-  if (pg) {
-    // Replicas starting together: one migrates, the others wait for it.
-    PLINTH_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_lock(7361001)"));
-  }
-  absl::StatusOr<int> done = [&]() -> absl::StatusOr<int> {
   PLINTH_RETURN_IF_ERROR(c.Exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version BIGINT PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)"));
@@ -84,8 +79,14 @@ absl::StatusOr<int> Migrate(Connection& c) {
     current = m.version;
   }
   return current;
-  }();
-  if (pg) c.Exec("SELECT pg_advisory_unlock(7361001)").IgnoreError();
+}
+
+absl::StatusOr<int> Migrate(Connection& c) {
+  if (c.dialect() != Dialect::kPostgres) return ApplyMigrations(c);
+  // Replicas starting together: one migrates, the others wait for it.
+  PLINTH_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_lock(7361001)"));
+  absl::StatusOr<int> done = ApplyMigrations(c);
+  c.Exec("SELECT pg_advisory_unlock(7361001)").IgnoreError();
   return done;
 }
 

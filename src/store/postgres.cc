@@ -212,6 +212,16 @@ class PgConnection final : public Connection {
     return absl::OkStatus();
   }
 
+  // The session's settings, on a new connection and after a reconnect.
+  absl::Status Setup() {
+    std::string sql = "SET TIME ZONE 'UTC'; SET client_min_messages = warning; SET synchronous_commit = on";
+    if (read_only_) sql += "; SET default_transaction_read_only = on";
+    PGresult* res = PQexec(conn_, sql.c_str());
+    absl::Status s = PQresultStatus(res) == PGRES_COMMAND_OK ? absl::OkStatus() : ErrorOf(res, conn_, "session setup");
+    PQclear(res);
+    return s;
+  }
+
  private:
   // Reconnects a connection that broke, but never inside a transaction:
   // what follows would run outside it (and commit piecemeal), so the
@@ -232,17 +242,6 @@ class PgConnection final : public Connection {
     return Setup();
   }
 
- public:
-  absl::Status Setup() {
-    std::string sql = "SET TIME ZONE 'UTC'; SET client_min_messages = warning; SET synchronous_commit = on";
-    if (read_only_) sql += "; SET default_transaction_read_only = on";
-    PGresult* res = PQexec(conn_, sql.c_str());
-    absl::Status s = PQresultStatus(res) == PGRES_COMMAND_OK ? absl::OkStatus() : ErrorOf(res, conn_, "session setup");
-    PQclear(res);
-    return s;
-  }
-
- private:
   PGconn* conn_;
   std::string url_;
   bool read_only_;
